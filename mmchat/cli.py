@@ -1,0 +1,63 @@
+"""The `mmchat` command: the TUI with no subcommand, and scriptable subcommands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mmchat.commands import ask, doctor, history, models, setup
+from mmchat.commands.common import DbOption, NoPluginsOption, fail
+
+app = typer.Typer(
+    name="mmchat",
+    help="A local multimodal chat assistant for the terminal.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("ask")(ask.ask)
+app.command("models")(models.models)
+app.command("doctor")(doctor.doctor)
+app.command("setup")(setup.setup)
+app.add_typer(history.app, name="history")
+
+
+@app.callback()
+def launch(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option(help="Model name, folder, .gguf or hub id.")] = None,
+    persona: Annotated[str | None, typer.Option(help="Persona for new conversations.")] = None,
+    db: DbOption = None,
+    no_plugins: NoPluginsOption = False,
+) -> None:
+    """Open the chat TUI (with no subcommand)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        from mmchat.tui.app import run_tui
+    except ImportError as exc:
+        fail(f"the TUI is not available: {exc}")
+    run_tui(model=model, persona=persona, db=Path(db) if db else None, plugins=not no_plugins)
+
+
+def _add_plugin_commands() -> None:
+    """Plugins may add subcommands; a plugin that fails here is skipped, not fatal."""
+    if "--no-plugins" in sys.argv:
+        return
+    from mmchat.hooks import load_plugins
+
+    manager = load_plugins()
+    manager.call_each("register_commands", cli=app)
+
+
+def main() -> None:
+    _add_plugin_commands()
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""`mmchat ask`: one question, the answer streamed to stdout; scriptable."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from mmchat.commands.common import DbOption, NoPluginsOption, fail, warn
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwind like Ctrl-C so the partial answer is saved."""
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated()
+
+
+def ask(
+    prompt: Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")],
+    model: Annotated[str | None, typer.Option(help="Model name, folder, .gguf or hub id.")] = None,
+    persona: Annotated[
+        str | None, typer.Option(help="Persona name (mmchat personas list).")
+    ] = None,
+    system: Annotated[str | None, typer.Option(help="Extra system prompt.")] = None,
+    image: Annotated[
+        list[Path] | None, typer.Option("--image", "-i", help="Attach an image (repeatable).")
+    ] = None,
+    temperature: Annotated[float | None, typer.Option(help="0 = greedy.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Longest answer in tokens.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    quant: Annotated[str | None, typer.Option(help="auto, none, int8, 4bit or 8bit.")] = None,
+    conversation: Annotated[
+        int | None, typer.Option("--conversation", "-c", help="Continue this conversation.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    no_kb: Annotated[bool, typer.Option("--no-kb", help="Do not search knowledge bases.")] = False,
+    allow_pickle: Annotated[
+        bool, typer.Option(help="Allow pickle (.bin) weights: only for models you trust.")
+    ] = False,
+    db: DbOption = None,
+    no_plugins: NoPluginsOption = False,
+) -> None:
+    """Ask one question and stream the answer."""
+    from mmchat.chat import Notice, Turn, TurnDone, TurnOptions
+    from mmchat.config import ConfigError
+    from mmchat.engine.base import Delta, EngineError, Failed, Finished
+    from mmchat.engine.registry import UnknownModel
+    from mmchat.images import ImageRejected, read_image_file
+    from mmchat.personas import PersonaError
+    from mmchat.session import all_cores, make_engine, open_session
+    from mmchat.store import StoreError
+
+    text = sys.stdin.read() if prompt == "-" else prompt
+    if not text.strip():
+        fail("the question is empty", 2)
+    try:
+        images = [read_image_file(p) for p in image or []]
+    except ImageRejected as exc:
+        fail(str(exc), 2)
+    try:
+        session = open_session(Path(db) if db else None, plugins=not no_plugins)
+    except (StoreError, ConfigError) as exc:
+        fail(str(exc))
+    for problem in session.plugins.problems:
+        warn(f"plugin {problem.plugin} disabled ({problem.where}): {problem.message}")
+    settings = session.settings
+    store = session.store
+    try:
+        if conversation is not None:
+            conv = store.conversation(conversation)
+            persona = persona or conv.persona
+            model = model or conv.model
+        chosen = session.personas.get(persona or settings.persona or None)
+        model_name = model or chosen.model or settings.model
+        if conversation is None:
+            conv = store.create_conversation(
+                model=model_name, persona=chosen.name, system=system or settings.system or None
+            )
+        engine = make_engine(
+            model_name,
+            quant=quant or settings.quant,
+            threads=all_cores(),
+            allow_pickle=allow_pickle,
+        )
+    except (StoreError, PersonaError, UnknownModel, EngineError) as exc:
+        fail(str(exc), 2)
+    options = TurnOptions(
+        model=model_name,
+        max_tokens=max_tokens or chosen.max_tokens or settings.max_tokens,
+        temperature=_first(temperature, chosen.temperature, settings.temperature),
+        seed=seed,
+        system=system or conv.system or "",
+        use_plugins_context=not no_kb,
+    )
+    turn = Turn(store, engine, session.plugins, chosen, options)
+    old_handlers = {
+        sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)
+    }
+    result: dict[str, Any] = {"conversation_id": conv.id, "model": model_name}
+    code = 0
+    stream = None
+    try:
+        # The question is committed before the model loads: a failed load loses nothing.
+        store.add_message(conv.id, "user", text, persona=chosen.name, images=images)
+        try:
+            engine.load()
+        except EngineError as exc:
+            fail(f"{exc} (your question is saved in conversation {conv.id})")
+        stream = turn.answer(conv.id)
+        for event in stream:
+            if isinstance(event, Delta) and not as_json:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, Notice):
+                warn(event.text)
+            elif isinstance(event, Failed):
+                warn(event.message)
+                code = 1
+            elif isinstance(event, Finished):
+                result["finish_reason"] = event.reason
+                result["tokens_per_second"] = round(event.tokens_per_second, 2)
+            elif isinstance(event, TurnDone):
+                _describe(result, event.message)
+    except KeyboardInterrupt:
+        if stream is not None:
+            stream.close()  # saves the partial answer as stopped
+        warn(f"stopped; what was answered is saved in conversation {conv.id}")
+        code = 130
+    except StoreError as exc:
+        warn(str(exc))
+        code = 1
+    finally:
+        engine.close()
+        session.close()
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+    if as_json and code != 130:
+        print(json.dumps(result, ensure_ascii=False))
+    elif not as_json and code == 0:
+        print()
+        _print_citations(result)
+    raise typer.Exit(code)
+
+
+def _first(*values: float | None) -> float:
+    return next(v for v in values if v is not None)
+
+
+def _describe(result: dict[str, Any], message: Any) -> None:
+    result.update(
+        message_id=message.id,
+        persona=message.persona,
+        status=message.status,
+        content=message.content,
+        error=message.error,
+        prompt_tokens=message.prompt_tokens,
+        completion_tokens=message.completion_tokens,
+        citations=message.meta.get("citations", []),
+    )
+    if message.meta.get("ticket"):
+        result["ticket"] = message.meta["ticket"]
+
+
+def _print_citations(result: dict[str, Any]) -> None:
+    from mmchat.text import one_line
+
+    for cite in result.get("citations", []):
+        where = f", {cite['location']}" if cite.get("location") else ""
+        print(
+            one_line(
+                f"[{cite['n']}] {cite.get('title') or cite['source']}{where} ({cite['source']})"
+            )
+        )

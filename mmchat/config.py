@@ -1,0 +1,124 @@
+"""Settings and paths: the one module that knows where mmchat keeps things.
+
+Nothing is written at import time. Paths come from platformdirs and can be moved with
+environment variables: MMCHAT_HOME moves all three (a test seam and a portable install);
+MMCHAT_DATA_DIR, MMCHAT_CONFIG_DIR and MMCHAT_CACHE_DIR move one each.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "mmchat"
+
+
+class ConfigError(Exception):
+    """The settings file cannot be used; the message names the file and the cause."""
+
+
+def _dir(kind: str, env: str) -> Path:
+    if value := os.environ.get(env):
+        return Path(value).expanduser()
+    if home := os.environ.get("MMCHAT_HOME"):
+        return Path(home).expanduser() / kind
+    getter = {
+        "data": platformdirs.user_data_dir,
+        "config": platformdirs.user_config_dir,
+        "cache": platformdirs.user_cache_dir,
+    }[kind]
+    return Path(getter(APP_NAME, appauthor=False))
+
+
+def data_dir() -> Path:
+    return _dir("data", "MMCHAT_DATA_DIR")
+
+
+def config_dir() -> Path:
+    return _dir("config", "MMCHAT_CONFIG_DIR")
+
+
+def cache_dir() -> Path:
+    return _dir("cache", "MMCHAT_CACHE_DIR")
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create a directory readable by its owner alone (conversations are private)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def default_db_path() -> Path:
+    if value := os.environ.get("MMCHAT_DB"):
+        return Path(value).expanduser()
+    return data_dir() / "mmchat.db"
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """User settings: settings.toml in the config dir, then MMCHAT_* environment overrides."""
+
+    model: str = "default"
+    quant: str = "auto"
+    temperature: float = 0.0
+    max_tokens: int = 512
+    persona: str = ""
+    system: str = ""
+    threads: int = 0  # 0: cores - 1 (at least 1), leaving a core to the UI
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_ENV = {
+    "model": "MMCHAT_MODEL",
+    "quant": "MMCHAT_QUANT",
+    "temperature": "MMCHAT_TEMPERATURE",
+    "max_tokens": "MMCHAT_MAX_TOKENS",
+    "persona": "MMCHAT_PERSONA",
+    "system": "MMCHAT_SYSTEM",
+    "threads": "MMCHAT_THREADS",
+}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind == "float":
+            return float(value)
+        if kind == "int":
+            return int(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: '{name}' must be a {kind}, got {value!r}") from None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = path or settings_path()
+    settings = Settings()
+    if path.is_file():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}); fix or delete it") from None
+        known = {f.name for f in fields(Settings)} - {"extra"}
+        values = {k: _coerce(k, v, str(path)) for k, v in raw.items() if k in known}
+        extra = {k: v for k, v in raw.items() if k not in known}
+        settings = replace(settings, **values, extra=extra)
+    overrides = {
+        name: _coerce(name, os.environ[env], env) for name, env in _ENV.items() if env in os.environ
+    }
+    return replace(settings, **overrides)
+
+
+def engine_threads(settings: Settings) -> int:
+    if settings.threads > 0:
+        return settings.threads
+    return max(1, (os.cpu_count() or 2) - 1)

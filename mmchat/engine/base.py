@@ -1,0 +1,148 @@
+"""The engine protocol: requests in, a stream of small events out.
+
+Events are plain dataclasses so that the same shapes travel over the worker process's pipe
+(as JSON) and come back from an in-process engine. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length", "cancelled"]
+
+
+class EngineError(Exception):
+    """A model could not be loaded or run; the message is one line for a person."""
+
+
+@dataclass
+class ChatMessage:
+    role: Role
+    content: str
+    images: list[bytes] = field(default_factory=list)  # raw image files, checked by the engine
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "content": self.content,
+            "images": [base64.b64encode(b).decode("ascii") for b in self.images],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ChatMessage:
+        images = [base64.b64decode(s) for s in data.get("images", [])]
+        return cls(role=data["role"], content=data["content"], images=images)
+
+
+@dataclass
+class GenerationRequest:
+    messages: list[ChatMessage]
+    max_new_tokens: int = 512
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float = 1.0
+    seed: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["messages"] = [m.to_json() for m in self.messages]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GenerationRequest:
+        fields_ = {k: v for k, v in data.items() if k != "messages"}
+        return cls(messages=[ChatMessage.from_json(m) for m in data["messages"]], **fields_)
+
+
+@dataclass
+class Started:
+    prompt_tokens: int
+    dropped_messages: int = 0  # oldest turns left out to fit the context window
+    type: str = "started"
+
+
+@dataclass
+class Delta:
+    text: str
+    type: str = "delta"
+
+
+@dataclass
+class Finished:
+    reason: FinishReason
+    completion_tokens: int
+    seconds: float
+    first_token_seconds: float | None = None
+    type: str = "finished"
+
+    @property
+    def tokens_per_second(self) -> float:
+        decode = self.seconds - (self.first_token_seconds or 0.0)
+        return (
+            (self.completion_tokens - 1) / decode
+            if decode > 0 and self.completion_tokens > 1
+            else 0.0
+        )
+
+
+@dataclass
+class Failed:
+    message: str
+    type: str = "failed"
+
+
+@dataclass
+class Progress:
+    stage: str
+    fraction: float | None = None
+    type: str = "progress"
+
+
+Event = Started | Delta | Finished | Failed | Progress
+
+_EVENT_TYPES: dict[str, type[Any]] = {
+    "started": Started,
+    "delta": Delta,
+    "finished": Finished,
+    "failed": Failed,
+    "progress": Progress,
+}
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    return asdict(event)
+
+
+def event_from_json(data: dict[str, Any]) -> Event:
+    kind = _EVENT_TYPES.get(data.get("type", ""))
+    if kind is None:
+        raise EngineError(f"unknown event from the model process: {data.get('type')!r}")
+    return kind(**data)
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    device: str
+    quant: str
+    context_window: int
+    vision: bool
+    load_seconds: float = 0.0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class Engine(Protocol):
+    """What every backend does; the TUI and the chat turn see nothing else."""
+
+    def load(self, progress: ProgressCallback | None = None) -> ModelInfo: ...
+
+    def stream(self, request: GenerationRequest) -> Iterator[Event]: ...
+
+    def cancel(self) -> None: ...
+
+    def close(self) -> None: ...

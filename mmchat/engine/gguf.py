@@ -1,0 +1,71 @@
+"""GGUF files, converted once to a safetensors folder in the cache.
+
+transformers reads GGUF with a pure-Python parser and dequantizes every tensor: 20-30 s for a
+small model, plus several seconds to rebuild the tokenizer. The converted folder reloads in a
+fraction of a second, so conversion happens once per file (keyed by path, size and mtime).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from mmchat.engine.assets import convert_once, sha256_file
+from mmchat.engine.base import EngineError, Progress, ProgressCallback
+
+
+def _key(path: Path) -> str:
+    stat = path.stat()
+    raw = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def converted_gguf_dir(
+    path: Path,
+    *,
+    name: str | None = None,
+    expected_sha256: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """The folder holding `path` converted to safetensors + tokenizer files."""
+    if not path.is_file():
+        raise EngineError(f"no GGUF file at {path}")
+
+    def build(out: Path) -> None:
+        if expected_sha256 is not None:
+            if progress:
+                progress(Progress("verifying weights", 0.0))
+            actual = sha256_file(path)
+            if actual != expected_sha256:
+                raise EngineError(
+                    f"{path} is damaged (sha256 {actual[:12]}..., expected "
+                    f"{expected_sha256[:12]}...); reinstall the package that ships it"
+                )
+        if progress:
+            progress(Progress(f"converting {path.name} (once)", 0.1))
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+            if progress:
+                progress(Progress(f"converting {path.name} (once)", 0.4))
+            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
+        except (ValueError, KeyError, OSError, IndexError, TypeError) as exc:
+            first = (
+                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            )
+            raise EngineError(
+                f"cannot read {path} as a GGUF model ({first}); the file is damaged, truncated "
+                "or of an architecture transformers does not load"
+            ) from None
+        # The weights are already dequantized to fp32; drop the GGUF "quantizer" marker so
+        # save_pretrained writes a plain safetensors model.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        if progress:
+            progress(Progress("conversion done", 1.0))
+
+    return convert_once(name or f"gguf-{_key(path)}", build)

@@ -1,0 +1,286 @@
+"""The transformers backend: loads a model and streams its answers.
+
+It runs inside the engine process (mmchat.engine.worker); it can also run in-process for
+scripts and tests. It knows nothing about the TUI or the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mmchat.engine.base import (
+    ChatMessage,
+    Delta,
+    EngineError,
+    Event,
+    Failed,
+    Finished,
+    GenerationRequest,
+    ModelInfo,
+    Progress,
+    ProgressCallback,
+    Started,
+)
+from mmchat.engine.context import fit_messages
+from mmchat.engine.decode import IncrementalDetokenizer, Sampler, decode_tokens
+from mmchat.engine.quant import bnb_config, quantize_int8_dynamic, resolve_quant
+from mmchat.engine.registry import ModelSpec
+
+
+class HFEngine:
+    """A Hugging Face causal LM, or mmchat's fusion model, behind the Engine protocol."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        quant: str = "auto",
+        threads: int | None = None,
+        allow_pickle: bool = False,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self.requested_quant = quant
+        self.threads = threads
+        self.allow_pickle = allow_pickle
+        self.trust_remote_code = trust_remote_code
+        self.revision = revision
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.fusion: Any = None  # mmchat.engine.fusion.FusionModel for the default model
+        self.info: ModelInfo | None = None
+        self._cancel = threading.Event()
+        self._features: dict[str, torch.Tensor] = {}  # image sha256 -> encoded features
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
+        started = time.perf_counter()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        quant = resolve_quant(self.requested_quant, device)
+        if progress:
+            progress(Progress(f"loading {self.spec.name}", 0.0))
+        if self.spec.kind == "default":
+            self._load_default(progress)
+        else:
+            folder = self._folder(progress)
+            self._load_causal_lm(folder, quant, device)
+        if quant == "int8" and self.model is not None:
+            quantize_int8_dynamic(self.model)
+        self.model.eval()
+        self.info = ModelInfo(
+            name=self.spec.name,
+            device=device,
+            quant=quant,
+            context_window=self._context_window(),
+            vision=self.fusion is not None,
+            load_seconds=time.perf_counter() - started,
+        )
+        if progress:
+            progress(Progress("ready", 1.0))
+        return self.info
+
+    def _folder(self, progress: ProgressCallback | None) -> str:
+        from mmchat.engine.assets import SMOLLM2_GGUF, AssetMissing
+        from mmchat.engine.gguf import converted_gguf_dir
+
+        if self.spec.location == "packaged:smollm2":
+            try:
+                gguf = SMOLLM2_GGUF.locate()
+            except AssetMissing as exc:
+                raise EngineError(str(exc)) from None
+            return str(
+                converted_gguf_dir(
+                    gguf,
+                    name="smollm2-135m-instruct",
+                    expected_sha256=SMOLLM2_GGUF.sha256,
+                    progress=progress,
+                )
+            )
+        if self.spec.kind == "gguf":
+            return str(converted_gguf_dir(Path(self.spec.location), progress=progress))
+        return self.spec.location  # a local folder or a hub id
+
+    def _load_causal_lm(self, folder: str, quant: str, device: str) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        kwargs: dict[str, Any] = {
+            "trust_remote_code": self.trust_remote_code,
+            "revision": self.revision,
+            "use_safetensors": None if self.allow_pickle else True,
+        }
+        quantization = bnb_config(quant)
+        if quantization is not None:
+            kwargs["quantization_config"] = quantization
+            kwargs["device_map"] = "auto" if device == "cuda" else {"": "cpu"}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                folder, trust_remote_code=self.trust_remote_code, revision=self.revision
+            )
+            self.model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+        except OSError as exc:
+            raise EngineError(_explain_load_error(folder, exc, self.spec.kind)) from None
+        except ValueError as exc:
+            raise EngineError(f"cannot load {folder}: {_first_line(exc)}") from None
+        if quantization is None and device == "cuda":
+            self.model.to(device)
+
+    def _load_default(self, progress: ProgressCallback | None) -> None:
+        from mmchat.engine import fusion
+
+        self.fusion = fusion.load_default()
+        self.model = self.fusion.decoder
+        self.tokenizer = self.fusion.tokenizer
+
+    def _context_window(self) -> int:
+        config = getattr(self.model, "config", None)
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+            value = getattr(config, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return 2048
+
+    # -- generation --------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def close(self) -> None:
+        self.model = None
+        self.fusion = None
+        self._features.clear()
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        return len(self._encode_prompt(messages))
+
+    def _encode_prompt(self, messages: Sequence[ChatMessage]) -> list[int]:
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        if getattr(self.tokenizer, "chat_template", None):
+            text = self.tokenizer.apply_chat_template(
+                chat, add_generation_prompt=True, tokenize=False
+            )
+        else:  # base models: a plain transcript
+            text = "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant:"
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (self.tokenizer, getattr(self.model, "generation_config", None)):
+            value = getattr(source, "eos_token_id", None)
+            if isinstance(value, int):
+                ids.add(value)
+            elif isinstance(value, list):
+                ids.update(v for v in value if isinstance(v, int))
+        return ids
+
+    def stream(self, request: GenerationRequest) -> Iterator[Event]:
+        if self.model is None or self.info is None:
+            yield Failed("the model is not loaded")
+            return
+        self._cancel.clear()
+        started = time.perf_counter()
+        try:
+            budget = self.info.context_window - request.max_new_tokens
+            messages, dropped = fit_messages(request.messages, self.count_tokens, budget)
+            features = self._image_features(messages)
+            prompt = self._encode_prompt(messages)
+        except EngineError as exc:
+            yield Failed(str(exc))
+            return
+        yield Started(prompt_tokens=len(prompt), dropped_messages=dropped)
+        yield from self._decode(prompt, features, request, started)
+
+    def _decode(
+        self,
+        prompt: list[int],
+        features: torch.Tensor | None,
+        request: GenerationRequest,
+        started: float,
+    ) -> Iterator[Event]:
+        input_ids = torch.tensor([prompt], device=self.model.device)
+        sampler = Sampler(request.temperature, request.top_p, request.seed)
+        detok = IncrementalDetokenizer(self.tokenizer)
+        count, first = 0, None
+        reason = "stop"
+        with self._vision(features):
+            tokens = decode_tokens(
+                self.model,
+                input_ids,
+                max_new_tokens=request.max_new_tokens,
+                sampler=sampler,
+                eos_ids=self._eos_ids(),
+                cancel=self._cancel,
+            )
+            for token in tokens:
+                count += 1
+                if first is None:
+                    first = time.perf_counter() - started
+                if text := detok.push(token):
+                    yield Delta(text)
+        if self._cancel.is_set():
+            reason = "cancelled"
+        elif count >= request.max_new_tokens:
+            reason = "length"
+        yield Finished(reason, count, time.perf_counter() - started, first)  # type: ignore[arg-type]
+
+    # -- images ------------------------------------------------------------------------------
+
+    def _vision(self, features: torch.Tensor | None) -> Any:
+        from contextlib import nullcontext
+
+        if self.fusion is None or features is None:
+            return nullcontext()
+        return self.fusion.attend_to(features)
+
+    def _image_features(self, messages: Sequence[ChatMessage]) -> torch.Tensor | None:
+        images = [blob for m in messages for blob in m.images]
+        if not images:
+            return None
+        if self.fusion is None:
+            raise EngineError(f"{self.spec.name} is a text-only model; it cannot read images")
+        import hashlib
+
+        from mmchat.images import open_image_bytes
+
+        parts = []
+        for blob in images:
+            key = hashlib.sha256(blob).hexdigest()
+            if key not in self._features:
+                # An image is encoded once per engine lifetime: follow-up questions reuse it.
+                self._features[key] = self.fusion.encode_images([open_image_bytes(blob)])
+            parts.append(self._features[key])
+        return torch.cat(parts, dim=1)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:240] if text else type(exc).__name__
+
+
+def _explain_load_error(folder: str, exc: OSError, kind: str) -> str:
+    text = str(exc)
+    if kind == "hub":
+        if "connect" in text.lower() or "offline" in text.lower() or "resolve" in text.lower():
+            return (
+                f"cannot reach the Hugging Face hub to download {folder}: download it where "
+                "there is internet (huggingface-cli download) or pass a local folder"
+            )
+        return (
+            f"{folder} was not found on the Hugging Face hub "
+            "(check the id, or log in for gated models)"
+        )
+    if ".bin" in text or "safetensors" in text.lower():
+        return (
+            f"{folder} has no safetensors weights; pickle (.bin) files can run code when loaded, "
+            "so they load only with --allow-pickle, for a model you trust"
+        )
+    return f"cannot load {folder}: {_first_line(exc)}"

@@ -1,0 +1,170 @@
+"""The client side of the engine process: the Engine protocol over a pipe.
+
+Importing this module does not import torch; the TUI and the CLI use it and stay quick to start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from mmchat.engine.base import (
+    EngineError,
+    Event,
+    Failed,
+    GenerationRequest,
+    ModelInfo,
+    Progress,
+    ProgressCallback,
+    event_from_json,
+)
+from mmchat.engine.registry import ModelSpec
+
+
+class ProcessEngine:
+    """Runs HFEngine in a child process and streams its events back."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        quant: str = "auto",
+        threads: int | None = None,
+        allow_pickle: bool = False,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.spec = spec
+        self.options: dict[str, Any] = {
+            "quant": quant,
+            "threads": threads,
+            "allow_pickle": allow_pickle,
+            "trust_remote_code": trust_remote_code,
+            "revision": revision,
+        }
+        self.log_path = log_path
+        self.proc: subprocess.Popen[str] | None = None
+        self._write_lock = threading.Lock()
+        self.info: ModelInfo | None = None
+
+    # -- process plumbing ------------------------------------------------------------------
+
+    def _start(self) -> subprocess.Popen[str]:
+        log: IO[str] | int = subprocess.DEVNULL
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = self.log_path.open("a", encoding="utf-8")
+        env = dict(os.environ)
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        env.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        env["PYTHONUNBUFFERED"] = "1"
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "mmchat.engine.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                env=env,
+                bufsize=1,
+            )
+        finally:
+            if not isinstance(log, int):
+                log.close()
+
+    def _send(self, payload: dict[str, Any]) -> None:
+        proc = self.proc
+        if proc is None or proc.stdin is None:
+            raise EngineError("the model process is not running")
+        with self._write_lock:
+            try:
+                proc.stdin.write(json.dumps(payload) + "\n")
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                raise EngineError(self._death_message()) from None
+
+    def _read(self) -> dict[str, Any]:
+        proc = self.proc
+        assert proc is not None and proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise EngineError(self._death_message())
+        try:
+            data: dict[str, Any] = json.loads(line)
+        except json.JSONDecodeError:
+            raise EngineError(f"garbled reply from the model process: {line[:80]!r}") from None
+        return data
+
+    def _death_message(self) -> str:
+        proc = self.proc
+        code = proc.wait(timeout=5) if proc is not None else None
+        where = f"; details in {self.log_path}" if self.log_path else ""
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            hint = " (most likely out of memory)" if -code == signal.SIGKILL else ""
+            return f"the model process was killed by {name}{hint}{where}"
+        return f"the model process stopped unexpectedly (exit code {code}){where}"
+
+    # -- Engine protocol -------------------------------------------------------------------
+
+    def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = self._start()
+        self._send({"op": "load", "spec": self.spec.__dict__, **self.options})
+        while True:
+            data = self._read()
+            kind = data.get("type")
+            if kind == "loaded":
+                self.info = ModelInfo(**data["info"])
+                return self.info
+            if kind == "load_failed":
+                self.close()
+                raise EngineError(str(data.get("message", "the model failed to load")))
+            if kind == "progress" and progress is not None:
+                progress(Progress(data.get("stage", ""), data.get("fraction")))
+
+    def stream(self, request: GenerationRequest) -> Iterator[Event]:
+        try:
+            self._send({"op": "generate", "request": request.to_json()})
+            while True:
+                event = event_from_json(self._read())
+                if isinstance(event, Progress):
+                    continue
+                yield event
+                if event.type in ("finished", "failed"):
+                    return
+        except EngineError as exc:
+            yield Failed(str(exc))
+
+    def cancel(self) -> None:
+        try:
+            self._send({"op": "cancel"})
+        except EngineError:
+            pass  # nothing left to cancel
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        try:
+            if proc.poll() is None and proc.stdin is not None:
+                proc.stdin.write(json.dumps({"op": "shutdown"}) + "\n")
+                proc.stdin.close()
+            proc.wait(timeout=2)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait(timeout=5)
+        finally:
+            if proc.stdout is not None:
+                proc.stdout.close()

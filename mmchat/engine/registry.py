@@ -1,0 +1,78 @@
+"""Model specs: what a name on the command line means, before anything heavy is imported."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from mmchat.engine.assets import SMOLLM2_GGUF, AssetMissing
+
+SpecKind = Literal["default", "gguf", "folder", "hub"]
+
+DEFAULT_NAME = "default"
+# Short names for the packaged models; anything else is a path or a hub id.
+ALIASES = {
+    "default": "default",
+    "mmchat-default": "default",
+    "smollm2": "smollm2",
+    "smollm2-135m": "smollm2",
+}
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # what the person typed, normalised
+    kind: SpecKind
+    location: str  # folder, file or hub id
+    vision: bool = False
+    description: str = ""
+
+
+class UnknownModel(Exception):
+    """The name is neither a known alias, an existing path, nor a hub id."""
+
+
+def resolve(name: str | None) -> ModelSpec:
+    name = (name or DEFAULT_NAME).strip()
+    alias = ALIASES.get(name.lower())
+    if alias == "default":
+        return ModelSpec(
+            "default",
+            "default",
+            "mmchat/assets/fusion-default",
+            vision=True,
+            description="SmolLM2-135M-Instruct + ViT-S/14 encoder, cross-attention fusion",
+        )
+    if alias == "smollm2":
+        return ModelSpec(
+            "smollm2", "gguf", "packaged:smollm2", description="SmolLM2-135M-Instruct, text only"
+        )
+    path = Path(os.path.expanduser(name))
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return ModelSpec(str(path.resolve()), "gguf", str(path.resolve()))
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UnknownModel(f"{path} is a folder but has no config.json: not a model folder")
+        return ModelSpec(str(path.resolve()), "folder", str(path.resolve()))
+    if path.suffix.lower() == ".gguf" or name.startswith((".", "/", "~")):
+        raise UnknownModel(f"no model file or folder at {path}")
+    if _HUB_ID.match(name):
+        return ModelSpec(name, "hub", name)
+    known = ", ".join(sorted(set(ALIASES)))
+    raise UnknownModel(
+        f"unknown model {name!r}: use one of {known}, a local folder, a .gguf file, "
+        "or a Hugging Face id like org/name"
+    )
+
+
+def default_installed() -> tuple[bool, str]:
+    """Whether the packaged default weights are installed, and where or how to install them."""
+    try:
+        return True, str(SMOLLM2_GGUF.locate())
+    except AssetMissing as exc:
+        return False, str(exc)

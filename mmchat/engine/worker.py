@@ -1,0 +1,137 @@
+"""The engine process: `python -m mmchat.engine.worker`, driven by JSON lines.
+
+Requests on stdin:  {"op": "load", ...} {"op": "generate", "request": {...}} {"op": "cancel"}
+                    {"op": "shutdown"}
+Events on stdout:   progress / loaded / started / delta / finished / failed, one JSON object a line.
+
+The model runs here and not in the UI's process: on a 2-core machine a model thread inside the
+Textual process ran 2-9x slower (GIL and render loop), and an out-of-memory kill here leaves the
+UI and the database untouched. The shape matches a remote inference server's stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import Any, TextIO
+
+from mmchat.engine.base import (
+    EngineError,
+    Event,
+    Failed,
+    GenerationRequest,
+    Progress,
+    event_to_json,
+)
+
+
+class Worker:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.write_lock = threading.Lock()
+        self.engine: Any = None
+        self.busy = threading.Lock()
+
+    def send(self, payload: dict[str, Any]) -> None:
+        line = json.dumps(payload, ensure_ascii=False)
+        with self.write_lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def send_event(self, event: Event) -> None:
+        self.send(event_to_json(event))
+
+    def handle(self, message: dict[str, Any]) -> bool:
+        op = message.get("op")
+        if op == "load":
+            self.load(message)
+        elif op == "generate":
+            threading.Thread(target=self.generate, args=(message,), daemon=True).start()
+        elif op == "cancel":
+            if self.engine is not None:
+                self.engine.cancel()
+        elif op == "shutdown":
+            return False
+        else:
+            self.send_event(Failed(f"unknown request {op!r}"))
+        return True
+
+    def load(self, message: dict[str, Any]) -> None:
+        from mmchat.engine.hf import HFEngine
+        from mmchat.engine.registry import ModelSpec
+
+        try:
+            spec = ModelSpec(**message["spec"])
+            self.engine = HFEngine(
+                spec,
+                quant=message.get("quant", "auto"),
+                threads=message.get("threads"),
+                allow_pickle=bool(message.get("allow_pickle", False)),
+                trust_remote_code=bool(message.get("trust_remote_code", False)),
+                revision=message.get("revision"),
+            )
+            info = self.engine.load(progress=self.send_event)
+        except EngineError as exc:
+            self.send({"type": "load_failed", "message": str(exc)})
+            return
+        except MemoryError:
+            self.send({"type": "load_failed", "message": "out of memory while loading the model"})
+            return
+        except Exception as exc:  # any library error becomes one line; the detail goes to the log
+            traceback.print_exc()
+            self.send({"type": "load_failed", "message": f"{type(exc).__name__}: {exc}"[:300]})
+            return
+        self.send({"type": "loaded", "info": info.__dict__})
+
+    def generate(self, message: dict[str, Any]) -> None:
+        if self.engine is None:
+            self.send_event(Failed("no model is loaded"))
+            return
+        if not self.busy.acquire(blocking=False):
+            self.send_event(Failed("the model is busy with another answer"))
+            return
+        try:
+            request = GenerationRequest.from_json(message["request"])
+            for event in self.engine.stream(request):
+                self.send_event(event)
+        except MemoryError:
+            self.send_event(Failed("out of memory while generating"))
+        except Exception as exc:
+            traceback.print_exc()
+            self.send_event(Failed(f"{type(exc).__name__}: {exc}"[:300]))
+        finally:
+            self.busy.release()
+
+
+def _private_stdout() -> TextIO:
+    """Keep the protocol on a private copy of stdout; stray prints from libraries go to stderr."""
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(protocol_fd, "w", encoding="utf-8", buffering=1)
+
+
+def main() -> None:
+    # Ctrl-C in the terminal reaches the whole process group; the parent decides what it means
+    # (cancel the answer, then shut us down), so the worker ignores it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker = Worker(_private_stdout())
+    worker.send_event(Progress("engine process started", 0.0))
+    for line in sys.stdin:
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            worker.send_event(Failed("malformed request"))
+            continue
+        if not worker.handle(message):
+            break
+    # stdin closed (the parent is gone) or shutdown: leave at once, threads and all.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""What the CLI and the TUI both set up: settings, store, plugins, personas, an engine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmchat.config import Settings, cache_dir, config_dir, default_db_path, load_settings
+from mmchat.engine.process import ProcessEngine
+from mmchat.engine.registry import resolve
+from mmchat.hooks import PluginManager, load_plugins
+from mmchat.personas import PersonaCatalog, collect_personas
+from mmchat.store import Store
+
+
+@dataclass
+class Session:
+    settings: Settings
+    store: Store
+    plugins: PluginManager
+    personas: PersonaCatalog
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_session(db: Path | None = None, *, plugins: bool = True) -> Session:
+    settings = load_settings()
+    store = Store(db or default_db_path())
+    manager = load_plugins(enabled=plugins, local_dir=config_dir() / "plugins")
+    personas = collect_personas(manager, config_dir() / "personas")
+    return Session(settings, store, manager, personas)
+
+
+def make_engine(
+    model: str,
+    *,
+    quant: str,
+    threads: int | None,
+    allow_pickle: bool = False,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
+) -> ProcessEngine:
+    return ProcessEngine(
+        resolve(model),
+        quant=quant,
+        threads=threads,
+        allow_pickle=allow_pickle,
+        trust_remote_code=trust_remote_code,
+        revision=revision,
+        log_path=cache_dir() / "engine.log",
+    )
+
+
+def all_cores() -> int:
+    return max(1, os.cpu_count() or 1)

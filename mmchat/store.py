@@ -1,0 +1,488 @@
+"""The conversation store: one SQLite file, safe for several mmchat processes at once.
+
+Rules that came from measurements (RELIABILITY.md): every write is a short `BEGIN IMMEDIATE`
+transaction (a deferred one that read first fails with 'database is locked' whatever the busy
+timeout); migrations and their bookkeeping run in one such transaction; the file is created 0600
+before SQLite opens it so the -wal and -shm files inherit that mode; a damaged file is reported
+and kept, never replaced; a file from a newer mmchat is opened read-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmchat.images import CheckedImage
+from mmchat.migrations import MIGRATIONS, SCHEMA_VERSION
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message is one line for a person."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class Attachment:
+    sha256: str
+    name: str
+    mime: str
+    width: int | None
+    height: int | None
+
+
+@dataclass
+class Message:
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    status: str
+    model: str | None = None
+    persona: str | None = None
+    error: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass
+class Conversation:
+    id: int
+    title: str
+    model: str | None
+    persona: str | None
+    system: str | None
+    created_at: float
+    updated_at: float
+    message_count: int = 0
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "disk is full" in text or "database or disk is full" in text:
+        return "the disk is full; free some space and try again (nothing was saved by this step)"
+    if "readonly" in text or "read-only" in text:
+        return "the database is read-only here"
+    if "locked" in text or "busy" in text:
+        return "the database stayed locked by another mmchat for 10 s; try again"
+    return text
+
+
+class Store:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
+        self.db = self._connect()
+        self._migrate()
+        if not self.readonly:
+            self._recover_interrupted()
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        path = self.path
+        if not self.readonly:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                if not path.exists():
+                    # Created 0600 before SQLite touches it: -wal and -shm copy this mode.
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except PermissionError:
+                raise StoreError(
+                    f"cannot create {path}: permission denied; point MMCHAT_DATA_DIR or --db "
+                    "at a writable place"
+                ) from None
+            except OSError as exc:
+                raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
+        elif not path.exists():
+            raise StoreError(f"no database at {path}")
+        uri = f"file:{path}?mode=ro" if self.readonly else f"file:{path}"
+        try:
+            db = sqlite3.connect(
+                uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+            db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA foreign_keys = ON")
+            if not self.readonly:
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{path} is damaged or not an mmchat database ({exc}); it was left untouched. "
+                "Move it aside to start afresh, or recover it with: sqlite3 "
+                f"{path} .recover"
+            ) from None
+        return db
+
+    def _version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self._version()
+        if version > SCHEMA_VERSION:
+            self.db.close()
+            self.readonly = True
+            self.db = self._connect()
+            self.newer_schema = version
+            return
+        if version == SCHEMA_VERSION or self.readonly:
+            return
+        if version > 0:
+            self._backup(version)
+        with self.write() as db:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])  # re-read under lock
+            if version == 0:
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS _migrations "
+                    "(name TEXT PRIMARY KEY, applied_at REAL)"
+                )
+            for name, apply in MIGRATIONS[version:]:
+                apply(db)
+                db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _backup(self, version: int) -> None:
+        backups = self.path.parent / "backups"
+        backups.mkdir(exist_ok=True, mode=0o700)
+        target = backups / f"{self.path.stem}-schema{version}-{int(time.time())}.db"
+        if not target.exists():
+            self.db.execute("VACUUM INTO ?", (str(target),))
+            os.chmod(target, 0o600)
+
+    def _recover_interrupted(self) -> None:
+        """Answers left 'streaming' by a process that died become 'stopped'."""
+        rows = self.db.execute("SELECT id, pid FROM messages WHERE status = 'streaming'").fetchall()
+        dead = [row["id"] for row in rows if not _pid_alive(row["pid"])]
+        if dead:
+            with self.write() as db:
+                db.executemany(
+                    "UPDATE messages SET status = 'stopped', error = 'interrupted' "
+                    "WHERE id = ? AND status = 'streaming'",
+                    [(i,) for i in dead],
+                )
+
+    @property
+    def newer_schema_message(self) -> str | None:
+        version = getattr(self, "newer_schema", None)
+        if version is None:
+            return None
+        return (
+            f"{self.path} was written by a newer mmchat (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); it is open read-only: upgrade mmchat to write to it"
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise StoreError(self.newer_schema_message or f"{self.path} is open read-only")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(_describe(exc)) from None
+        try:
+            yield self.db
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.db.execute("ROLLBACK")
+            raise StoreError(_describe(exc)) from None
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    # -- conversations -----------------------------------------------------------------------
+
+    def create_conversation(
+        self,
+        *,
+        title: str = "",
+        model: str | None = None,
+        persona: str | None = None,
+        system: str | None = None,
+    ) -> Conversation:
+        now = time.time()
+        with self.write() as db:
+            cur = db.execute(
+                "INSERT INTO conversations (title, model, persona, system, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (title, model, persona, system, now, now),
+            )
+            conv_id = int(cur.lastrowid or 0)
+        return self.conversation(conv_id)
+
+    def conversation(self, conv_id: int) -> Conversation:
+        row = self.db.execute(
+            "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS n "
+            "FROM conversations c WHERE c.id = ?",
+            (conv_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no conversation {conv_id}; `mmchat history list` shows them")
+        return _conversation(row)
+
+    def conversations(self, search: str = "", limit: int = 200) -> list[Conversation]:
+        """Newest first; `search` matches titles and message text."""
+        query = (
+            "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS n "
+            "FROM conversations c"
+        )
+        args: list[Any] = []
+        if search:
+            like = f"%{_escape_like(search)}%"
+            query += (
+                " WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m "
+                "WHERE m.conversation_id = c.id AND m.content LIKE ? ESCAPE '\\')"
+            )
+            args += [like, like]
+        query += " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?"
+        args.append(limit)
+        return [_conversation(r) for r in self.db.execute(query, args).fetchall()]
+
+    def update_conversation(self, conv_id: int, **values: str | None) -> Conversation:
+        allowed = {"title", "model", "persona", "system"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        self.conversation(conv_id)
+        if values:
+            sets = ", ".join(f"{k} = ?" for k in values)
+            with self.write() as db:
+                db.execute(
+                    f"UPDATE conversations SET {sets}, updated_at = ? WHERE id = ?",
+                    [*values.values(), time.time(), conv_id],
+                )
+        return self.conversation(conv_id)
+
+    def delete_conversation(self, conv_id: int) -> None:
+        self.conversation(conv_id)
+        with self.write() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", (conv_id,))
+            _drop_unused_blobs(db)
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def add_message(
+        self,
+        conv_id: int,
+        role: str,
+        content: str,
+        *,
+        model: str | None = None,
+        persona: str | None = None,
+        images: Sequence[CheckedImage] = (),
+        status: str = "complete",
+        meta: dict[str, Any] | None = None,
+    ) -> Message:
+        now = time.time()
+        with self.write() as db:
+            cur = db.execute(
+                "INSERT INTO messages (conversation_id, role, content, model, persona, status,"
+                " meta, pid, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conv_id,
+                    role,
+                    content,
+                    model,
+                    persona,
+                    status,
+                    json.dumps(meta or {}),
+                    os.getpid() if status == "streaming" else None,
+                    now,
+                    now,
+                ),
+            )
+            message_id = int(cur.lastrowid or 0)
+            for position, image in enumerate(images):
+                sha = hashlib.sha256(image.data).hexdigest()
+                db.execute(
+                    "INSERT OR IGNORE INTO blobs (sha256, data, mime, width, height, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (sha, image.data, image.mime, image.width, image.height, now),
+                )
+                db.execute(
+                    "INSERT INTO attachments (message_id, position, sha256, name)"
+                    " VALUES (?, ?, ?, ?)",
+                    (message_id, position, sha, image.name),
+                )
+            title_row = db.execute(
+                "SELECT title FROM conversations WHERE id = ?", (conv_id,)
+            ).fetchone()
+            if title_row is None:
+                raise NotFound(f"no conversation {conv_id}")
+            title = title_row["title"]
+            if not title and role == "user" and content.strip():
+                title = _title_from(content)
+            db.execute(
+                "UPDATE conversations SET updated_at = ?, title = ? WHERE id = ?",
+                (now, title, conv_id),
+            )
+        return self.message(message_id)
+
+    def checkpoint(self, message_id: int, content: str) -> None:
+        """Save a partial answer while it streams, so a crash keeps what was shown."""
+        with self.write() as db:
+            db.execute(
+                "UPDATE messages SET content = ?, updated_at = ? WHERE id = ?",
+                (content, time.time(), message_id),
+            )
+
+    def finish(
+        self,
+        message_id: int,
+        *,
+        content: str,
+        status: str,
+        error: str | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Message:
+        with self.write() as db:
+            db.execute(
+                "UPDATE messages SET content = ?, status = ?, error = ?, prompt_tokens = ?,"
+                " completion_tokens = ?, meta = ?, pid = NULL, updated_at = ? WHERE id = ?",
+                (
+                    content,
+                    status,
+                    error,
+                    prompt_tokens,
+                    completion_tokens,
+                    json.dumps(meta or {}),
+                    time.time(),
+                    message_id,
+                ),
+            )
+        return self.message(message_id)
+
+    def edit_message(self, message_id: int, content: str) -> Message:
+        with self.write() as db:
+            db.execute(
+                "UPDATE messages SET content = ?, updated_at = ? WHERE id = ?",
+                (content, time.time(), message_id),
+            )
+        return self.message(message_id)
+
+    def delete_messages_from(self, message_id: int) -> int:
+        """Delete a message and every later one in its conversation (regenerate, edit)."""
+        msg = self.message(message_id)
+        with self.write() as db:
+            cur = db.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
+                (msg.conversation_id, message_id),
+            )
+            _drop_unused_blobs(db)
+            return cur.rowcount
+
+    def message(self, message_id: int) -> Message:
+        row = self.db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no message {message_id}")
+        return self._message(row)
+
+    def messages(self, conv_id: int) -> list[Message]:
+        rows = self.db.execute(
+            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conv_id,)
+        ).fetchall()
+        return [self._message(r) for r in rows]
+
+    def blob(self, sha256: str) -> bytes:
+        row = self.db.execute("SELECT data FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+        if row is None:
+            raise NotFound(f"no attachment {sha256[:12]}")
+        return bytes(row["data"])
+
+    def _message(self, row: sqlite3.Row) -> Message:
+        attachments = [
+            Attachment(a["sha256"], a["name"], a["mime"], a["width"], a["height"])
+            for a in self.db.execute(
+                "SELECT a.sha256, a.name, b.mime, b.width, b.height FROM attachments a "
+                "JOIN blobs b ON b.sha256 = a.sha256 WHERE a.message_id = ? ORDER BY a.position",
+                (row["id"],),
+            )
+        ]
+        return Message(
+            id=row["id"],
+            conversation_id=row["conversation_id"],
+            role=row["role"],
+            content=row["content"],
+            status=row["status"],
+            model=row["model"],
+            persona=row["persona"],
+            error=row["error"],
+            prompt_tokens=row["prompt_tokens"],
+            completion_tokens=row["completion_tokens"],
+            meta=json.loads(row["meta"] or "{}"),
+            created_at=row["created_at"],
+            attachments=attachments,
+        )
+
+
+def open_store(path: Path | None = None) -> Store:
+    from mmchat.config import default_db_path
+
+    return Store(path or default_db_path())
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        title=row["title"],
+        model=row["model"],
+        persona=row["persona"],
+        system=row["system"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        message_count=row["n"],
+    )
+
+
+def _drop_unused_blobs(db: sqlite3.Connection) -> None:
+    db.execute("DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM attachments)")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _title_from(content: str) -> str:
+    line = " ".join(content.split())
+    return line[:57] + "..." if len(line) > 60 else line
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

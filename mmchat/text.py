@@ -1,0 +1,28 @@
+"""Untrusted text made safe to show in a terminal.
+
+Model output, file names, document titles, plugin strings and exception text can carry escape
+sequences (OSC 52 clipboard writes, OSC 8 links, colour codes) that Textual and print() pass to
+the terminal unchanged. Everything shown goes through `strip_control` first: C0 and C1 control
+characters (except newline and tab), DEL, and the bidirectional overrides that can disguise text.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 (keeping \t and \n), DEL, C1
+    "\u202a-\u202e\u2066-\u2069"  # bidi embeddings, overrides and isolates
+    "\u200e\u200f\u061c]"  # direction marks
+)
+
+
+def strip_control(text: str) -> str:
+    """Remove control characters, keeping newline and tab; \\r\\n becomes \\n."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n"))
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """A single safe line, for errors and titles."""
+    flat = " ".join(strip_control(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
