@@ -224,8 +224,8 @@ class Turn:
                 elif isinstance(event, Failed):
                     status, error = "failed", event.message
                 yield event
-        except GeneratorExit:
-            # The consumer stopped reading (Ctrl-C in the CLI, Esc in the TUI): keep the text.
+        except (GeneratorExit, KeyboardInterrupt):
+            # The person stopped it (Ctrl-C, a signal, or the reader went away): keep the text.
             self.engine.cancel()
             status, error = "stopped", None
             raise

@@ -20,10 +20,11 @@ def migration(fn: Migration) -> Migration:
 
 @migration
 def m001_initial(db: sqlite3.Connection) -> None:
+    # AUTOINCREMENT: a deleted conversation's id never comes back as another one.
     db.execute(
         """
         CREATE TABLE conversations (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             title TEXT NOT NULL DEFAULT '',
             model TEXT,
             persona TEXT,
@@ -35,7 +36,7 @@ def m001_initial(db: sqlite3.Connection) -> None:
     db.execute(
         """
         CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
             role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
             content TEXT NOT NULL DEFAULT '',

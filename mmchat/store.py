@@ -102,13 +102,11 @@ class Store:
                 if not path.exists():
                     # Created 0600 before SQLite touches it: -wal and -shm copy this mode.
                     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            except PermissionError:
-                raise StoreError(
-                    f"cannot create {path}: permission denied; point MMCHAT_DATA_DIR or --db "
-                    "at a writable place"
-                ) from None
             except OSError as exc:
-                raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
+                raise StoreError(
+                    f"cannot create {path}: {exc.strerror or exc}; point MMCHAT_DATA_DIR or "
+                    "--db at a writable place"
+                ) from None
         elif not path.exists():
             raise StoreError(f"no database at {path}")
         uri = f"file:{path}?mode=ro" if self.readonly else f"file:{path}"

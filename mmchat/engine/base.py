@@ -120,7 +120,7 @@ def event_from_json(data: dict[str, Any]) -> Event:
     kind = _EVENT_TYPES.get(data.get("type", ""))
     if kind is None:
         raise EngineError(f"unknown event from the model process: {data.get('type')!r}")
-    return kind(**data)
+    return kind(**{k: v for k, v in data.items() if k != "id"})
 
 
 @dataclass

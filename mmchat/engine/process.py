@@ -5,6 +5,7 @@ Importing this module does not import torch; the TUI and the CLI use it and stay
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -53,6 +54,7 @@ class ProcessEngine:
         self.log_path = log_path
         self.proc: subprocess.Popen[str] | None = None
         self._write_lock = threading.Lock()
+        self._request_ids = itertools.count(1)
         self.info: ModelInfo | None = None
 
     # -- process plumbing ------------------------------------------------------------------
@@ -135,17 +137,25 @@ class ProcessEngine:
                 progress(Progress(data.get("stage", ""), data.get("fraction")))
 
     def stream(self, request: GenerationRequest) -> Iterator[Event]:
+        request_id = next(self._request_ids)
+        done = False
         try:
-            self._send({"op": "generate", "request": request.to_json()})
-            while True:
-                event = event_from_json(self._read())
+            self._send({"op": "generate", "id": request_id, "request": request.to_json()})
+            while not done:
+                data = self._read()
+                if data.get("id") != request_id:
+                    continue  # the tail of an earlier, abandoned answer
+                event = event_from_json(data)
                 if isinstance(event, Progress):
                     continue
+                done = event.type in ("finished", "failed")
                 yield event
-                if event.type in ("finished", "failed"):
-                    return
         except EngineError as exc:
+            done = True
             yield Failed(str(exc))
+        finally:
+            if not done:
+                self.cancel()  # the reader went away mid-answer
 
     def cancel(self) -> None:
         try:

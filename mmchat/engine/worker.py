@@ -42,8 +42,8 @@ class Worker:
             self.out.write(line + "\n")
             self.out.flush()
 
-    def send_event(self, event: Event) -> None:
-        self.send(event_to_json(event))
+    def send_event(self, event: Event, request_id: int | None = None) -> None:
+        self.send({**event_to_json(event), "id": request_id})
 
     def handle(self, message: dict[str, Any]) -> bool:
         op = message.get("op")
@@ -91,20 +91,22 @@ class Worker:
         if self.engine is None:
             self.send_event(Failed("no model is loaded"))
             return
-        if not self.busy.acquire(blocking=False):
-            self.send_event(Failed("the model is busy with another answer"))
-            return
+        request_id = message.get("id")
+        # A new request after an abandoned one: stop the old answer, then wait for it to end.
+        self.engine.cancel()
+        with self.busy:
+            self._generate(message, request_id)
+
+    def _generate(self, message: dict[str, Any], request_id: int | None) -> None:
         try:
             request = GenerationRequest.from_json(message["request"])
             for event in self.engine.stream(request):
-                self.send_event(event)
+                self.send_event(event, request_id)
         except MemoryError:
-            self.send_event(Failed("out of memory while generating"))
+            self.send_event(Failed("out of memory while generating"), request_id)
         except Exception as exc:
             traceback.print_exc()
-            self.send_event(Failed(f"{type(exc).__name__}: {exc}"[:300]))
-        finally:
-            self.busy.release()
+            self.send_event(Failed(f"{type(exc).__name__}: {exc}"[:300]), request_id)
 
 
 def _private_stdout() -> TextIO:

@@ -1,0 +1,50 @@
+"""Shared fixtures: every test gets its own data and config dirs; converted models are shared.
+
+Converting the packaged GGUF takes ~25 s, so the cache dir is shared by the whole session (and
+kept between local runs under .mmchat-test/, which git ignores). Data and config dirs are per
+test, so no test sees another's conversations or settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_CACHE = Path(os.environ.get("MMCHAT_TEST_CACHE", REPO / ".mmchat-test" / "cache"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """For module- and session-scoped fixtures (engine processes): never the real home."""
+    home = tmp_path_factory.mktemp("session-home")
+    saved = {k: os.environ.get(k) for k in ("MMCHAT_HOME", "MMCHAT_CACHE_DIR")}
+    os.environ["MMCHAT_HOME"] = str(home)
+    os.environ["MMCHAT_CACHE_DIR"] = str(SHARED_CACHE)
+    yield home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("MMCHAT_HOME", str(home))
+    monkeypatch.setenv("MMCHAT_CACHE_DIR", str(SHARED_CACHE))
+    for name in (
+        "MMCHAT_DATA_DIR",
+        "MMCHAT_CONFIG_DIR",
+        "MMCHAT_DB",
+        "MMCHAT_MODEL",
+        "MMCHAT_PLUGINS",
+        "MMCHAT_NO_PLUGINS",
+        "MMCHAT_PERSONA",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return home

@@ -1,0 +1,134 @@
+"""The engine on real weights: the packaged SmolLM2-135M-Instruct, in its own process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from mmchat.engine.base import (
+    ChatMessage,
+    Delta,
+    EngineError,
+    Event,
+    Failed,
+    Finished,
+    GenerationRequest,
+    Started,
+)
+from mmchat.engine.process import ProcessEngine
+from mmchat.engine.registry import UnknownModel, resolve
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[ProcessEngine]:
+    engine = ProcessEngine(resolve("smollm2"), quant="auto", threads=2)
+    engine.load()
+    yield engine
+    engine.close()
+
+
+def ask(engine: ProcessEngine, text: str, **kwargs: object) -> tuple[str, list[Event]]:
+    request = GenerationRequest([ChatMessage("user", text)], **kwargs)  # type: ignore[arg-type]
+    events = list(engine.stream(request))
+    return "".join(e.text for e in events if isinstance(e, Delta)), events
+
+
+def test_greedy_answer_is_right_deterministic_and_stops(engine: ProcessEngine) -> None:
+    first, events = ask(engine, "What is the capital of France?", max_new_tokens=48)
+    again, _ = ask(engine, "What is the capital of France?", max_new_tokens=48)
+    assert "Paris" in first
+    assert first == again
+    assert isinstance(events[0], Started) and events[0].prompt_tokens > 10
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.reason == "stop"
+    assert 0 < finished.completion_tokens < 48
+
+
+def test_model_info(engine: ProcessEngine) -> None:
+    assert engine.info is not None
+    assert engine.info.device == "cpu"
+    assert engine.info.quant == "int8"  # auto on a CPU: the fastest path measured, not bnb
+    assert engine.info.context_window == 8192
+
+
+def test_cancel_mid_answer_keeps_partial_text(engine: ProcessEngine) -> None:
+    request = GenerationRequest(
+        [ChatMessage("user", "Write a very long story about a dragon.")], max_new_tokens=400
+    )
+    text, finished = "", None
+    for event in engine.stream(request):
+        if isinstance(event, Delta):
+            text += event.text
+            if len(text.split()) >= 5:
+                engine.cancel()
+        elif isinstance(event, Finished):
+            finished = event
+    assert finished is not None and finished.reason == "cancelled"
+    assert finished.completion_tokens < 100 and text.strip()
+    # the engine is usable again after a cancel
+    answer, _ = ask(engine, "What is 2 + 2?", max_new_tokens=20)
+    assert answer.strip()
+
+
+def test_length_limit(engine: ProcessEngine) -> None:
+    _, events = ask(engine, "Count from one to one hundred in words.", max_new_tokens=8)
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert (finished.reason, finished.completion_tokens) == ("length", 8)
+
+
+def test_long_history_is_fitted_with_notice(engine: ProcessEngine) -> None:
+    filler = "lorem ipsum dolor sit amet " * 300  # ~1,500 tokens a message
+    messages = [ChatMessage("system", "You are terse.")]
+    for _ in range(4):
+        messages += [ChatMessage("user", filler), ChatMessage("assistant", filler)]
+    messages.append(ChatMessage("user", "Say hello."))
+    request = GenerationRequest(messages, max_new_tokens=16)
+    events = list(engine.stream(request))
+    started = events[0]
+    assert isinstance(started, Started)
+    assert started.dropped_messages >= 2
+    assert started.prompt_tokens <= 8192 - 16
+    assert isinstance(events[-1], Finished)
+
+
+def test_sampling_with_seed_is_reproducible(engine: ProcessEngine) -> None:
+    a, _ = ask(engine, "Name a fruit.", max_new_tokens=12, temperature=0.9, seed=7)
+    b, _ = ask(engine, "Name a fruit.", max_new_tokens=12, temperature=0.9, seed=7)
+    assert a == b and a.strip()
+
+
+def test_image_sent_to_text_only_model_fails_clearly(engine: ProcessEngine) -> None:
+    request = GenerationRequest([ChatMessage("user", "what is this?", images=[b"\x89PNG"])])
+    events = list(engine.stream(request))
+    assert isinstance(events[-1], Failed)
+    assert "text-only" in events[-1].message
+
+
+def test_unknown_model_names_are_refused_before_loading() -> None:
+    with pytest.raises(UnknownModel, match="unknown model"):
+        resolve("no-such-model")
+    with pytest.raises(UnknownModel, match="no model file"):
+        resolve("./missing/model.gguf")
+
+
+def test_unreachable_hub_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # this machine has no hub; make it fail fast
+    engine = ProcessEngine(resolve("someone/some-model"), quant="none")
+    started = time.monotonic()
+    with pytest.raises(EngineError) as info:
+        engine.load()
+    assert "Hugging Face hub" in str(info.value) and "\n" not in str(info.value)
+    assert time.monotonic() - started < 60
+    assert engine.proc is None  # the failed worker is gone
+
+
+def test_corrupt_gguf_is_one_clear_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 64)
+    engine = ProcessEngine(resolve(str(bad)), quant="none")
+    with pytest.raises(EngineError) as info:
+        engine.load()
+    assert "cannot read" in str(info.value) and str(bad) in str(info.value)
