@@ -55,6 +55,7 @@ class HFEngine:
         self.model: Any = None
         self.tokenizer: Any = None
         self.fusion: Any = None  # mmchat.engine.fusion.FusionModel for the default model
+        self.processor: Any = None  # for Hugging Face image-text-to-text models
         self.info: ModelInfo | None = None
         self._cancel = threading.Event()
         self._features: dict[str, torch.Tensor] = {}  # image sha256 -> encoded features
@@ -82,7 +83,7 @@ class HFEngine:
             device=device,
             quant=quant,
             context_window=self._context_window(),
-            vision=self.fusion is not None,
+            vision=self.fusion is not None or self.processor is not None,
             load_seconds=time.perf_counter() - started,
         )
         if progress:
@@ -122,11 +123,17 @@ class HFEngine:
         if quantization is not None:
             kwargs["quantization_config"] = quantization
             kwargs["device_map"] = "auto" if device == "cuda" else {"": "cpu"}
+        from mmchat.engine import vlm
+
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(
-                folder, trust_remote_code=self.trust_remote_code, revision=self.revision
-            )
-            self.model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+            if vlm.is_vision_language_folder(folder):
+                self.model, self.processor = vlm.load(folder, **kwargs)
+                self.tokenizer = self.processor.tokenizer
+            else:
+                self.tokenizer = AutoTokenizer.from_pretrained(
+                    folder, trust_remote_code=self.trust_remote_code, revision=self.revision
+                )
+                self.model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
         except OSError as exc:
             raise EngineError(_explain_load_error(folder, exc, self.spec.kind)) from None
         except ValueError as exc:
@@ -164,7 +171,14 @@ class HFEngine:
 
     def _encode_prompt(self, messages: Sequence[ChatMessage]) -> list[int]:
         chat = [{"role": m.role, "content": m.content} for m in messages]
-        if getattr(self.tokenizer, "chat_template", None):
+        if self.processor is not None:
+            from mmchat.engine.vlm import chat_for_processor
+
+            # Counts text tokens; each image's own tokens are added by the processor later.
+            text = self.processor.apply_chat_template(
+                chat_for_processor(messages), add_generation_prompt=True, tokenize=False
+            )
+        elif getattr(self.tokenizer, "chat_template", None):
             text = self.tokenizer.apply_chat_template(
                 chat, add_generation_prompt=True, tokenize=False
             )
@@ -192,11 +206,19 @@ class HFEngine:
             budget = self.info.context_window - request.max_new_tokens
             messages, dropped = fit_messages(request.messages, self.count_tokens, budget)
             features = self._image_features(messages)
+            images = self._open_images(messages) if self.processor is not None else []
             prompt = self._encode_prompt(messages)
         except EngineError as exc:
             yield Failed(str(exc))
             return
         yield Started(prompt_tokens=len(prompt), dropped_messages=dropped)
+        if self.processor is not None:
+            from mmchat.engine import vlm
+
+            yield from vlm.stream(
+                self.model, self.processor, messages, images, request, self._cancel, started
+            )
+            return
         yield from self._decode(prompt, features, request, started)
 
     def _decode(
@@ -243,22 +265,34 @@ class HFEngine:
 
     def _image_features(self, messages: Sequence[ChatMessage]) -> torch.Tensor | None:
         images = [blob for m in messages for blob in m.images]
-        if not images:
+        if not images or self.processor is not None:
             return None
         if self.fusion is None:
             raise EngineError(f"{self.spec.name} is a text-only model; it cannot read images")
         import hashlib
 
-        from mmchat.images import open_image_bytes
+        from mmchat.images import ImageRejected, open_image_bytes
 
         parts = []
         for blob in images:
             key = hashlib.sha256(blob).hexdigest()
             if key not in self._features:
                 # An image is encoded once per engine lifetime: follow-up questions reuse it.
-                self._features[key] = self.fusion.encode_images([open_image_bytes(blob)])
+                try:
+                    picture = open_image_bytes(blob)
+                except ImageRejected as exc:
+                    raise EngineError(str(exc)) from None
+                self._features[key] = self.fusion.encode_images([picture])
             parts.append(self._features[key])
         return torch.cat(parts, dim=1)
+
+    def _open_images(self, messages: Sequence[ChatMessage]) -> list[Any]:
+        from mmchat.images import ImageRejected, open_image_bytes
+
+        try:
+            return [open_image_bytes(blob) for m in messages for blob in m.images]
+        except ImageRejected as exc:
+            raise EngineError(str(exc)) from None
 
 
 def _first_line(exc: BaseException) -> str:
