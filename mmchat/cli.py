@@ -24,6 +24,7 @@ app.command("models")(models.models)
 app.command("doctor")(doctor.doctor)
 app.command("setup")(setup.setup)
 app.add_typer(history.app, name="history")
+app.command("export")(history.export)  # the same as `history export`, for short
 
 
 @app.callback()
