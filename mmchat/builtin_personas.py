@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pluggy
-
+from mmchat.hooks import hookimpl
 from mmchat.personas import DEFAULT_PERSONA, Persona
-
-hookimpl = pluggy.HookimplMarker("mmchat")
 
 
 @hookimpl
 def register_personas(register: Callable[[Persona], None]) -> None:
+    """The general assistant; more personas come from plugins and TOML files."""
     register(DEFAULT_PERSONA)

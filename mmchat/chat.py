@@ -23,11 +23,20 @@ from mmchat.engine.base import (
     GenerationRequest,
     Started,
 )
-from mmchat.hooks import FinishedTurn, Passage, PluginManager, PromptContext, Reply
+from mmchat.hooks import (
+    FinishedTurn,
+    Passage,
+    PluginManager,
+    PromptContext,
+    Reply,
+    is_meta,
+    is_passages,
+    is_reply,
+)
 from mmchat.images import CheckedImage
 from mmchat.personas import Persona
 from mmchat.store import Message, Store
-from mmchat.text import strip_control
+from mmchat.text import one_line, strip_control
 
 CHECKPOINT_SECONDS = 0.5
 
@@ -95,6 +104,21 @@ class Turn:
     def answer(self, conversation_id: int) -> Iterator[TurnEvent]:
         """Answer the conversation's last user message (also used by regenerate)."""
         self._cancel.clear()
+        reported = len(self.plugins.problems)  # earlier ones were shown when plugins loaded
+        steps = self._answer(conversation_id)
+        try:
+            for event in steps:
+                if isinstance(event, TurnDone):
+                    yield from self._plugin_notices(reported)
+                yield event
+        finally:
+            steps.close()  # a reader that stops early stops the answer too (saved as stopped)
+
+    def _plugin_notices(self, reported: int) -> Iterator[Notice]:
+        for problem in self.plugins.problems[reported:]:
+            yield Notice(f"plugin {problem.plugin} disabled ({problem.where}): {problem.message}")
+
+    def _answer(self, conversation_id: int) -> Iterator[TurnEvent]:
         history = self.store.messages(conversation_id)
         last_user = next((m for m in reversed(history) if m.role == "user"), None)
         if last_user is None:
@@ -124,21 +148,15 @@ class Turn:
 
     def _retrieve(self, query: str) -> list[Passage]:
         passages: list[Passage] = []
-        for plugin, result in self.plugins.call_each(
-            "mmchat_retrieve", query=query, persona=self.persona
+        for _, result in self.plugins.call_each(
+            "mmchat_retrieve", expect=is_passages, query=query, persona=self.persona
         ):
-            if not isinstance(result, list) or not all(isinstance(p, Passage) for p in result):
-                self.plugins.disable(plugin, "mmchat_retrieve", "returned something not Passages")
-                continue
             passages.extend(result)
         return passages
 
     def _before_prompt(self, context: PromptContext) -> Reply | None:
-        for plugin, result in self.plugins.call_each("mmchat_before_prompt", context=context):
-            if isinstance(result, Reply):
-                return result
-            self.plugins.disable(plugin, "mmchat_before_prompt", "returned something not a Reply")
-        return None
+        replies = self.plugins.call_each("mmchat_before_prompt", expect=is_reply, context=context)
+        return replies[0][1] if replies else None
 
     def _system_prompt(self, passages: Sequence[Passage]) -> str:
         parts = [self.persona.render_system_prompt(), self.options.system]
@@ -175,16 +193,20 @@ class Turn:
     def _canned(
         self, conversation_id: int, context: PromptContext, reply: Reply
     ) -> Iterator[TurnEvent]:
-        yield Delta(reply.text)
+        text = strip_control(reply.text)  # plugin text is untrusted, like model output
+        yield Delta(text)
         message = self.store.add_message(
             conversation_id,
             "assistant",
-            reply.text,
+            text,
             model=None,
             persona=self.persona.name,
             meta={**reply.meta, "answered_by": "plugin"},
         )
-        self._finished(context, message)
+        if extra := self._finished(context, message):
+            message = self.store.finish(
+                message.id, content=text, status="complete", meta={**message.meta, **extra}
+            )
         yield TurnDone(self.store.message(message.id))
 
     def _stream(
@@ -262,15 +284,11 @@ class Turn:
             answer=message.content,
             status=message.status,
             passages=tuple(context.passages),
+            meta=dict(message.meta),
         )
         extra: dict[str, Any] = {}
-        for plugin, result in self.plugins.call_each("mmchat_turn_finished", turn=turn):
-            if isinstance(result, dict):
-                extra.update(result)
-            else:
-                self.plugins.disable(
-                    plugin, "mmchat_turn_finished", "returned something not a dict"
-                )
+        for _, result in self.plugins.call_each("mmchat_turn_finished", expect=is_meta, turn=turn):
+            extra.update(result)
         return extra
 
 
@@ -278,5 +296,6 @@ def format_passages(passages: Sequence[Passage]) -> str:
     blocks = [PASSAGES_PREAMBLE]
     for number, passage in enumerate(passages, 1):
         body = strip_control(passage.text).replace('"""', "'''")
-        blocks.append(f'[{number}] source: {strip_control(passage.citation)}\n"""\n{body}\n"""')
+        # one_line: a title with a newline and quotes must not open a passage of its own
+        blocks.append(f'[{number}] source: {one_line(passage.citation)}\n"""\n{body}\n"""')
     return "\n\n".join(blocks)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mmchat.commands import ask, doctor, history, models, setup
+from mmchat.commands import ask, doctor, history, models, personas, plugins, setup
 from mmchat.commands.common import DbOption, NoPluginsOption, fail
 
 app = typer.Typer(
@@ -24,6 +24,8 @@ app.command("models")(models.models)
 app.command("doctor")(doctor.doctor)
 app.command("setup")(setup.setup)
 app.add_typer(history.app, name="history")
+app.add_typer(personas.app, name="personas")
+app.command("plugins")(plugins.plugins)
 app.command("export")(history.export)  # the same as `history export`, for short
 
 
@@ -49,10 +51,15 @@ def _add_plugin_commands() -> None:
     """Plugins may add subcommands; a plugin that fails here is skipped, not fatal."""
     if "--no-plugins" in sys.argv:
         return
-    from mmchat.hooks import load_plugins
+    from mmchat.commands.common import warn
+    from mmchat.config import config_dir
+    from mmchat.hooks import add_commands, load_plugins
 
-    manager = load_plugins()
-    manager.call_each("register_commands", cli=app)
+    manager = load_plugins(local_dir=config_dir() / "plugins")
+    loaded = len(manager.problems)  # load failures: reported by the command that uses plugins
+    add_commands(manager, app)
+    for problem in manager.problems[loaded:]:
+        warn(f"plugin {problem.plugin} disabled ({problem.where}): {problem.message}")
 
 
 def main() -> None:

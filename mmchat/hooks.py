@@ -1,17 +1,22 @@
 """The plugin API: pluggy hook specifications, the public types plugins use, and the manager.
 
 A plugin is a module with functions marked `@hookimpl`, found through the entry-point group
-"mmchat" (installed distributions) or as a .py file in the config dir's plugins folder.
-Plugins import only this module. A plugin that raises is reported once, disabled for the
-session, and the app goes on: the turn still completes.
+"mmchat" (installed distributions) or as a .py file in the config dir's private plugins folder.
+Plugins import only this module. A plugin that raises, or returns the wrong type, is reported
+once, disabled for the session, and the app goes on: the turn still completes.
+plugins/README.md documents every hook with an example.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import json
 import os
+import re
 import sys
+import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,16 +28,20 @@ import pluggy
 from mmchat.personas import Persona
 
 __all__ = [
+    "FinishedTurn",
     "Passage",
     "Persona",
     "PromptContext",
     "Reply",
-    "FinishedTurn",
     "hookimpl",
     "hookspec",
 ]
 
 PROJECT = "mmchat"
+BUILTIN = "mmchat.builtin"
+# A per-turn hook that has not returned by then is disabled and the turn goes on without it.
+# Generous: a retrieval plugin's first call may load an embedding model (~5-10 s here).
+HOOK_TIMEOUT_SECONDS = 60.0
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
@@ -81,6 +90,7 @@ class FinishedTurn:
     answer: str
     status: str  # complete, stopped, failed
     passages: tuple[Passage, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)  # the answer's saved meta so far
 
 
 class Specs:
@@ -104,7 +114,7 @@ class Specs:
     def mmchat_retrieve(self, query: str, persona: Persona) -> list[Passage] | None:
         """Return passages relevant to the user's message, to be quoted into the prompt."""
 
-    @hookspec(firstresult=True)
+    @hookspec
     def mmchat_before_prompt(self, context: PromptContext) -> Reply | None:
         """Inspect or rewrite context.user_text; return a Reply to answer without the model."""
 
@@ -120,46 +130,260 @@ class PluginProblem:
     message: str
 
 
+@dataclass
+class PluginInfo:
+    """What `mmchat plugins` shows about one plugin."""
+
+    name: str
+    kind: str  # built-in, entry point, local file
+    distribution: str = ""
+    version: str = ""
+    location: str = ""  # the entry point's target or the file's path
+    hooks: list[str] = field(default_factory=list)
+    status: str = "loaded"  # loaded, failed, disabled
+    error: str = ""
+    notes: list[str] = field(default_factory=list)  # not fatal: unknown hooks, dropped names
+
+
+def _first_line(exc: BaseException | str) -> str:
+    message = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    lines = message.strip().splitlines() or [type(exc).__name__]
+    return lines[0][:300]
+
+
 class PluginManager:
     """pluggy's manager plus error isolation: each hook implementation runs on its own."""
 
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(Specs)
-        self.problems: list[PluginProblem] = []
+        self.problems: list[PluginProblem] = []  # plugins that failed or were disabled
         self.disabled: set[str] = set()
+        self.infos: dict[str, PluginInfo] = {}
+        self.hook_timeout = _timeout_from_env()
 
-    def register(self, plugin: Any, name: str) -> None:
-        self.pm.register(plugin, name=name)
+    # -- registration -------------------------------------------------------------------------
+
+    def register(self, plugin: Any, name: str, info: PluginInfo | None = None) -> bool:
+        """Register a module; a clash or an invalid hook is reported, never raised."""
+        info = info or PluginInfo(name, "module", location=getattr(plugin, "__name__", ""))
+        existing = self.infos.get(name)
+        if existing is not None and existing.status == "loaded":
+            owner = existing.distribution or existing.location or existing.kind
+            self.failed(info, f"the name '{name}' is already used by {owner}")
+            return False
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            # pluggy's message spreads the useful part (which argument) over several lines
+            self.failed(info, "; ".join(str(exc).splitlines())[:300])
+            return False
+        except ValueError as exc:  # the same module under two names
+            self.failed(info, _first_line(exc))
+            return False
+        callers = self.pm.get_hookcallers(plugin) or []
+        info.hooks = sorted(c.name for c in callers)
+        info.notes += [
+            f"unknown hook '{c.name}' is never called (a typo?)"
+            for c in callers
+            if not c.has_spec()
+        ]
+        if not info.hooks:
+            info.notes.append("no @hookimpl functions found")
+        self.infos[name] = info
+        return True
+
+    def failed(self, info: PluginInfo, error: str) -> None:
+        """A plugin that could not be loaded: listed with its reason, reported once."""
+        info.status, info.error = "failed", error
+        key = info.name
+        if key in self.infos:  # a clash: keep the loaded one's entry, list this one beside it
+            key = f"{info.name} ({info.distribution or info.location})"
+        self.infos[key] = info
+        self.problems.append(PluginProblem(key, "load", error))
+        if self.pm.get_plugin(info.name) is None:
+            self.disabled.add(info.name)
 
     def plugin_names(self) -> list[str]:
         return [name for name, _ in self.pm.list_name_plugin() if name]
 
+    # -- failures -----------------------------------------------------------------------------
+
     def report(self, plugin: str, where: str, exc: BaseException | str) -> None:
-        message = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-        self.problems.append(PluginProblem(plugin, where, message.splitlines()[0][:300]))
+        self.problems.append(PluginProblem(plugin, where, _first_line(exc)))
+
+    def note(self, plugin: str, message: str) -> None:
+        """Something not fatal about a plugin (a name it registered was dropped)."""
+        info = self.infos.setdefault(plugin, PluginInfo(plugin, "unknown"))
+        info.notes.append(_first_line(message))
 
     def disable(self, plugin: str, where: str, exc: BaseException | str) -> None:
+        """Report once, then stop calling the plugin for the rest of the session."""
+        if plugin in self.disabled:
+            return
         self.report(plugin, where, exc)
         self.disabled.add(plugin)
+        if (info := self.infos.get(plugin)) is not None:
+            info.status, info.error = "disabled", f"{where}: {self.problems[-1].message}"
         module = self.pm.get_plugin(plugin)
         if module is not None:
             self.pm.unregister(module)
 
-    def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call every implementation of `hook`; one that raises is disabled, the rest go on."""
+    # -- calling ------------------------------------------------------------------------------
+
+    def call_each(
+        self, hook: str, *, expect: Callable[[Any], bool] | None = None, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        """Call every implementation of `hook` in pluggy's order (tryfirst/trylast honoured).
+
+        One that raises, or returns something `expect` rejects, is disabled; the rest go on.
+        None results are dropped.
+        """
         results: list[tuple[str, Any]] = []
         caller = getattr(self.pm.hook, hook)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        for impl in reversed(caller.get_hookimpls()):  # pluggy's order: tryfirst, newest, ...
+            if impl.plugin_name in self.disabled:
+                continue
             args = {k: v for k, v in kwargs.items() if k in impl.argnames}
             try:
-                value = impl.function(**args)
-            except Exception as exc:
+                value = _call_with_deadline(impl.function, args, self.hook_timeout)
+            except (Exception, SystemExit) as exc:  # sys.exit() in a plugin must not end mmchat
                 self.disable(impl.plugin_name, hook, exc)
                 continue
-            if value is not None:
-                results.append((impl.plugin_name, value))
+            if value is None:
+                continue
+            if expect is not None and not expect(value):
+                self.disable(impl.plugin_name, hook, f"returned {_kind(value)}, not {_WANT[hook]}")
+                continue
+            results.append((impl.plugin_name, value))
         return results
+
+    def in_registration_order(self, hook: str) -> list[Any]:
+        """Hook implementations, built-ins first: for register_* hooks, where the first wins."""
+        order = {name: i for i, (name, _) in enumerate(self.pm.list_name_plugin())}
+        impls = getattr(self.pm.hook, hook).get_hookimpls()
+        return sorted(impls, key=lambda impl: order.get(impl.plugin_name, len(order)))
+
+    def collect(self, hook: str) -> dict[str, Any]:
+        """Run a `register_*(register)` hook that registers (name, thing) pairs.
+
+        A name registered twice keeps the first and notes the second against its plugin.
+        """
+        found: dict[str, tuple[str, Any]] = {}
+        for impl in self.in_registration_order(hook):
+            plugin = impl.plugin_name
+
+            def register(name: str, thing: Any, _plugin: str = plugin) -> None:
+                if not isinstance(name, str) or not name:
+                    self.note(_plugin, f"{hook}: ignored a registration without a name")
+                elif name in found:
+                    self.note(
+                        _plugin,
+                        f"{hook}: '{name}' ignored: already registered by plugin {found[name][0]}",
+                    )
+                else:
+                    found[name] = (_plugin, thing)
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:
+                self.disable(plugin, hook, exc)
+                for key in [k for k, (owner, _) in found.items() if owner == plugin]:
+                    del found[key]
+        return {name: thing for name, (_, thing) in found.items()}
+
+
+class HookTimeout(Exception):
+    """A hook did not return in time; it may still be running, but nothing waits for it."""
+
+
+def _timeout_from_env() -> float:
+    try:
+        return float(os.environ.get("MMCHAT_HOOK_TIMEOUT", HOOK_TIMEOUT_SECONDS))
+    except ValueError:
+        return HOOK_TIMEOUT_SECONDS
+
+
+def _call_with_deadline(function: Callable[..., Any], args: dict[str, Any], seconds: float) -> Any:
+    """Run a hook in a daemon thread and wait at most `seconds` (0: no limit, same thread).
+
+    Python cannot stop a thread: a hung hook keeps its thread, but the turn goes on.
+    """
+    if seconds <= 0:
+        return function(**args)
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = function(**args)
+        except BaseException as exc:  # handed to the caller, which decides
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="mmchat-plugin-hook", daemon=True).start()
+    if not done.wait(seconds):
+        raise HookTimeout(f"did not return within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def _kind(value: object) -> str:
+    return type(value).__name__
+
+
+_WANT = {
+    "mmchat_retrieve": "a list of Passage",
+    "mmchat_before_prompt": "a Reply with JSON-safe meta",
+    "mmchat_turn_finished": "a JSON-safe dict",
+}
+
+
+def is_json_safe(value: object) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def is_passages(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(p, Passage) for p in value)
+
+
+def is_reply(value: object) -> bool:
+    return (
+        isinstance(value, Reply)
+        and isinstance(value.text, str)
+        and isinstance(value.meta, dict)
+        and is_json_safe(value.meta)
+    )
+
+
+def is_meta(value: object) -> bool:
+    return isinstance(value, dict) and is_json_safe(value)
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def _truthy(value: str | None) -> bool:
+    return bool(value) and value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def allow_list(allow: Iterable[str] | None = None) -> set[str] | None:
+    """The names plugins are allowed by (None: all); MMCHAT_PLUGINS='' allows none."""
+    if allow is None and (env := os.environ.get("MMCHAT_PLUGINS")) is not None:
+        allow = env.split(",")
+    if allow is None:
+        return None
+    return {_normal(name.strip()) for name in allow if name.strip()}
 
 
 def load_plugins(
@@ -168,53 +392,169 @@ def load_plugins(
     allow: Iterable[str] | None = None,
     local_dir: Path | None = None,
 ) -> PluginManager:
-    """Built-ins, then entry points, then local files; honours MMCHAT_PLUGINS (an allow-list)."""
+    """Built-ins, then entry points, then local files; honours MMCHAT_PLUGINS (an allow-list).
+
+    Names in the allow-list match an entry point's name, its distribution's name, or a local
+    file's name (with or without the "local:" prefix).
+    """
     manager = PluginManager()
     from mmchat import builtin_personas
 
-    manager.register(builtin_personas, "mmchat.builtin")
-    if not enabled or os.environ.get("MMCHAT_NO_PLUGINS"):
+    manager.register(builtin_personas, BUILTIN, _builtin_info())
+    if not enabled or _truthy(os.environ.get("MMCHAT_NO_PLUGINS")):
         return manager
-    if allow is None and (env := os.environ.get("MMCHAT_PLUGINS")) is not None:
-        allow = [name.strip() for name in env.split(",") if name.strip()]
-    allowed = set(allow) if allow is not None else None
-    for entry in importlib.metadata.entry_points(group=PROJECT):
-        if allowed is not None and entry.name not in allowed:
+    allowed = allow_list(allow)
+    seen: set[str] = set()
+    entries = importlib.metadata.entry_points(group=PROJECT)
+    for entry in sorted(entries, key=lambda e: (_dist_name(e), e.name)):
+        names = {_normal(entry.name), _normal(_dist_name(entry))}
+        if allowed is not None and not names & allowed:
             continue
-        try:
-            manager.register(entry.load(), entry.name)
-        except Exception as exc:
-            manager.report(entry.name, "load", exc)
-            manager.disabled.add(entry.name)
+        seen |= names
+        _load_entry_point(manager, entry)
     if local_dir is not None:
-        _load_local(manager, local_dir, allowed)
+        seen |= _load_local(manager, local_dir, allowed)
+    for name in sorted((allowed or set()) - seen):
+        manager.report(name, "load", "not installed (named in MMCHAT_PLUGINS)")
     return manager
 
 
-def _load_local(manager: PluginManager, folder: Path, allowed: set[str] | None) -> None:
+def _builtin_info() -> PluginInfo:
+    try:
+        version = importlib.metadata.version("mmchat")
+    except importlib.metadata.PackageNotFoundError:
+        version = ""
+    return PluginInfo(BUILTIN, "built-in", "mmchat", version, "mmchat.builtin_personas")
+
+
+def _dist_name(entry: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(entry, "dist", None)
+    return dist.name if dist is not None else ""
+
+
+def _load_entry_point(manager: PluginManager, entry: importlib.metadata.EntryPoint) -> None:
+    dist = getattr(entry, "dist", None)
+    info = PluginInfo(
+        entry.name,
+        "entry point",
+        dist.name if dist is not None else "",
+        dist.version if dist is not None else "",
+        entry.value,
+    )
+    try:
+        module = entry.load()
+    except Exception as exc:  # a broken plugin must never stop mmchat
+        manager.failed(info, _first_line(exc))
+        return
+    manager.register(module, entry.name, info)
+
+
+def _private_folder_problem(folder: Path) -> str | None:
+    status = folder.stat()
+    if status.st_uid != os.getuid():
+        return "the folder belongs to another user"
+    if status.st_mode & 0o077:
+        return f"the folder must be private (chmod 700), it is {status.st_mode & 0o777:o}"
+    return None
+
+
+def _load_local(manager: PluginManager, folder: Path, allowed: set[str] | None) -> set[str]:
+    """Python files in the private plugins folder; returns the allow-list names they match."""
     if not folder.is_dir():
-        return
-    if folder.stat().st_mode & 0o022:
-        # Files others can write must not run as this user.
-        manager.report(str(folder), "load", "folder is writable by others; local plugins skipped")
-        return
+        return set()
+    files: dict[Path, set[str]] = {}
     for path in sorted(folder.glob("*.py")):
-        name = f"local:{path.stem}"
-        if allowed is not None and name not in allowed and path.stem not in allowed:
+        names = {_normal(f"local:{path.stem}"), _normal(path.stem)}
+        if allowed is None or names & allowed:
+            files[path] = names
+    seen = set().union(*files.values())
+    if (problem := _private_folder_problem(folder)) is not None:
+        # Files others can write or swap must not run as this user.
+        manager.report(str(folder), "load", f"local plugins skipped: {problem}")
+        return seen
+    for path in files:
+        info = PluginInfo(f"local:{path.stem}", "local file", location=str(path))
+        status = path.stat()
+        if status.st_mode & 0o022 or status.st_uid != os.getuid():
+            manager.failed(info, "the file is writable by others or not yours; not loaded")
             continue
         try:
-            module = _import_file(path, name)
-            manager.register(module, name)
+            module = _import_file(path)
         except Exception as exc:
-            manager.report(name, "load", exc)
-            manager.disabled.add(name)
+            manager.failed(info, _first_line(exc))
+            continue
+        manager.register(module, info.name, info)
+    return seen
 
 
-def _import_file(path: Path, name: str) -> ModuleType:
+def _import_file(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"mmchat_local_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
     return module
+
+
+# Typer command and group infos that plugins added -> the plugin. Kept beside them, not on
+# them: typer rebuilds its infos from their attributes.
+_ADDED_BY: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def add_commands(manager: PluginManager, cli: Any, reserved: Iterable[str] = ()) -> None:
+    """Let plugins add typer subcommands; a name already taken keeps its first owner.
+
+    `reserved` names count as taken too (`mmchat plugins` checks on a scratch CLI).
+    """
+    for impl in manager.in_registration_order("register_commands"):
+        plugin = impl.plugin_name
+        before_commands = list(cli.registered_commands)
+        before_groups = list(cli.registered_groups)
+        taken = _command_names(before_commands, before_groups) | set(reserved)
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:
+            cli.registered_commands[:] = before_commands
+            cli.registered_groups[:] = before_groups
+            manager.disable(plugin, "register_commands", exc)
+            continue
+        for kind, before in (
+            ("registered_commands", before_commands),
+            ("registered_groups", before_groups),
+        ):
+            kept = list(before)
+            for added in getattr(cli, kind)[len(before) :]:
+                name = _command_name(added)
+                if name in taken:
+                    manager.note(plugin, f"command '{name}' ignored: the name is already taken")
+                    continue
+                taken.add(name)
+                _ADDED_BY[added] = plugin
+                kept.append(added)
+            getattr(cli, kind)[:] = kept
+
+
+def _command_name(info: Any) -> str:
+    name = getattr(info, "name", None)
+    if name:
+        return str(name)
+    typer_instance = getattr(info, "typer_instance", None)
+    if typer_instance is not None and typer_instance.info.name:
+        return str(typer_instance.info.name)
+    callback = getattr(info, "callback", None)
+    return getattr(callback, "__name__", "").replace("_", "-")
+
+
+def _command_names(commands: Iterable[Any], groups: Iterable[Any]) -> set[str]:
+    return {_command_name(c) for c in commands} | {_command_name(g) for g in groups}
+
+
+def core_command_names(cli: Any) -> set[str]:
+    """The CLI's own command names: those no plugin added."""
+    infos = [*cli.registered_commands, *cli.registered_groups]
+    return {_command_name(i) for i in infos if i not in _ADDED_BY}
