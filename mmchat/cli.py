@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mmchat.commands import ask, doctor, history, models, personas, plugins, setup
+from mmchat.commands import ask, doctor, history, models, personas, plugins, setup, train
 from mmchat.commands.common import DbOption, NoPluginsOption, fail
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.command("ask")(ask.ask)
 app.command("models")(models.models)
 app.command("doctor")(doctor.doctor)
 app.command("setup")(setup.setup)
+app.command("train-fusion")(train.train_fusion)
 app.add_typer(history.app, name="history")
 app.add_typer(personas.app, name="personas")
 app.command("plugins")(plugins.plugins)
