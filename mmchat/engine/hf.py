@@ -70,8 +70,8 @@ class HFEngine:
         quant = resolve_quant(self.requested_quant, device)
         if progress:
             progress(Progress(f"loading {self.spec.name}", 0.0))
-        if self.spec.kind == "default":
-            self._load_default(progress)
+        if self.spec.kind in ("default", "fusion"):
+            self._load_fusion()
         else:
             folder = self._folder(progress)
             self._load_causal_lm(folder, quant, device)
@@ -141,10 +141,13 @@ class HFEngine:
         if quantization is None and device == "cuda":
             self.model.to(device)
 
-    def _load_default(self, progress: ProgressCallback | None) -> None:
+    def _load_fusion(self) -> None:
         from mmchat.engine import fusion
 
-        self.fusion = fusion.load_default()
+        if self.spec.kind == "default":
+            self.fusion = fusion.load_default()
+        else:
+            self.fusion = fusion.FusionModel.from_pretrained(Path(self.spec.location))
         self.model = self.fusion.decoder
         self.tokenizer = self.fusion.tokenizer
 

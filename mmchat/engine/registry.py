@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Literal
 
 from mmchat.engine.assets import SMOLLM2_GGUF, AssetMissing
 
-SpecKind = Literal["default", "gguf", "folder", "hub"]
+SpecKind = Literal["default", "fusion", "gguf", "folder", "hub"]
 
 DEFAULT_NAME = "default"
 # Short names for the packaged models; anything else is a path or a hub id.
@@ -58,6 +59,8 @@ def resolve(name: str | None) -> ModelSpec:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise UnknownModel(f"{path} is a folder but has no config.json: not a model folder")
+        if _is_fusion_folder(path):
+            return ModelSpec(str(path.resolve()), "fusion", str(path.resolve()), vision=True)
         return ModelSpec(str(path.resolve()), "folder", str(path.resolve()))
     if path.suffix.lower() == ".gguf" or name.startswith((".", "/", "~")):
         raise UnknownModel(f"no model file or folder at {path}")
@@ -68,6 +71,14 @@ def resolve(name: str | None) -> ModelSpec:
         f"unknown model {name!r}: use one of {known}, a local folder, a .gguf file, "
         "or a Hugging Face id like org/name"
     )
+
+
+def _is_fusion_folder(path: Path) -> bool:
+    """A folder written by `mmchat train-fusion`: only the fusion layers, not a whole model."""
+    try:
+        return json.loads((path / "config.json").read_text()).get("model_type") == "mmchat-fusion"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def default_installed() -> tuple[bool, str]:
