@@ -78,4 +78,12 @@ def m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX attachments_by_blob ON attachments (sha256)")
 
 
+@migration
+def m002_list_and_recovery_indexes(db: sqlite3.Connection) -> None:
+    # `history list` and the TUI's sidebar sort by updated_at; every start looks for answers
+    # left 'streaming' by a dead process. Both scanned whole tables without these.
+    db.execute("CREATE INDEX conversations_by_updated ON conversations (updated_at DESC, id DESC)")
+    db.execute("CREATE INDEX messages_streaming ON messages (id) WHERE status = 'streaming'")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)

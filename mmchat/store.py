@@ -22,6 +22,7 @@ from typing import Any
 
 from mmchat.images import CheckedImage
 from mmchat.migrations import MIGRATIONS, SCHEMA_VERSION
+from mmchat.text import strip_control
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -76,6 +77,12 @@ def _describe(exc: sqlite3.Error) -> str:
     text = str(exc)
     if "disk is full" in text or "database or disk is full" in text:
         return "the disk is full; free some space and try again (nothing was saved by this step)"
+    if "disk I/O error" in text:
+        # What a write past a file-size limit (EFBIG) or a failing disk looks like.
+        return (
+            "the database could not be written (disk I/O error: is the disk full?); "
+            "nothing was saved by this step"
+        )
     if "readonly" in text or "read-only" in text:
         return "the database is read-only here"
     if "locked" in text or "busy" in text:
@@ -83,14 +90,58 @@ def _describe(exc: sqlite3.Error) -> str:
     return text
 
 
+_DAMAGE_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+
+def _guard_damage(conn: sqlite3.Connection, call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", None) in _DAMAGE_CODES:
+            raise DamagedDatabase(_damaged(getattr(conn, "path", "the database"), exc)) from None
+        raise
+
+
+class DamagedDatabase(StoreError):
+    """A query reached a damaged page of the database."""
+
+
+class _Cursor(sqlite3.Cursor):
+    # Damage past the first pages shows up only when a query reaches it, and rows are read
+    # lazily: each step can fail, so each is guarded (a full check at every start costs O(size)).
+    def execute(self, *args: Any) -> _Cursor:
+        return _guard_damage(self.connection, super().execute, *args)  # type: ignore[no-any-return]
+
+    def fetchone(self) -> Any:
+        return _guard_damage(self.connection, super().fetchone)
+
+    def fetchall(self) -> list[Any]:
+        return _guard_damage(self.connection, super().fetchall)  # type: ignore[no-any-return]
+
+    def __next__(self) -> Any:
+        return _guard_damage(self.connection, super().__next__)
+
+
+class _Connection(sqlite3.Connection):
+    def execute(self, *args: Any) -> _Cursor:  # type: ignore[override]
+        return self.cursor(_Cursor).execute(*args)
+
+
 class Store:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
         self.db = self._connect()
-        self._migrate()
-        if not self.readonly:
-            self._recover_interrupted()
+        try:
+            self._migrate()
+            if not self.readonly:
+                self._recover_interrupted()
+        except DamagedDatabase:
+            self.db.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise StoreError(_damaged(path, exc)) from None
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -112,21 +163,24 @@ class Store:
         uri = f"file:{path}?mode=ro" if self.readonly else f"file:{path}"
         try:
             db = sqlite3.connect(
-                uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+                uri,
+                uri=True,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                factory=_Connection,
             )
+            db.path = path  # type: ignore[attr-defined]  # for the damage message
             db.row_factory = sqlite3.Row
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA foreign_keys = ON")
-            if not self.readonly:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            # Switching the journal mode writes the file: not for a newer mmchat's database.
+            if not self.readonly and version <= SCHEMA_VERSION:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{path} is damaged or not an mmchat database ({exc}); it was left untouched. "
-                "Move it aside to start afresh, or recover it with: sqlite3 "
-                f"{path} .recover"
-            ) from None
+            raise StoreError(_damaged(path, exc)) from None
         return db
 
     def _version(self) -> int:
@@ -160,9 +214,22 @@ class Store:
         backups = self.path.parent / "backups"
         backups.mkdir(exist_ok=True, mode=0o700)
         target = backups / f"{self.path.stem}-schema{version}-{int(time.time())}.db"
-        if not target.exists():
+        try:
+            # Claimed atomically, 0600 from the start: several first starts at once make one
+            # backup (VACUUM INTO accepts an existing empty file), and none fails on the name.
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            return
+        except OSError as exc:
+            raise StoreError(f"cannot back up {self.path} before upgrading it: {exc}") from None
+        try:
             self.db.execute("VACUUM INTO ?", (str(target),))
-            os.chmod(target, 0o600)
+        except sqlite3.Error as exc:
+            target.unlink(missing_ok=True)
+            raise StoreError(
+                f"cannot back up {self.path} before upgrading it ({_describe(exc)}); "
+                "it was not changed"
+            ) from None
 
     def _recover_interrupted(self) -> None:
         """Answers left 'streaming' by a process that died become 'stopped'."""
@@ -207,11 +274,17 @@ class Store:
             yield self.db
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise StoreError(_describe(exc)) from None
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        # A COMMIT that failed on a full disk has already rolled back; a second ROLLBACK
+        # would raise and hide the one-line reason.
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
     # -- conversations -----------------------------------------------------------------------
 
@@ -224,6 +297,7 @@ class Store:
         system: str | None = None,
     ) -> Conversation:
         now = time.time()
+        title, model, persona = _label(title) or "", _label(model), _label(persona)
         with self.write() as db:
             cur = db.execute(
                 "INSERT INTO conversations (title, model, persona, system, created_at, updated_at)"
@@ -267,6 +341,7 @@ class Store:
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
         self.conversation(conv_id)
+        values = {k: v if k == "system" else _label(v) for k, v in values.items()}
         if values:
             sets = ", ".join(f"{k} = ?" for k in values)
             with self.write() as db:
@@ -446,6 +521,13 @@ def open_store(path: Path | None = None) -> Store:
     return Store(path or default_db_path())
 
 
+def _damaged(path: Path | str, exc: Exception) -> str:
+    return (
+        f"{path} is damaged or not an mmchat database ({exc}); it was left untouched. "
+        f"Move it aside to start afresh, or recover it with: sqlite3 {path} .recover"
+    )
+
+
 def _conversation(row: sqlite3.Row) -> Conversation:
     return Conversation(
         id=row["id"],
@@ -467,8 +549,14 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _label(text: str | None) -> str | None:
+    # Titles, model and persona names are printed in one line by every front end; escape
+    # sequences in them have no use and every way to reach a terminal (RELIABILITY.md).
+    return None if text is None else " ".join(strip_control(text).split())
+
+
 def _title_from(content: str) -> str:
-    line = " ".join(content.split())
+    line = " ".join(strip_control(content).split())
     return line[:57] + "..." if len(line) > 60 else line
 
 

@@ -8,7 +8,9 @@ characters (except newline and tab), DEL, and the bidirectional overrides that c
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 _CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 (keeping \t and \n), DEL, C1
@@ -26,3 +28,13 @@ def one_line(text: str, limit: int = 300) -> str:
     """A single safe line, for errors and titles."""
     flat = " ".join(strip_control(text).split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def json_for_terminal(value: Any) -> str:
+    """JSON with every control character escaped as \\uXXXX: the same data, safe to print.
+
+    json.dumps escapes C0 but passes DEL, C1 (8-bit CSI, OSC) and bidi overrides through when
+    ensure_ascii is off; outside strings JSON text is plain ASCII, so escaping them is lossless.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
@@ -56,8 +55,12 @@ def ask(
     from mmchat.personas import PersonaError
     from mmchat.session import all_cores, make_engine, open_session
     from mmchat.store import StoreError
+    from mmchat.text import json_for_terminal, strip_control
 
-    text = sys.stdin.read() if prompt == "-" else prompt
+    try:
+        text = sys.stdin.read() if prompt == "-" else prompt
+    except KeyboardInterrupt:
+        fail("stopped; nothing was sent", 130)
     if not text.strip():
         fail("the question is empty", 2)
     try:
@@ -116,7 +119,7 @@ def ask(
         stream = turn.answer(conv.id)
         for event in stream:
             if isinstance(event, Delta) and not as_json:
-                sys.stdout.write(event.text)
+                sys.stdout.write(strip_control(event.text))  # plugin replies too
                 sys.stdout.flush()
             elif isinstance(event, Notice):
                 warn(event.text)
@@ -142,7 +145,7 @@ def ask(
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
     if as_json and code != 130:
-        print(json.dumps(result, ensure_ascii=False))
+        print(json_for_terminal(result))
     elif not as_json and code == 0:
         print()
         _print_citations(result)

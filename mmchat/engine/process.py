@@ -62,8 +62,10 @@ class ProcessEngine:
     def _start(self) -> subprocess.Popen[str]:
         log: IO[str] | int = subprocess.DEVNULL
         if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = self.log_path.open("a", encoding="utf-8")
+            self.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # 0600: tracebacks in the log can quote prompts and answers.
+            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            log = os.fdopen(fd, "a", encoding="utf-8")
         env = dict(os.environ)
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         env.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -121,6 +123,7 @@ class ProcessEngine:
     # -- Engine protocol -------------------------------------------------------------------
 
     def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
+        self.info = None  # loading: close() kills rather than waits
         if self.proc is None or self.proc.poll() is not None:
             self.proc = self._start()
         self._send({"op": "load", "spec": self.spec.__dict__, **self.options})
@@ -168,10 +171,14 @@ class ProcessEngine:
         if proc is None:
             return
         try:
-            if proc.poll() is None and proc.stdin is not None:
+            if self.info is None:
+                # Still loading: the worker reads no requests until the load ends, and a
+                # half-loaded model holds nothing to save. Ctrl-C must end within 2 s.
+                proc.kill()
+            elif proc.poll() is None and proc.stdin is not None:
                 proc.stdin.write(json.dumps({"op": "shutdown"}) + "\n")
                 proc.stdin.close()
-            proc.wait(timeout=2)
+            proc.wait(timeout=1)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait(timeout=5)

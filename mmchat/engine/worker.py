@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from typing import Any, TextIO
 
@@ -61,10 +62,13 @@ class Worker:
         return True
 
     def load(self, message: dict[str, Any]) -> None:
-        from mmchat.engine.hf import HFEngine
         from mmchat.engine.registry import ModelSpec
 
         try:
+            # Inside the try: torch's import is the first thing to fail when memory is short
+            # (its shared libraries cannot be mapped), and that must still be a one-line reply.
+            from mmchat.engine.hf import HFEngine
+
             spec = ModelSpec(**message["spec"])
             self.engine = HFEngine(
                 spec,
@@ -80,6 +84,10 @@ class Worker:
             return
         except MemoryError:
             self.send({"type": "load_failed", "message": "out of memory while loading the model"})
+            return
+        except ImportError as exc:
+            traceback.print_exc()
+            self.send({"type": "load_failed", "message": _import_failure(exc)})
             return
         except Exception as exc:  # any library error becomes one line; the detail goes to the log
             traceback.print_exc()
@@ -109,6 +117,13 @@ class Worker:
             self.send_event(Failed(f"{type(exc).__name__}: {exc}"[:300]), request_id)
 
 
+def _import_failure(exc: ImportError) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "failed to map" in text or "cannot allocate" in text.lower():
+        return f"out of memory while loading the model libraries ({text[:200]})"
+    return f"cannot import the model libraries: {text[:250]}"
+
+
 def _private_stdout() -> TextIO:
     """Keep the protocol on a private copy of stdout; stray prints from libraries go to stderr."""
     protocol_fd = os.dup(1)
@@ -117,10 +132,33 @@ def _private_stdout() -> TextIO:
     return os.fdopen(protocol_fd, "w", encoding="utf-8", buffering=1)
 
 
+def _exit_when_orphaned(parent: int) -> None:
+    # A parent killed with SIGKILL cannot shut us down, and while a model loads the main
+    # thread reads no stdin to notice: without this the worker lives on as an orphan.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _limit_memory(megabytes: str | None) -> None:
+    """Cap the engine's address space: a model too big fails here, as MemoryError, cleanly.
+
+    Also how tests make a load run out of memory without exhausting the machine.
+    """
+    if not megabytes:
+        return
+    import resource
+
+    limit = int(megabytes) * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+
 def main() -> None:
     # Ctrl-C in the terminal reaches the whole process group; the parent decides what it means
     # (cancel the answer, then shut us down), so the worker ignores it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    _limit_memory(os.environ.get("MMCHAT_ENGINE_MEMORY_LIMIT_MB"))
     worker = Worker(_private_stdout())
     worker.send_event(Progress("engine process started", 0.0))
     for line in sys.stdin:
