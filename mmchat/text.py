@@ -30,11 +30,11 @@ def one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def json_for_terminal(value: Any) -> str:
+def json_for_terminal(value: Any, indent: int | None = None) -> str:
     """JSON with every control character escaped as \\uXXXX: the same data, safe to print.
 
     json.dumps escapes C0 but passes DEL, C1 (8-bit CSI, OSC) and bidi overrides through when
     ensure_ascii is off; outside strings JSON text is plain ASCII, so escaping them is lossless.
     """
-    text = json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from mmchat.commands.common import DbOption, fail
-from mmchat.text import one_line, strip_control
+from mmchat.text import json_for_terminal, one_line, strip_control
 
 app = typer.Typer(help="List, show, rename, delete and export conversations.", no_args_is_help=True)
 
@@ -116,7 +115,8 @@ def export(
 def to_markdown(store: Any, conversation: int) -> str:
     conv = store.conversation(conversation)
     lines = [f"# {strip_control(conv.title or 'Conversation')} ({conv.id})", ""]
-    lines.append(f"*model: {conv.model or '?'} · persona: {conv.persona or '?'}*")
+    model, persona = one_line(conv.model or "?"), one_line(conv.persona or "?")
+    lines.append(f"*model: {model} · persona: {persona}*")
     for message in store.messages(conversation):
         status = "" if message.status == "complete" else f" ({message.status})"
         lines += ["", f"## {message.role}{status}", ""]
@@ -158,4 +158,4 @@ def to_json(store: Any, conversation: int) -> str:
             for m in store.messages(conversation)
         ],
     }
-    return json.dumps(data, ensure_ascii=False, indent=2)
+    return json_for_terminal(data, indent=2)

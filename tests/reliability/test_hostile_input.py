@@ -45,11 +45,6 @@ def test_no_control_character_reaches_the_terminal(tmp_path: Path) -> None:
     assert figures["control_chars"] == 0, figures["per_command"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mmchat/commands/history.py (outside this area) prints json.dumps(ensure_ascii=False),"
-    " which passes C1 controls and bidi overrides; it should print mmchat.text.json_for_terminal",
-)
 def test_history_export_json_escapes_control_characters(tmp_path: Path) -> None:
     home = tmp_path / "home"
     big = text_paths.populate(home / "data" / "mmchat.db", corpus()[:40])
