@@ -110,12 +110,11 @@ def ask(
     code = 0
     stream = None
     try:
-        # The question is committed before the model loads: a failed load loses nothing.
+        # The question is committed before the model loads: a failed load loses nothing. The
+        # model loads only when the turn needs it: a plugin may answer without it.
         store.add_message(conv.id, "user", text, persona=chosen.name, images=images)
-        try:
-            engine.load()
-        except EngineError as exc:
-            fail(f"{exc} (your question is saved in conversation {conv.id})")
+        if sys.stderr.isatty():
+            engine.on_progress = _show_progress
         stream = turn.answer(conv.id)
         for event in stream:
             if isinstance(event, Delta) and not as_json:
@@ -124,7 +123,7 @@ def ask(
             elif isinstance(event, Notice):
                 warn(event.text)
             elif isinstance(event, Failed):
-                warn(event.message)
+                warn(f"{event.message} (your question is saved in conversation {conv.id})")
                 code = 1
             elif isinstance(event, Finished):
                 result["finish_reason"] = event.reason
@@ -150,6 +149,15 @@ def ask(
         print()
         _print_citations(result)
     raise typer.Exit(code)
+
+
+def _show_progress(progress: Any) -> None:
+    """Model loading on stderr, one line rewritten in place (only on a terminal)."""
+    from mmchat.text import one_line
+
+    end = "\n" if progress.stage == "ready" else ""
+    sys.stderr.write(f"\r\033[K{one_line(progress.stage, 70)}{end}")
+    sys.stderr.flush()
 
 
 def _first(*values: float | None) -> float:

@@ -52,6 +52,7 @@ class ProcessEngine:
             "revision": revision,
         }
         self.log_path = log_path
+        self.on_progress: ProgressCallback | None = None  # for loads that stream() starts
         self.proc: subprocess.Popen[str] | None = None
         self._write_lock = threading.Lock()
         self._request_ids = itertools.count(1)
@@ -140,6 +141,13 @@ class ProcessEngine:
                 progress(Progress(data.get("stage", ""), data.get("fraction")))
 
     def stream(self, request: GenerationRequest) -> Iterator[Event]:
+        """Stream an answer; a model not loaded yet is loaded first (a failure is an event)."""
+        if self.info is None:
+            try:
+                self.load(self.on_progress)
+            except EngineError as exc:
+                yield Failed(str(exc))
+                return
         request_id = next(self._request_ids)
         done = False
         try:
