@@ -1,0 +1,1 @@
+"""The Textual TUI: `mmchat` with no subcommand. Nothing here imports torch."""

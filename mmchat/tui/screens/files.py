@@ -1,0 +1,57 @@
+"""Choose an image file: a directory tree showing folders and image files, or a typed path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DirectoryTree, Input, Label
+
+from mmchat.images import SUFFIXES
+
+
+class ImageTree(DirectoryTree):
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        return [
+            p
+            for p in paths
+            if not p.name.startswith(".") and (_is_dir(p) or p.suffix.lower() in SUFFIXES)
+        ]
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+class FilePickerScreen(ModalScreen[Path | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, start: Path) -> None:
+        super().__init__(classes="dialog-screen")
+        self.start = start
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide tall"):
+            yield Label("Attach an image", classes="dialog-title")
+            yield Input(placeholder="Path to an image file, then Enter", id="path-input")
+            yield ImageTree(self.start, id="file-tree")
+
+    def on_mount(self) -> None:
+        self.query_one(ImageTree).focus()
+
+    @on(DirectoryTree.FileSelected)
+    def _file(self, event: DirectoryTree.FileSelected) -> None:
+        self.dismiss(event.path)
+
+    @on(Input.Submitted)
+    def _typed(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.dismiss(Path(event.value.strip()).expanduser())

@@ -1,0 +1,115 @@
+"""The scrolling list of messages; follows a streaming answer only while it is at the bottom.
+
+Long conversations open with their newest messages only (each message is a Markdown widget,
+and mounting a hundred took 4.3 s here); "Show earlier messages" mounts the rest in pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import on
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Button, Static
+
+from mmchat.store import Message as StoredMessage
+from mmchat.text import strip_control
+from mmchat.tui.widgets.message_box import MessageBox
+
+FOLLOW_MARGIN = 3  # lines from the bottom that still count as "at the bottom"
+PAGE = 20  # messages mounted at a time (~40 ms each here)
+
+
+class ChatLog(VerticalScroll):
+    can_focus = False
+
+    def __init__(self) -> None:
+        super().__init__(id="chat-log")
+        self._earlier: list[StoredMessage] = []
+        self._blob: Callable[[str], bytes] = lambda sha: b""
+        self._label: Callable[[StoredMessage], str] = lambda m: m.persona or "assistant"
+
+    @property
+    def near_bottom(self) -> bool:
+        return self.max_scroll_y - self.scroll_y <= FOLLOW_MARGIN
+
+    @property
+    def boxes(self) -> list[MessageBox]:
+        return [b for b in self.query_children(MessageBox) if not b.has_class("greeting")]
+
+    async def show(
+        self,
+        messages: list[StoredMessage],
+        blob: Callable[[str], bytes],
+        *,
+        label: Callable[[StoredMessage], str],
+        greeting: str = "",
+        greeter: str = "assistant",
+        empty_hint: str = "",
+    ) -> None:
+        await self.remove_children()
+        self._blob, self._label = blob, label
+        messages = [m for m in messages if m.role != "system"]
+        self._earlier, recent = messages[:-PAGE], messages[-PAGE:]
+        widgets: list[Static | Button | MessageBox] = []
+        if self._earlier:
+            widgets.append(self._more_button())
+        if greeting:
+            box = MessageBox("assistant", greeting, label=greeter)
+            box.add_class("greeting")
+            widgets.append(box)
+        widgets += [self._box(m) for m in recent]
+        if not widgets and empty_hint:
+            widgets.append(
+                Static(Content.styled(strip_control(empty_hint), "dim"), id="empty-hint")
+            )
+        await self.mount_all(widgets)
+        self.scroll_end(animate=False, immediate=True)
+
+    def _more_button(self) -> Button:
+        return Button(
+            f"Show {min(PAGE, len(self._earlier))} earlier messages "
+            f"({len(self._earlier)} not shown)",
+            id="show-earlier",
+            compact=True,
+        )
+
+    def _box(self, message: StoredMessage) -> MessageBox:
+        blobs = {a.sha256: _blob(self._blob, a.sha256) for a in message.attachments}
+        return MessageBox(
+            message.role,
+            message.content,
+            message=message,
+            label=self._label(message),
+            attachments=message.attachments,
+            blobs={k: v for k, v in blobs.items() if v is not None},
+        )
+
+    @on(Button.Pressed, "#show-earlier")
+    async def _show_earlier(self, event: Button.Pressed) -> None:
+        event.stop()
+        page, self._earlier = self._earlier[-PAGE:], self._earlier[:-PAGE]
+        await event.button.remove()
+        first = self.query_children(MessageBox).first()
+        await self.mount_all([self._box(m) for m in page], before=first)
+        if self._earlier:
+            await self.mount(self._more_button(), before=self.children[0])
+        self.scroll_home(animate=False)
+
+    async def add(self, *boxes: MessageBox) -> None:
+        for hint in self.query("#empty-hint"):
+            await hint.remove()
+        await self.mount_all(boxes)
+        self.scroll_end(animate=False)
+
+    def follow(self, was_near_bottom: bool) -> None:
+        if was_near_bottom:
+            self.scroll_end(animate=False, immediate=True)
+
+
+def _blob(blob: Callable[[str], bytes], sha: str) -> bytes | None:
+    try:
+        return blob(sha)
+    except Exception:  # a missing blob shows as a name only
+        return None

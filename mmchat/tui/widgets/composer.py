@@ -1,0 +1,89 @@
+"""The message composer: Enter sends, Alt+Enter or Ctrl+J adds a line.
+
+A pasted path to an existing image file (what terminals paste when a file is dropped on them)
+becomes an attachment instead of text.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import TextArea
+
+from mmchat.images import SUFFIXES
+
+
+class Composer(TextArea):
+    BINDINGS = [
+        Binding("alt+enter,ctrl+j", "newline", "New line", show=False),
+    ]
+
+    class Submitted(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class PathsDropped(Message):
+        def __init__(self, paths: list[Path]) -> None:
+            super().__init__()
+            self.paths = paths
+
+    def __init__(self) -> None:
+        super().__init__(
+            id="composer",
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            compact=True,
+            placeholder="Message (Enter sends, Alt+Enter new line)",
+        )
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.prevent_default()
+            event.stop()
+            self.post_message(self.Submitted(self.text))
+            return
+        await super()._on_key(event)
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        paths = dropped_image_paths(event.text)
+        if paths:
+            event.prevent_default()
+            event.stop()
+            self.post_message(self.PathsDropped(paths))
+            return
+        await super()._on_paste(event)
+
+
+def dropped_image_paths(text: str) -> list[Path]:
+    """Paths in a paste when every token is an existing image file (quoted, escaped or file://)."""
+    try:
+        tokens = shlex.split(text)
+    except ValueError:
+        return []
+    paths = [_as_image_path(token) for token in tokens]
+    if not paths or any(p is None for p in paths):
+        return []
+    return [p for p in paths if p is not None]
+
+
+def _as_image_path(token: str) -> Path | None:
+    token = token.strip()
+    if token.startswith("file://"):
+        token = unquote(urlparse(token).path)
+    path = Path(token).expanduser()
+    if path.suffix.lower() not in SUFFIXES:
+        return None
+    try:
+        return path if path.is_file() else None
+    except OSError:
+        return None

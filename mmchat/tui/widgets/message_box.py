@@ -1,0 +1,141 @@
+"""One message in the chat view: a header line, attachments, and a Markdown body.
+
+Model output is untrusted: control characters are stripped before it reaches the Markdown widget
+and links are never opened (open_links=False); the header is built from Content, never markup.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from mmchat.store import Attachment
+from mmchat.store import Message as StoredMessage
+from mmchat.text import one_line, strip_control
+from mmchat.tui.widgets.attachments import AttachmentRow
+
+STATUS_STYLE = {"stopped": "$warning", "failed": "$error", "streaming": "$accent"}
+
+
+class MessageBox(Vertical, can_focus=True):
+    """A chat message; focus it to copy, edit (yours) or regenerate (the last answer)."""
+
+    BINDINGS = [
+        Binding("c", "copy", "Copy"),
+        Binding("e", "edit", "Edit"),
+        Binding("r", "regenerate", "Regenerate"),
+    ]
+
+    class Action(Message):
+        """Asks the screen to act on this message (copy / edit / regenerate)."""
+
+        def __init__(self, box: MessageBox, action: str) -> None:
+            super().__init__()
+            self.box = box
+            self.action = action
+
+    def __init__(
+        self,
+        role: str,
+        content: str = "",
+        *,
+        message: StoredMessage | None = None,
+        label: str = "",
+        attachments: list[Attachment] | None = None,
+        blobs: dict[str, bytes] | None = None,
+    ) -> None:
+        super().__init__(classes=f"message {role}")
+        self.role = role
+        self.message = message
+        self.label = label
+        self.text = strip_control(content)
+        self.attachments = attachments or []
+        self.blobs = blobs or {}
+        self._stream: MarkdownStream | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._header(), classes="message-header")
+        if self.attachments:
+            yield AttachmentRow(self.attachments, self.blobs)
+        yield Markdown(self.text, open_links=False, classes="message-body")
+
+    @property
+    def body(self) -> Markdown:
+        return self.query_one(".message-body", Markdown)
+
+    @property
+    def status(self) -> str:
+        return self.message.status if self.message else "streaming"
+
+    def _header(self) -> Content:
+        who = "You" if self.role == "user" else (self.label or "assistant")
+        parts: list[Content | str] = [Content.styled(one_line(who, 60), "bold")]
+        if self.message is None and self.role == "assistant" and self._stream is not None:
+            parts += ["  ", Content.styled("answering… (esc stops)", "$accent")]
+        elif self.message is not None and self.message.status in ("stopped", "failed"):
+            note = self.message.status
+            if self.message.error:
+                note += f": {one_line(self.message.error, 200)}"
+            parts += ["  ", Content.styled(note, STATUS_STYLE[self.message.status])]
+        elif self.message is not None and self.role == "assistant" and not self.text.strip():
+            parts += [
+                "  ",
+                Content.styled("(the model gave an empty answer; ctrl+r retries)", "dim"),
+            ]
+        return Content.assemble(*parts)
+
+    def refresh_header(self) -> None:
+        self.query_one(".message-header", Static).update(self._header())
+
+    # -- streaming ---------------------------------------------------------------------------
+
+    def start_stream(self) -> None:
+        self._stream = Markdown.get_stream(self.body)
+        self.refresh_header()
+
+    async def append(self, text: str) -> None:
+        text = strip_control(text)
+        self.text += text
+        if self._stream is not None:
+            await self._stream.write(text)
+
+    async def finish(self, message: StoredMessage | None) -> None:
+        """End the stream; one full update re-parses what half-parsed fences broke."""
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        if message is not None:
+            self.message = message
+            self.text = strip_control(message.content)
+        await self.body.update(self.text)
+        self.refresh_header()
+
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        """Links are never opened for the person; the address is shown and copied instead."""
+        event.stop()
+        href = one_line(event.href, 200)
+        self.app.copy_to_clipboard(href)
+        self.notify(f"Link not opened; copied to the clipboard: {href}", markup=False)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_copy(self) -> None:
+        self.post_message(self.Action(self, "copy"))
+
+    def action_edit(self) -> None:
+        self.post_message(self.Action(self, "edit"))
+
+    def action_regenerate(self) -> None:
+        self.post_message(self.Action(self, "regenerate"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "edit":
+            return self.role == "user"
+        if action == "regenerate":
+            return self.role == "assistant"
+        return True
