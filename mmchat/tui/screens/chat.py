@@ -453,7 +453,8 @@ class ChatScreen(Screen[None]):
     @work(group="dialogs")
     async def action_pick_persona(self) -> None:
         choices = [
-            Choice(p.name, p.name, p.description) for p in self.mm.personas.personas.values()
+            Choice(p.name, p.name, p.fill(p.description))
+            for p in self.mm.personas.personas.values()
         ]
         name = await self.app.push_screen_wait(
             PickerScreen("Persona", choices, current=self.persona.name)
