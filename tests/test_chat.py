@@ -103,8 +103,11 @@ def test_persona_system_prompt_reaches_the_model(store: Store, engine: ProcessEn
     assert "Zorblax" in events[-1].message.content
 
 
-def test_failed_engine_marks_answer_failed_and_keeps_question(store: Store) -> None:
-    dead = ProcessEngine(resolve("smollm2"))  # never loaded: no process behind it
+def test_failed_engine_marks_answer_failed_and_keeps_question(store: Store, tmp_path: Path) -> None:
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    dead = ProcessEngine(resolve(str(broken)))  # loads on first use, and fails
     conv = store.create_conversation()
     events = list(make_turn(store, dead).send(conv.id, "Are you there?"))
     assert any(isinstance(e, Failed) for e in events)
