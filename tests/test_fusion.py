@@ -1,0 +1,195 @@
+"""The fusion model: plumbing on tiny random models, then the shipped default on real weights."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from transformers import Dinov2Config, Dinov2Model, LlamaConfig, LlamaForCausalLM
+
+from mmchat.engine.fusion import DEFAULT_DIR, WEIGHTS_NAME, FusionConfig, FusionModel, load_default
+from mmchat.train_fusion import image_path, prompt_ids, read_split
+
+TINY = FusionConfig(
+    decoder="unused",
+    encoder="unused",
+    cross_layers=[2, 3],
+    text_width=64,
+    vision_width=32,
+    num_heads=4,
+    mlp_ratio=2.0,
+    pool_grid=2,
+)
+
+
+def tiny_parts() -> tuple[LlamaForCausalLM, Dinov2Model]:
+    torch.manual_seed(0)
+    decoder = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=128,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+        )
+    )
+    encoder = Dinov2Model(
+        Dinov2Config(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            patch_size=14,
+            image_size=56,
+            layerscale_value=1.0,
+        )
+    )
+    return decoder.eval(), encoder.eval()
+
+
+def tiny_model() -> FusionModel:
+    decoder, encoder = tiny_parts()
+    return FusionModel(TINY, decoder, encoder)
+
+
+def open_gates(model: FusionModel, value: float = 0.7) -> None:
+    with torch.no_grad():
+        for name, param in model.adapter.named_parameters():
+            if name.endswith("_gate"):
+                param.fill_(value)
+
+
+SHAPES = {"circle", "rectangle", "triangle"}
+IDS = torch.tensor([[5, 17, 33, 2, 90, 64, 7, 11]])
+
+
+def logits(model: FusionModel, features: torch.Tensor | None = None) -> torch.Tensor:
+    with torch.no_grad(), model.attend_to(features):
+        return model.decoder(input_ids=IDS).logits
+
+
+def features(model: FusionModel, batch: int = 1) -> torch.Tensor:
+    torch.manual_seed(1)
+    return model.project(torch.randn(batch, TINY.vision_tokens, TINY.vision_width)).detach()
+
+
+def test_fresh_model_with_zero_gates_is_exactly_the_plain_decoder() -> None:
+    model = tiny_model()
+    plain = logits(model)
+    assert torch.equal(logits(model, features(model)), plain)
+
+
+def test_open_gates_change_logits_only_inside_attend_to() -> None:
+    model = tiny_model()
+    plain = logits(model)
+    open_gates(model)
+    seen = logits(model, features(model))
+    assert not torch.allclose(seen, plain, atol=1e-4)
+    assert torch.equal(logits(model), plain)  # hooks are gone after the block
+    assert all(not layer._forward_pre_hooks for layer in model.decoder.model.layers)
+
+
+def test_hooks_are_removed_when_the_block_raises() -> None:
+    model = tiny_model()
+    with pytest.raises(RuntimeError), model.attend_to(features(model)):
+        raise RuntimeError("boom")
+    assert all(not layer._forward_pre_hooks for layer in model.decoder.model.layers)
+
+
+def test_generate_reads_the_image_through_the_cache() -> None:
+    """Prefill and cached single-token steps both pass the hooks: same tokens as no cache."""
+    model = tiny_model()
+    open_gates(model, 3.0)
+    vision = features(model)
+    with torch.no_grad(), model.attend_to(vision):
+        cached = model.decoder.generate(IDS, max_new_tokens=6, do_sample=False, use_cache=True)
+        fresh = model.decoder.generate(IDS, max_new_tokens=6, do_sample=False, use_cache=False)
+        plain_ids = IDS
+    with torch.no_grad():
+        plain = model.decoder.generate(plain_ids, max_new_tokens=6, do_sample=False)
+    assert torch.equal(cached, fresh)
+    assert not torch.equal(cached, plain)
+
+
+def test_encode_images_pools_to_cls_plus_grid() -> None:
+    model = tiny_model()
+    image = Image.new("RGB", (64, 64), (200, 30, 30))
+    # The tiny encoder runs at 224 px too: 16x16 patches interpolated from its 4x4 positions.
+    out = model.encode_images([image, image])
+    assert out.shape == (2, TINY.vision_tokens, TINY.text_width)
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    decoder, encoder = tiny_parts()
+    decoder.save_pretrained(tmp_path / "decoder")
+    encoder.save_pretrained(tmp_path / "encoder")
+    config = replace(TINY, decoder=str(tmp_path / "decoder"), encoder=str(tmp_path / "encoder"))
+    model = FusionModel(config, decoder, encoder)
+    open_gates(model)
+    model.save_pretrained(tmp_path / "fusion", dtype=torch.float32)
+    saved = json.loads((tmp_path / "fusion" / "config.json").read_text())
+    assert saved["model_type"] == "mmchat-fusion" and saved["cross_layers"] == [2, 3]
+
+    again = FusionModel.from_pretrained(tmp_path / "fusion")
+    assert torch.equal(logits(again, features(again)), logits(model, features(model)))
+
+
+def test_half_precision_file_holds_only_the_new_weights(tmp_path: Path) -> None:
+    model = tiny_model()
+    model.save_pretrained(tmp_path)
+    from safetensors.torch import load_file
+
+    state = load_file(str(tmp_path / WEIGHTS_NAME))
+    assert all(v.dtype == torch.float16 for v in state.values())
+    assert set(state) == set(model.adapter.state_dict())  # projector + cross layers, no decoder
+    assert not any(k.startswith(("decoder", "encoder")) for k in state)
+
+
+# -- the shipped default, on real weights ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default() -> Iterator[FusionModel]:
+    yield load_default()
+
+
+def first_test_image_with(question: str) -> tuple[int, dict[str, str]]:
+    """The first test image asked `question` and also a question answered with a shape."""
+    asked: dict[int, dict[str, str]] = {}
+    for q, a, image_id in read_split("test"):
+        asked.setdefault(image_id, {})[q] = a
+    image_id = min(
+        i for i, qa in asked.items() if question in qa and SHAPES.intersection(qa.values())
+    )
+    return image_id, asked[image_id]
+
+
+def answer(model: FusionModel, image: Image.Image, question: str, system: str | None = None) -> str:
+    ids = torch.tensor([prompt_ids(model.tokenizer, question, system)])
+    with torch.no_grad(), model.attend_to(model.encode_images([image])):
+        out = model.decoder.generate(ids, max_new_tokens=6, do_sample=False)
+    return model.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
+
+
+def test_shipped_weights_are_small() -> None:
+    assert (DEFAULT_DIR / WEIGHTS_NAME).stat().st_size < 20_000_000
+
+
+def test_default_answers_color_and_shape_of_an_unseen_test_image(default: FusionModel) -> None:
+    image_id, asked = first_test_image_with("what color is the shape?")
+    image = Image.open(image_path("test", image_id)).convert("RGB")
+    assert answer(default, image, "what color is the shape?") == asked["what color is the shape?"]
+    shape_q = next(q for q, a in asked.items() if a in SHAPES)
+    assert answer(default, image, shape_q) == asked[shape_q]
+    persona = "You are Sam, a friendly support agent for a bike shop."
+    assert (
+        answer(default, image, "what color is the shape?", persona)
+        == asked["what color is the shape?"]
+    )
