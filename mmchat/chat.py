@@ -35,6 +35,7 @@ from mmchat.hooks import (
 )
 from mmchat.images import CheckedImage
 from mmchat.personas import Persona
+from mmchat.retrieval import search_retrievers
 from mmchat.store import Message, Store
 from mmchat.text import one_line, strip_control
 
@@ -152,7 +153,8 @@ class Turn:
             "mmchat_retrieve", expect=is_passages, query=query, persona=self.persona
         ):
             passages.extend(result)
-        return passages
+        # then the registered retrievers the persona's knowledge bases name
+        return passages + search_retrievers(self.plugins, self.persona, query, known=passages)
 
     def _before_prompt(self, context: PromptContext) -> Reply | None:
         replies = self.plugins.call_each("mmchat_before_prompt", expect=is_reply, context=context)

@@ -33,7 +33,9 @@ app.command("export")(history.export)  # the same as `history export`, for short
 @app.callback()
 def launch(
     ctx: typer.Context,
-    model: Annotated[str | None, typer.Option(help="Model name, folder, .gguf or hub id.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name, folder, .gguf, hub id or plugin:name.")
+    ] = None,
     persona: Annotated[str | None, typer.Option(help="Persona for new conversations.")] = None,
     db: DbOption = None,
     no_plugins: NoPluginsOption = False,

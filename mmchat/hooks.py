@@ -21,18 +21,50 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import pluggy
 
+# Re-exported for engine plugins: they import only this module (base.py imports no torch).
+from mmchat.engine.base import (
+    ChatMessage,
+    Delta,
+    Engine,
+    EngineError,
+    EngineFactory,
+    EngineOptions,
+    Event,
+    Failed,
+    Finished,
+    GenerationRequest,
+    ModelInfo,
+    Progress,
+    ProgressCallback,
+    Started,
+)
 from mmchat.personas import Persona
 
 __all__ = [
+    "ChatMessage",
+    "Delta",
+    "Engine",
+    "EngineError",
+    "EngineFactory",
+    "EngineOptions",
+    "Event",
+    "Failed",
+    "Finished",
     "FinishedTurn",
+    "GenerationRequest",
+    "ModelInfo",
     "Passage",
     "Persona",
+    "Progress",
+    "ProgressCallback",
     "PromptContext",
     "Reply",
+    "Retriever",
+    "Started",
     "hookimpl",
     "hookspec",
 ]
@@ -61,6 +93,15 @@ class Passage:
     def citation(self) -> str:
         where = f", {self.location}" if self.location else ""
         return f"{self.title or Path(self.source).name}{where}"
+
+
+class Retriever(Protocol):
+    """A knowledge source registered with `register_retrievers`, searched on every turn of a
+    persona whose `knowledge_bases` name it."""
+
+    def search(self, query: str, k: int) -> list[Passage]:
+        """At most `k` passages for the person's message, best first."""
+        ...
 
 
 @dataclass
@@ -99,12 +140,12 @@ class Specs:
         """Add personas: call register(Persona(...)) for each."""
 
     @hookspec
-    def register_retrievers(self, register: Callable[[str, Any], None]) -> None:
-        """Add knowledge sources: register(name, retriever)."""
+    def register_retrievers(self, register: Callable[[str, Retriever], None]) -> None:
+        """Add knowledge sources: register(name, retriever) with retriever.search(query, k)."""
 
     @hookspec
-    def register_engines(self, register: Callable[[str, Callable[..., Any]], None]) -> None:
-        """Add model backends: register(prefix, factory)."""
+    def register_engines(self, register: Callable[[str, EngineFactory], None]) -> None:
+        """Add model backends: register(prefix, factory); factory(rest, options) -> Engine."""
 
     @hookspec
     def register_commands(self, cli: Any) -> None:
@@ -161,6 +202,7 @@ class PluginManager:
         self.disabled: set[str] = set()
         self.infos: dict[str, PluginInfo] = {}
         self.hook_timeout = _timeout_from_env()
+        self.registries: dict[str, dict[str, tuple[str, Any]]] = {}  # see registered()
 
     # -- registration -------------------------------------------------------------------------
 
@@ -265,13 +307,28 @@ class PluginManager:
         return sorted(impls, key=lambda impl: order.get(impl.plugin_name, len(order)))
 
     def collect(self, hook: str) -> dict[str, Any]:
-        """Run a `register_*(register)` hook that registers (name, thing) pairs.
+        """Run a `register_*(register)` hook that registers (name, thing) pairs: {name: thing}."""
+        return {name: thing for name, (_, thing) in self.collect_owned(hook).items()}
 
-        A name registered twice keeps the first and notes the second against its plugin.
+    def registered(
+        self, hook: str, check: Callable[[str, Any], str | None] | None = None
+    ) -> dict[str, tuple[str, Any]]:
+        """`collect_owned`, once a session: what plugins registered keeps its state."""
+        if hook not in self.registries:
+            self.registries[hook] = self.collect_owned(hook, check)
+        return {k: v for k, v in self.registries[hook].items() if v[0] not in self.disabled}
+
+    def collect_owned(
+        self, hook: str, check: Callable[[str, Any], str | None] | None = None
+    ) -> dict[str, tuple[str, Any]]:
+        """{name: (plugin, thing)}. A name registered twice keeps the first and notes the
+        second against its plugin; a thing `check` finds a problem with is noted and dropped.
         """
         found: dict[str, tuple[str, Any]] = {}
         for impl in self.in_registration_order(hook):
             plugin = impl.plugin_name
+            if plugin in self.disabled:
+                continue
 
             def register(name: str, thing: Any, _plugin: str = plugin) -> None:
                 if not isinstance(name, str) or not name:
@@ -281,6 +338,8 @@ class PluginManager:
                         _plugin,
                         f"{hook}: '{name}' ignored: already registered by plugin {found[name][0]}",
                     )
+                elif check is not None and (problem := check(name, thing)) is not None:
+                    self.note(_plugin, f"{hook}: '{name}' ignored: {problem}")
                 else:
                     found[name] = (_plugin, thing)
 
@@ -290,7 +349,7 @@ class PluginManager:
                 self.disable(plugin, hook, exc)
                 for key in [k for k, (owner, _) in found.items() if owner == plugin]:
                     del found[key]
-        return {name: thing for name, (_, thing) in found.items()}
+        return found
 
 
 class HookTimeout(Exception):

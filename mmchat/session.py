@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmchat.config import Settings, cache_dir, config_dir, default_db_path, load_settings
+from mmchat.engine.plugin import engine_owners
 from mmchat.engine.process import ProcessEngine
 from mmchat.engine.registry import resolve
 from mmchat.hooks import PluginManager, load_plugins
 from mmchat.personas import PersonaCatalog, collect_personas
+from mmchat.retrieval import plugin_retrievers
 from mmchat.store import Store
 
 
@@ -20,6 +23,7 @@ class Session:
     store: Store
     plugins: PluginManager
     personas: PersonaCatalog
+    engines: dict[str, str] = field(default_factory=dict)  # plugin engine prefix -> plugin
 
     def close(self) -> None:
         self.store.close()
@@ -30,7 +34,9 @@ def open_session(db: Path | None = None, *, plugins: bool = True) -> Session:
     store = Store(db or default_db_path())
     manager = load_plugins(enabled=plugins, local_dir=config_dir() / "plugins")
     personas = collect_personas(manager, config_dir() / "personas")
-    return Session(settings, store, manager, personas)
+    # Registered once, now: a plugin whose register_* hook fails is reported with the others.
+    plugin_retrievers(manager)
+    return Session(settings, store, manager, personas, engine_owners(manager))
 
 
 def make_engine(
@@ -41,9 +47,11 @@ def make_engine(
     allow_pickle: bool = False,
     trust_remote_code: bool = False,
     revision: str | None = None,
+    engines: Mapping[str, str] | None = None,
 ) -> ProcessEngine:
+    """`engines`: the plugin engine prefixes (Session.engines), for `--model PREFIX:REST`."""
     return ProcessEngine(
-        resolve(model),
+        resolve(model, engines),
         quant=quant,
         threads=threads,
         allow_pickle=allow_pickle,

@@ -23,7 +23,9 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def ask(
     prompt: Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")],
-    model: Annotated[str | None, typer.Option(help="Model name, folder, .gguf or hub id.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name, folder, .gguf, hub id or plugin:name.")
+    ] = None,
     persona: Annotated[
         str | None, typer.Option(help="Persona name (mmchat personas list).")
     ] = None,
@@ -91,6 +93,7 @@ def ask(
             quant=quant or settings.quant,
             threads=all_cores(),
             allow_pickle=allow_pickle,
+            engines=session.engines,
         )
     except (StoreError, PersonaError, UnknownModel, EngineError) as exc:
         fail(str(exc), 2)

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import typer
 
+from mmchat.commands.common import NoPluginsOption, warn
 from mmchat.text import one_line
 
 
-def models() -> None:
-    """List known and installed models; the default is marked with *."""
-    from mmchat.config import cache_dir, load_settings
-    from mmchat.engine.registry import ALIASES, default_installed, resolve
+def models(no_plugins: NoPluginsOption = False) -> None:
+    """List known and installed models, and plugin engines; the default is marked with *."""
+    from mmchat.config import cache_dir, config_dir, load_settings
+    from mmchat.engine.plugin import describe, plugin_engines
+    from mmchat.engine.registry import ALIASES, UnknownModel, default_installed, resolve
+    from mmchat.hooks import load_plugins
 
+    manager = load_plugins(enabled=not no_plugins, local_dir=config_dir() / "plugins")
+    engines = plugin_engines(manager)
+    for problem in manager.problems:
+        warn(f"plugin {problem.plugin} disabled ({problem.where}): {problem.message}")
     default = load_settings().model
+    try:
+        default_name = resolve(default, {p: owner for p, (owner, _) in engines.items()}).name
+    except UnknownModel as exc:
+        default_name = default
+        warn(f"the default model in settings is not usable: {exc}")
     installed, where = default_installed()
     seen: set[str] = set()
     for alias in ALIASES.values():
@@ -20,11 +32,15 @@ def models() -> None:
             continue
         seen.add(alias)
         spec = resolve(alias)
-        mark = "*" if resolve(default).name == spec.name else " "
+        mark = "*" if default_name == spec.name else " "
         state = "installed" if installed else "not installed"
         typer.echo(f"{mark} {spec.name:<24} {state:<14} {spec.description}")
     if not installed:
         typer.echo(f"  ({one_line(where)})")
+    for prefix, (plugin, factory) in engines.items():
+        mark = "*" if default_name.startswith(f"{prefix}:") else " "
+        about = one_line(" - ".join(filter(None, [f"plugin {plugin}", describe(factory)])), 100)
+        typer.echo(f"{mark} {one_line(prefix, 60) + ':<name>':<24} {'plugin engine':<14} {about}")
     converted = cache_dir() / "models"
     if converted.is_dir():
         for folder in sorted(converted.iterdir()):

@@ -16,15 +16,17 @@ def check_plugins(no_plugins: bool) -> tuple[Any, list[str]]:
     """Load plugins as a session does and run their registration hooks, to find failures."""
     from mmchat.cli import app
     from mmchat.config import config_dir
+    from mmchat.engine.plugin import plugin_engines
     from mmchat.hooks import add_commands, core_command_names, load_plugins
     from mmchat.personas import collect_personas
+    from mmchat.retrieval import plugin_retrievers
 
     manager = load_plugins(enabled=not no_plugins, local_dir=config_dir() / "plugins")
     catalog = collect_personas(manager, config_dir() / "personas")
     # A scratch CLI with the real one's own names: shows failing hooks and name clashes.
     add_commands(manager, typer.Typer(), reserved=core_command_names(app))
-    for hook in ("register_retrievers", "register_engines"):
-        manager.collect(hook)
+    plugin_retrievers(manager)  # notes names registered twice and unusable retrievers
+    plugin_engines(manager)
     return manager, catalog.problems
 
 

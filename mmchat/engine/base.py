@@ -136,6 +136,17 @@ class ModelInfo:
 ProgressCallback = Callable[[Progress], None]
 
 
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the person asked for the model to run; a plugin's engine factory receives these."""
+
+    quant: str = "auto"  # auto, none, int8, 4bit or 8bit: a backend may ignore what it lacks
+    threads: int | None = None  # CPU threads to use; None: the backend's choice
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
+    revision: str | None = None
+
+
 class Engine(Protocol):
     """What every backend does; the TUI and the chat turn see nothing else."""
 
@@ -146,3 +157,7 @@ class Engine(Protocol):
     def cancel(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+# What a plugin registers with `register_engines`: factory("rest" of "prefix:rest", options).
+EngineFactory = Callable[[str, EngineOptions], Engine]

@@ -30,7 +30,8 @@ from mmchat.engine.registry import ModelSpec
 
 
 class ProcessEngine:
-    """Runs HFEngine in a child process and streams its events back."""
+    """Runs the engine (HFEngine, or a plugin's: engine/plugin.py) in a child process and
+    streams its events back."""
 
     def __init__(
         self,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from mmchat.engine.assets import SMOLLM2_GGUF, AssetMissing
 
-SpecKind = Literal["default", "fusion", "gguf", "folder", "hub"]
+SpecKind = Literal["default", "fusion", "gguf", "folder", "hub", "plugin"]
 
 DEFAULT_NAME = "default"
 # Short names for the packaged models; anything else is a path or a hub id.
@@ -23,6 +24,9 @@ ALIASES = {
 }
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# "prefix:rest": a model backend a plugin registered with `register_engines`.
+ENGINE_PREFIX = re.compile(r"[A-Za-z0-9][\w.-]{0,63}")
+_PLUGIN_MODEL = re.compile(r"^([A-Za-z0-9][\w.-]{0,63}):(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -32,14 +36,18 @@ class ModelSpec:
     location: str  # folder, file or hub id
     vision: bool = False
     description: str = ""
+    plugin: str = ""  # kind "plugin": the plugin that registered the name's prefix
 
 
 class UnknownModel(Exception):
     """The name is neither a known alias, an existing path, nor a hub id."""
 
 
-def resolve(name: str | None) -> ModelSpec:
+def resolve(name: str | None, engines: Mapping[str, str] | None = None) -> ModelSpec:
+    """What `name` means; `engines` maps the plugin engine prefixes to their plugins."""
     name = (name or DEFAULT_NAME).strip()
+    engines = engines or {}
+    plugin_model = _PLUGIN_MODEL.match(name)
     alias = ALIASES.get(name.lower())
     if alias == "default":
         return ModelSpec(
@@ -53,6 +61,10 @@ def resolve(name: str | None) -> ModelSpec:
         return ModelSpec(
             "smollm2", "gguf", "packaged:smollm2", description="SmolLM2-135M-Instruct, text only"
         )
+    if plugin_model is not None and plugin_model.group(1) in engines:
+        prefix, rest = plugin_model.groups()
+        owner = engines[prefix]
+        return ModelSpec(name, "plugin", rest, description=f"plugin {owner}", plugin=owner)
     path = Path(os.path.expanduser(name))
     if path.is_file() and path.suffix.lower() == ".gguf":
         return ModelSpec(str(path.resolve()), "gguf", str(path.resolve()))
@@ -64,6 +76,12 @@ def resolve(name: str | None) -> ModelSpec:
         return ModelSpec(str(path.resolve()), "folder", str(path.resolve()))
     if path.suffix.lower() == ".gguf" or name.startswith((".", "/", "~")):
         raise UnknownModel(f"no model file or folder at {path}")
+    if plugin_model is not None:
+        known = ", ".join(f"{p}: from {engines[p]}" for p in sorted(engines)) or "none"
+        raise UnknownModel(
+            f"unknown model {name!r}: no plugin registers the engine prefix "
+            f"'{plugin_model.group(1)}:' (plugin engines: {known}; see mmchat models)"
+        )
     if _HUB_ID.match(name):
         return ModelSpec(name, "hub", name)
     known = ", ".join(sorted(set(ALIASES)))

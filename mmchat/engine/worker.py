@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from mmchat.engine.base import (
     EngineError,
+    EngineOptions,
     Event,
     Failed,
     GenerationRequest,
@@ -64,20 +65,32 @@ class Worker:
     def load(self, message: dict[str, Any]) -> None:
         from mmchat.engine.registry import ModelSpec
 
+        options = EngineOptions(
+            quant=message.get("quant", "auto"),
+            threads=message.get("threads"),
+            allow_pickle=bool(message.get("allow_pickle", False)),
+            trust_remote_code=bool(message.get("trust_remote_code", False)),
+            revision=message.get("revision"),
+        )
         try:
-            # Inside the try: torch's import is the first thing to fail when memory is short
-            # (its shared libraries cannot be mapped), and that must still be a one-line reply.
-            from mmchat.engine.hf import HFEngine
-
             spec = ModelSpec(**message["spec"])
-            self.engine = HFEngine(
-                spec,
-                quant=message.get("quant", "auto"),
-                threads=message.get("threads"),
-                allow_pickle=bool(message.get("allow_pickle", False)),
-                trust_remote_code=bool(message.get("trust_remote_code", False)),
-                revision=message.get("revision"),
-            )
+            if spec.kind == "plugin":  # a plugin's backend: no torch unless it imports it
+                from mmchat.engine.plugin import load_plugin_engine
+
+                self.engine = load_plugin_engine(spec, options)
+            else:
+                # Inside the try: torch's import is the first thing to fail when memory is
+                # short (its shared libraries cannot be mapped); still a one-line reply.
+                from mmchat.engine.hf import HFEngine
+
+                self.engine = HFEngine(
+                    spec,
+                    quant=options.quant,
+                    threads=options.threads,
+                    allow_pickle=options.allow_pickle,
+                    trust_remote_code=options.trust_remote_code,
+                    revision=options.revision,
+                )
             info = self.engine.load(progress=self.send_event)
         except EngineError as exc:
             self.send({"type": "load_failed", "message": str(exc)})

@@ -149,16 +149,21 @@ class MMChatApp(App[None]):
     # -- the model ---------------------------------------------------------------------------
 
     def model_choices(self) -> list[Choice]:
+        from mmchat.engine.plugin import describe, plugin_engines
         from mmchat.engine.registry import ALIASES, UnknownModel, resolve
 
+        engines = self.session.engines
         choices: list[Choice] = []
         for name in dict.fromkeys([*ALIASES.values(), self.host.name]):
             if not name:
                 continue
             try:
-                choices.append(Choice(name, name, resolve(name).description))
+                choices.append(Choice(name, name, resolve(name, engines).description))
             except UnknownModel:
                 choices.append(Choice(name, name))
+        for prefix, (plugin, factory) in plugin_engines(self.plugins).items():
+            detail = " - ".join(filter(None, [f"plugin {plugin}", describe(factory)]))
+            choices.append(Choice(f"{prefix}:", f"{prefix}:", detail))
         return choices
 
     def load_model(self, name: str) -> None:
@@ -294,7 +299,12 @@ def run_tui(
         raise SystemExit(2) from None
 
     def factory(name: str) -> Engine:
-        return make_engine(name, quant=settings.quant, threads=engine_threads(settings))
+        return make_engine(
+            name,
+            quant=settings.quant,
+            threads=engine_threads(settings),
+            engines=session.engines,
+        )
 
     enable_graphics()  # Kitty/Sixel previews, where the terminal says it draws them
     app = MMChatApp(

@@ -51,7 +51,10 @@ def test_plugins_lists_example_with_version_and_hooks() -> None:
     assert lines[0].split() == ["NAME", "VERSION", "STATUS", "FROM", "HOOKS"]
     example = next(line for line in lines if line.startswith("example "))
     assert example.split()[:4] == ["example", "0.3.1", "loaded", "mmchat-example-plugin"]
-    assert "register_commands, register_personas" in example
+    assert example.endswith(
+        "mmchat_before_prompt, mmchat_turn_finished, register_commands, register_engines, "
+        "register_personas, register_retrievers"
+    )
     data = json.loads(mmchat("plugins", "--json", plugins="example").stdout)
     names = [p["name"] for p in data["plugins"]]
     assert names == ["mmchat.builtin", "example"] and data["allow_list"] == ["example"]

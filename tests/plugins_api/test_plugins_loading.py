@@ -32,7 +32,9 @@ def test_example_plugin_is_found_through_its_entry_point() -> None:
         "mmchat_before_prompt",
         "mmchat_turn_finished",
         "register_commands",
+        "register_engines",
         "register_personas",
+        "register_retrievers",
     ]
     assert manager.plugin_names() == [BUILTIN, "example"]
     assert manager.problems == []

@@ -491,7 +491,7 @@ class ChatScreen(Screen[None]):
                 "Model",
                 self.mm.model_choices(),
                 current=self.mm.host.name,
-                accept_typed="Filter, or type a folder, .gguf path or hub id and press Enter",
+                accept_typed="Filter, or type a folder, .gguf path, hub id or plugin:name; Enter",
             )
         )
         if name:

@@ -1,4 +1,5 @@
-"""An example mmchat plugin: a persona, a command, a prompt rewrite and an after-turn note."""
+"""An example mmchat plugin: a persona, a command, a model backend, a knowledge source, a prompt
+rewrite and an after-turn note."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from typing import Any
 
 import typer
 
-from mmchat.hooks import FinishedTurn, Persona, PromptContext, hookimpl
+from mmchat.hooks import (
+    EngineFactory,
+    FinishedTurn,
+    Persona,
+    PromptContext,
+    Retriever,
+    hookimpl,
+)
+from mmchat_example_plugin.echo_engine import make_engine
+from mmchat_example_plugin.faq import FaqRetriever
 
 PIRATE = Persona(
     name="pirate",
@@ -26,6 +36,16 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 @hookimpl
 def register_personas(register: Callable[[Persona], None]) -> None:
     register(PIRATE)
+
+
+@hookimpl
+def register_engines(register: Callable[[str, EngineFactory], None]) -> None:
+    register("example", make_engine)  # --model example:echo
+
+
+@hookimpl
+def register_retrievers(register: Callable[[str, Retriever], None]) -> None:
+    register("example-faq", FaqRetriever())  # a persona's knowledge_bases = ["example-faq"]
 
 
 @hookimpl

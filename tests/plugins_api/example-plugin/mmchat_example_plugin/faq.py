@@ -1,0 +1,35 @@
+"""A knowledge source: a tiny FAQ searched by shared words. Register it, then name it in a
+persona's knowledge_bases (knowledge_bases = ["example-faq"]) and its answers are cited."""
+
+from __future__ import annotations
+
+import re
+
+from mmchat.hooks import Passage
+
+SOURCE = "https://example.com/faq"
+ENTRIES = {
+    "Refunds": "Refunds take 5 working days to reach your account.",
+    "Shipping": "Orders ship within 2 days; tracking links arrive by e-mail.",
+    "Passwords": "Reset your password from the sign-in page with 'Forgot password'.",
+}
+_WORD = re.compile(r"[a-z]{3,}")
+
+
+def _words(text: str) -> set[str]:
+    return {w.rstrip("s") for w in _WORD.findall(text.lower())}
+
+
+class FaqRetriever:
+    def search(self, query: str, k: int) -> list[Passage]:
+        asked = _words(query)
+        scored = []
+        for title, text in ENTRIES.items():
+            shared = asked & _words(f"{title} {text}")
+            if shared:
+                scored.append((len(shared) / len(asked), title, text))
+        scored.sort(key=lambda hit: -hit[0])
+        return [
+            Passage(text, SOURCE, title="Example FAQ", location=title, score=score)
+            for score, title, text in scored[:k]
+        ]
