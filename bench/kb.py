@@ -18,6 +18,13 @@ Figures (targets in BENCH_TARGETS.md, retrieval section):
   100k chunks: target p95 <= 50 ms at 100k. Embedding 100k real chunks would take ~2 h here, so
   those stores hold the corpus's real chunk texts cycled, with their real vectors plus noise
   (re-normalised): realistic FTS and vector work, made in seconds. Index size on disk for each.
+  The noise is N(0, 0.05) per value: its norm (~1) is about the vector's, so copies of one chunk
+  have cosine ~0.5 with each other: harder for HNSW than real embeddings' clusters.
+- vector search alone, exact (float16 product) against the HNSW index (ann.py), at every size:
+  p50/p95 and recall@10 against exact float32 search, the index's build time and file size. At
+  1M chunks (--sizes 1000000: ~2.7 GB of SQLite, ~25 min here) the ANN index is the target:
+  p95 <= 50 ms at recall@10 >= 0.95. Recall is also measured on the real corpus's embeddings
+  (held-out chunks and the questions as queries), since noisy copies can flatter or hurt HNSW.
 """
 
 from __future__ import annotations
@@ -35,10 +42,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from mmchat_kb import ann
 from mmchat_kb.chunking import chunk_blocks, embedding_text
 from mmchat_kb.embed import get_embedder
 from mmchat_kb.ingest import add_paths
-from mmchat_kb.search import fuse, search, text_ranks, vector_ranks
+from mmchat_kb.search import CANDIDATES, exact_ranks, fuse, search, text_ranks, vector_ranks
 from mmchat_kb.store import KnowledgeBase
 from mmchat_kb.textreaders import read_markdown
 
@@ -277,11 +285,130 @@ def synthetic_store(kb: KnowledgeBase, size: int, seed: int = 0) -> KnowledgeBas
     return store
 
 
+def all_vectors(kb: KnowledgeBase) -> tuple[np.ndarray, np.ndarray]:
+    rows = kb.conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+    ids = np.array([r[0] for r in rows], dtype=np.uint64)
+    return ids, np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+
+
+def exact_top(matrix: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Row numbers of the k best rows per query, float32 (the reference for recall)."""
+    top = []
+    for start in range(0, len(queries), 64):
+        scores = queries[start : start + 64] @ matrix.T
+        part = np.argpartition(-scores, k, axis=1)[:, :k]
+        order = np.take_along_axis(scores, part, 1).argsort(axis=1)[:, ::-1]
+        top.append(np.take_along_axis(part, order, 1))
+    return np.concatenate(top)
+
+
+def ann_recall(
+    index: ann.AnnIndex, ids: np.ndarray, truth: np.ndarray, queries: np.ndarray, k: int = 10
+) -> float:
+    """Mean share of the exact top k that the index's top k finds (searching as search() does,
+    for CANDIDATES results)."""
+    found = 0
+    for query, rows in zip(queries, truth, strict=True):
+        keys, _ = index.search(query, max(k, CANDIDATES))
+        found += len(set(keys[:k]) & set(ids[rows].tolist()))
+    return found / (k * len(queries))
+
+
+def stdlib_paragraphs(limit: int) -> list[str]:
+    """Docstring paragraphs (first 300 characters) from every stdlib module: more real text."""
+    found: list[str] = []
+    for name in sorted(n for n in sys.stdlib_module_names if not n.startswith("_")):
+        if name in ("antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo"):
+            continue
+        text = module_markdown(name) or ""
+        found += [p.strip()[:300] for p in text.split("\n\n") if len(p.strip()) > 80]
+        if len(found) >= limit:
+            break
+    return list(dict.fromkeys(found))[:limit]
+
+
+def real_recall(kb: KnowledgeBase, total: int) -> None:
+    """ANN recall@10 on real embeddings (the corpus's chunks, topped up to `total` with more
+    stdlib docstring paragraphs): 200 of them held out as queries, and the questions."""
+    ids, matrix = all_vectors(kb)
+    extra = max(0, total - len(ids))
+    if extra:
+        started = time.perf_counter()
+        more = get_embedder().encode(stdlib_paragraphs(extra))
+        print(
+            f"  embedded {len(more)} more real paragraphs in {time.perf_counter() - started:.0f} s"
+        )
+        matrix = np.concatenate([matrix, more])
+        ids = np.arange(1, len(matrix) + 1, dtype=np.uint64)
+    rng = np.random.default_rng(1)
+    held = np.zeros(len(ids), dtype=bool)
+    held[rng.choice(len(ids), min(200, len(ids) // 10), replace=False)] = True
+    started = time.perf_counter()
+    index = ann.AnnIndex.build(matrix.shape[1], ids[~held], matrix[~held], 0)
+    took = time.perf_counter() - started
+    questions = get_embedder().encode([q for q, _, _ in QUESTIONS])
+    for label, queries in (("held-out chunks", matrix[held]), ("questions", questions)):
+        truth = exact_top(matrix[~held], queries, 10)
+        print(
+            f"  ANN on {len(ids[~held])} real vectors (built in {took:.1f} s): recall@10 "
+            f"{ann_recall(index, ids[~held], truth, queries):.3f} over {len(queries)} {label}"
+        )
+
+
+def vector_only(store: KnowledgeBase, label: str, repeats: int) -> None:
+    """Exact against ANN vector search, with recall@10 of the ANN against exact float32."""
+    ids, matrix = all_vectors(store)
+    rng = np.random.default_rng(2)
+    picks = rng.choice(len(ids), 200, replace=False)
+    queries = matrix[picks] + rng.normal(0, 0.05, (200, matrix.shape[1])).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    questions = get_embedder().encode([q for q, _, _ in QUESTIONS])
+    queries = np.concatenate([questions, queries])
+    truth = exact_top(matrix, queries, 10)
+    del matrix
+    started = time.perf_counter()
+    ann.remove_files(store.path.parent)
+    store.ann_min_chunks = 0
+    index = store.ann_index()
+    assert index is not None
+    build = time.perf_counter() - started
+    size = sum(p.stat().st_size for p in ann.index_files(store.path.parent)) / 1e6
+    store.vectors()
+    timings: dict[str, list[float]] = {"exact": [], "ann": []}
+    for _ in range(repeats):
+        for query in queries[: len(QUESTIONS)]:
+            t0 = time.perf_counter()
+            exact_ranks(store, query)
+            t1 = time.perf_counter()
+            index.search(query, CANDIDATES)
+            timings["exact"].append((t1 - t0) * 1000)
+            timings["ann"].append((time.perf_counter() - t1) * 1000)
+    n = len(QUESTIONS)
+    asked = ann_recall(index, ids, truth[:n], queries[:n])
+    noisy = ann_recall(index, ids, truth[n:], queries[n:])
+    print(
+        f"{label}: vector search exact p50/p95 {statistics.median(timings['exact']):.1f}/"
+        f"{pct(timings['exact'], 95):.1f} ms, ANN p50/p95 {statistics.median(timings['ann']):.2f}/"
+        f"{pct(timings['ann'], 95):.2f} ms; ANN recall@10 vs exact "
+        f"{asked:.3f} (questions), {noisy:.3f} (200 noisy chunks); "
+        f"ANN build {build:.1f} s, file {size:.0f} MB"
+    )
+    # Back to what a fresh process does: choose exact or ANN by size, load the index file.
+    store.ann_min_chunks, store._vectors, store._ann, store._exact_at = (
+        ann.min_chunks(),
+        None,
+        None,
+        None,
+    )
+
+
 def latency(store: KnowledgeBase, label: str, repeats: int) -> None:
     embedder = get_embedder()
     started = time.perf_counter()
-    store.vectors()  # the first query of a process loads the vectors from SQLite
+    if store.ann_index() is None:
+        store.vectors()  # the first query of a process loads the vectors (or the ANN index)
     load = time.perf_counter() - started
+    mode = "exact" if store.ann_index() is None else "ANN"
     embed_ms, vector_ms, fts_ms, total_ms = [], [], [], []
     questions = [q for q, _, _ in QUESTIONS] * repeats
     for question in questions:
@@ -300,11 +427,11 @@ def latency(store: KnowledgeBase, label: str, repeats: int) -> None:
         total_ms.append((time.perf_counter() - t4) * 1000)
     size = store.disk_bytes() / 1e6
     print(
-        f"{label}: query embed+hybrid search p50 {statistics.median(total_ms):.1f} ms, "
+        f"{label} ({mode}): query embed+hybrid search p50 {statistics.median(total_ms):.1f} ms, "
         f"p95 {pct(total_ms, 95):.1f} ms  (embed p50 {statistics.median(embed_ms):.1f}, "
         f"vector p50/p95 {statistics.median(vector_ms):.1f}/{pct(vector_ms, 95):.1f}, "
         f"FTS p50/p95 {statistics.median(fts_ms):.1f}/{pct(fts_ms, 95):.1f}); "
-        f"vectors loaded in {load:.2f} s; index {size:.0f} MB"
+        f"vectors loaded in {load:.2f} s; KB on disk {size:.0f} MB"
     )
 
 
@@ -313,6 +440,9 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="every stdlib module (~10k chunks)")
     parser.add_argument("--sizes", default="10000,100000", help="latency store sizes")
     parser.add_argument("--repeats", type=int, default=2, help="passes over the questions")
+    parser.add_argument(
+        "--real", type=int, default=5000, help="real embeddings for the ANN recall (embeds more)"
+    )
     parser.add_argument(
         "--reuse", action="store_true", help="skip ingest if MMCHAT_HOME has the corpus"
     )
@@ -334,11 +464,13 @@ def main() -> None:
             print(f"stdlib modules written: {written}")
             kb = ingest(Path(tmp))
     recall(kb)
+    real_recall(kb, args.real)
     latency(kb, f"{kb.counts()[1]} real chunks", args.repeats)
     for size in (int(s) for s in args.sizes.split(",") if s):
         started = time.perf_counter()
         store = synthetic_store(kb, size)
         print(f"built {size} synthetic chunks in {time.perf_counter() - started:.1f} s")
+        vector_only(store, f"{size} chunks", args.repeats)
         latency(store, f"{size} chunks", args.repeats)
         store.close()
     kb.close()

@@ -168,6 +168,7 @@ def remove(
                 given = {path_key(Path(p).expanduser().absolute()) for p in paths}
                 given |= {path_key(Path(p).expanduser().resolve()) for p in paths}
                 removed = sum(kb.remove_paths(p) for p in sorted(given))
+                kb.sync_ann()  # drop their vectors from the ANN index file now, not at a search
             print(f"{name}: removed {removed} files")
             if not removed:
                 raise typer.Exit(1)

@@ -188,4 +188,7 @@ def add_paths(
     from mmchat_kb.walk import collect
 
     with Parser(limits) as parser:
-        return Ingestor(kb, embedder, parser, progress).run(collect(paths))
+        report = Ingestor(kb, embedder, parser, progress).run(collect(paths))
+    if not report.stopped:
+        kb.sync_ann()  # build or save the ANN index here, not in the next chat turn
+    return report

@@ -1,9 +1,9 @@
-"""Hybrid search: exact cosine over all vectors plus FTS5 BM25, fused by reciprocal rank.
+"""Hybrid search: vector nearest neighbours plus FTS5 BM25, fused by reciprocal rank.
 
-Vector search is exact: one float16 matrix-vector product over every chunk (p50 19 ms at 100k
-chunks here, with other work running; see store.vectors and bench/kb.py). It cannot miss a
-neighbour, and at 100k it fits the 50 ms budget without an approximate index to keep in step
-with the SQLite transactions.
+Below ann.min_chunks() chunks vector search is exact: one float16 matrix-vector product over
+every chunk (see store.vectors and bench/kb.py); it cannot miss a neighbour. From there on an
+HNSW index (ann.py) answers in about a millisecond where the exact product grows to ~200 ms at
+1M chunks. The similarities a hit reports are always exact, from the stored float32 vectors.
 """
 
 from __future__ import annotations
@@ -93,6 +93,16 @@ def vector_ranks(
     kb: KnowledgeBase, query_vector: np.ndarray, limit: int = CANDIDATES
 ) -> tuple[list[int], dict[int, float]]:
     """The nearest chunk ids, best first, and the cosine of each of them (by id)."""
+    index = kb.ann_index()
+    if index is None:
+        return exact_ranks(kb, query_vector, limit)
+    best, values = index.search(query_vector, limit)
+    return best, dict(zip(best, values, strict=True))
+
+
+def exact_ranks(
+    kb: KnowledgeBase, query_vector: np.ndarray, limit: int = CANDIDATES
+) -> tuple[list[int], dict[int, float]]:
     import torch
 
     from mmchat_kb.threads import one_thread
@@ -108,13 +118,8 @@ def vector_ranks(
 
 
 def _similarities(kb: KnowledgeBase, query_vector: np.ndarray, ids: list[int]) -> dict[int, float]:
-    import numpy as np
-    import torch
-
-    all_ids, matrix = kb.vectors()
-    rows = torch.from_numpy(np.searchsorted(all_ids, ids))  # ids are stored sorted
-    picked = matrix[rows].float() @ torch.from_numpy(query_vector)
-    return dict(zip(ids, picked.tolist(), strict=True))
+    """Exact cosines of a few chunks, from their stored float32 vectors."""
+    return {c: float(v @ query_vector) for c, v in kb.chunk_vectors(ids).items()}
 
 
 def fuse(*rankings: list[int]) -> dict[int, float]:
@@ -132,8 +137,7 @@ def search(kb: KnowledgeBase, embedder: Embedder, query: str, k: int = 5) -> lis
     by_text = text_ranks(kb, query)
     scores = fuse(by_vector, by_text)
     best = sorted(scores, key=lambda c: -scores[c])[:k]
-    missing = sorted(c for c in best if c not in similarity)
-    similarity.update(_similarities(kb, query_vector, missing))
+    similarity.update(_similarities(kb, query_vector, best))
     rows = kb.chunks(best)
     vrank = {c: i for i, c in enumerate(by_vector, 1)}
     trank = {c: i for i, c in enumerate(by_text, 1)}

@@ -3,6 +3,11 @@
 Every write is one `BEGIN IMMEDIATE` transaction per file, so a crash, a kill or a bad file
 never leaves half a document in the index. A knowledge base removed while in use is noticed
 (its file is gone or replaced) before anything is committed to the unlinked file.
+
+From ann.min_chunks() chunks on, vector search uses an approximate index (ann.py) derived from
+SQLite: updated in memory after each commit, saved by sync_ann() and close(), and brought into
+step (or rebuilt) from SQLite whenever its generation is behind. Chunk ids are never reused
+(meta.last_chunk_id), so the index can be brought into step by id alone.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmchat.config import ensure_private_dir
-from mmchat_kb import schema
+from mmchat_kb import ann, annsync, schema
 from mmchat_kb.chunking import Chunk
 from mmchat_kb.paths import KBError, db_path, kb_dir, kb_root, valid_text
 
@@ -75,6 +80,9 @@ class KnowledgeBase:
         self.conn = conn
         self._inode = path.stat().st_ino
         self._vectors: tuple[int, np.ndarray, torch.Tensor] | None = None  # generation, ids, M
+        self.ann_min_chunks = ann.min_chunks()
+        self._ann: ann.AnnIndex | None = None
+        self._exact_at: int | None = None  # generation last found too small for the ANN index
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -116,6 +124,9 @@ class KnowledgeBase:
         return sorted(p.parent.name for p in root.glob("*/index.sqlite"))
 
     def close(self) -> None:
+        if self._ann is not None and self._ann.dirty and self.alive():
+            annsync.save(self, self._ann)
+        self._ann = None
         self.conn.close()
 
     def __enter__(self) -> KnowledgeBase:
@@ -138,6 +149,7 @@ class KnowledgeBase:
         """Remove the whole knowledge base; waits for a writer's current file to finish."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
+            self._ann = None
             shutil.rmtree(self.path.parent)
         finally:
             self.conn.execute("ROLLBACK")
@@ -206,6 +218,75 @@ class KnowledgeBase:
             self._vectors = (generation, ids, half)
         return self._vectors[1], self._vectors[2]
 
+    def chunk_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored float32 vectors of some chunks, by id."""
+        import numpy as np
+
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(ids), 500):
+            part = [int(i) for i in ids[start : start + 500]]
+            rows = self.conn.execute(
+                f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(part))})", part
+            ).fetchall()
+            found.update((r[0], np.frombuffer(r[1], dtype="<f4")) for r in rows)
+        return found
+
+    # -- approximate index -------------------------------------------------------------------
+
+    def ann_index(self) -> ann.AnnIndex | None:
+        """The ANN index in step with SQLite, or None while exact search is the better one."""
+        generation = self.generation()
+        if self._ann is not None and self._ann.generation == generation:
+            return self._ann
+        if self._exact_at == generation:
+            return None
+        return self._sync_ann()
+
+    def sync_ann(self) -> None:
+        """Bring the ANN index into step (building it past the threshold) and save it."""
+        index = self.ann_index()
+        if index is not None and index.dirty:
+            annsync.save(self, index)
+
+    def _sync_ann(self) -> ann.AnnIndex | None:
+        self.conn.execute("BEGIN")  # one snapshot: generation, count, ids and vectors agree
+        try:
+            generation = self.generation()
+            chunks = self.counts()[1]
+            if chunks < self.ann_min_chunks:
+                self._ann, self._exact_at = None, generation
+                ann.remove_files(self.path.parent)
+                return None
+            dim = int(self.meta("dim") or 0)
+            index = self._ann or annsync.load_checked(self, dim)
+            if index is None or index.worn():
+                ids, vectors = annsync.all_vectors(self, dim)
+                index = ann.AnnIndex.build(dim, ids, vectors, generation)
+                rebuilt = True
+            else:
+                annsync.catch_up(self, index, generation)
+                rebuilt = False
+        finally:
+            self.conn.execute("COMMIT")
+        self._ann, self._vectors = index, None  # the float16 matrix is not needed any more
+        if rebuilt:
+            annsync.save(self, index, force=True)  # minutes of work at 1M chunks: keep it
+        return index
+
+    def _after_commit(
+        self, before: int, gone: Sequence[int], new: Sequence[int], vectors: np.ndarray | None
+    ) -> None:
+        """Apply a committed change to the in-memory ANN index, if it was in step before it."""
+        import numpy as np
+
+        index = self._ann
+        if index is None or index.generation != before:
+            return  # not loaded, or behind: the next ann_index() brings it into step
+        index.remove(np.array(gone, dtype=np.uint64))
+        if vectors is not None and len(new):
+            index.add(np.array(new, dtype=np.uint64), vectors.astype(np.float32))
+        index.generation = before + 1
+
     # -- writing -----------------------------------------------------------------------------
 
     def write_document(
@@ -224,17 +305,21 @@ class KnowledgeBase:
         try:
             self.check_alive()
             self._check_dim(vectors.shape[1])
-            self._delete_path(path)
+            before = self.generation()
+            gone = self._delete_path(path)
             cur = self.conn.execute(
                 "INSERT INTO documents(path, sha256, size, title, added_at) VALUES (?,?,?,?,?)",
                 (path, sha256, size, valid_text(title), time.time()),
             )
             doc_id = cur.lastrowid
+            first = self._next_chunk_id()
+            new = list(range(first, first + len(chunks)))
             self.conn.executemany(
-                "INSERT INTO chunks(document_id, ord, heading, location, text, vector)"
-                " VALUES (?,?,?,?,?,?)",
+                "INSERT INTO chunks(id, document_id, ord, heading, location, text, vector)"
+                " VALUES (?,?,?,?,?,?,?)",
                 [
                     (
+                        first + i,
                         doc_id,
                         i,
                         valid_text(c.heading),
@@ -245,11 +330,13 @@ class KnowledgeBase:
                     for i, c in enumerate(chunks)
                 ],
             )
+            self._set_meta("last_chunk_id", str(first + len(chunks) - 1))
             self._bump()
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        self._after_commit(before, gone, new, vectors)
 
     def remove_paths(self, prefix: str) -> int:
         """Remove the document at `prefix`, or every document under that folder."""
@@ -264,14 +351,16 @@ class KnowledgeBase:
                     (prefix, len(folder), folder),
                 )
             ]
-            for path in paths:
-                self._delete_path(path)
+            before = self.generation()
+            gone = [i for path in paths for i in self._delete_path(path)]
             if paths:
                 self._bump()
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        if paths:
+            self._after_commit(before, gone, [], None)
         return len(paths)
 
     def _check_dim(self, dim: int) -> None:
@@ -281,13 +370,28 @@ class KnowledgeBase:
         elif int(stored) != dim:
             raise KBError(f"vectors have {dim} values but this knowledge base uses {stored}")
 
-    def _delete_path(self, path: str) -> None:
+    def _delete_path(self, path: str) -> list[int]:
+        """Delete one document; the ids of its chunks."""
         # Chunks first and explicitly, so the FTS delete trigger sees every row.
-        self.conn.execute(
-            "DELETE FROM chunks WHERE document_id IN (SELECT id FROM documents WHERE path = ?)",
+        gone = self.conn.execute(
+            "DELETE FROM chunks WHERE document_id IN (SELECT id FROM documents WHERE path = ?)"
+            " RETURNING id",
             (path,),
-        )
+        ).fetchall()
         self.conn.execute("DELETE FROM documents WHERE path = ?", (path,))
+        return [r[0] for r in gone]
+
+    def _next_chunk_id(self) -> int:
+        """Ids only grow, even after the newest chunks were deleted: the ANN index relies on it."""
+        (highest,) = self.conn.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()
+        return max(highest, int(self.meta("last_chunk_id") or 0)) + 1
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def _bump(self) -> None:
         self.conn.execute(
