@@ -116,7 +116,6 @@ def test_below_the_threshold_search_is_exact_and_no_file_is_kept(
 @pytest.mark.parametrize("damage", ["missing", "corrupt", "truncated", "foreign"])
 def test_a_damaged_index_file_is_rebuilt(notes: Path, tmp_path: Path, damage: str) -> None:
     with ingested(notes) as kb:
-        expected = top(kb)
         (path,) = ann.index_files(kb.path.parent)
     if damage == "missing":
         path.unlink()
@@ -132,9 +131,10 @@ def test_a_damaged_index_file_is_rebuilt(notes: Path, tmp_path: Path, damage: st
         )
         other.index.save(str(path))
     with KnowledgeBase.open("notes") as kb:
-        assert top(kb) == expected
+        assert top(kb)[0]  # the first search rebuilds the index
         (rebuilt,) = ann.index_files(kb.path.parent)
         assert ann.AnnIndex.load(rebuilt, 384) is not None
+        assert_close_to_exact(kb)  # a rebuilt graph is another graph: same recall, not same ties
 
 
 def test_a_file_behind_sqlite_is_brought_into_step(notes: Path) -> None:
