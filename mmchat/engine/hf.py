@@ -59,7 +59,6 @@ class HFEngine:
         self.info: ModelInfo | None = None
         self.fast: Any = None  # mmchat.engine.fastpath.FastLlama: int8 text turns on the CPU
         self.last_path: str | None = None  # how the last answer ran: "fast-int8" / "transformers"
-        self.info_quant = quant  # what load() settled on: `auto` resolved, or kept fp32
         self._cancel = threading.Event()
         self._features: dict[str, torch.Tensor] = {}  # image sha256 -> encoded features
 
@@ -78,14 +77,13 @@ class HFEngine:
         else:
             folder = self._folder(progress)
             self._load_causal_lm(folder, quant, device)
-        self.info_quant = quant
         if quant == "int8" and self.model is not None:
-            self._prepare_int8()
+            quant = self._prepare_int8()
         self.model.eval()
         self.info = ModelInfo(
             name=self.spec.name,
             device=device,
-            quant=self.info_quant,
+            quant=quant,
             context_window=self._context_window(),
             vision=self.fusion is not None or self.processor is not None,
             load_seconds=time.perf_counter() - started,
@@ -155,7 +153,7 @@ class HFEngine:
         self.model = self.fusion.decoder
         self.tokenizer = self.fusion.tokenizer
 
-    def _prepare_int8(self) -> None:
+    def _prepare_int8(self) -> str:
         """CPU int8: text turns run FastLlama (fastpath.py), which packs its own int8 weights
         and reads prompts with the model's fp32 ones, so the model itself stays fp32."""
         from mmchat.engine import fastpath
@@ -165,14 +163,14 @@ class HFEngine:
             # with the cross-attention hooks and in fp32: int8 cost accuracy there (67% vs
             # 89.6% on 115 easy-vqa questions through HFEngine).
             self.fast = fastpath.FastLlama(self.model, quant="int8")
-            return
+            return "int8"
         if self.requested_quant == "auto" or self.fusion is not None:
             # torch.ao's int8 over whole prompts derails answers (fastpath.FastLlama says why);
             # without the fast path, `auto` and fusion decoders keep fp32. `--quant int8` on a
             # plain model still asks for it.
-            self.info_quant = "none"
-            return
+            return "none"
         quantize_int8_dynamic(self.model)
+        return "int8"
 
     def _context_window(self) -> int:
         config = getattr(self.model, "config", None)

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plugins_api_helpers import mmchat
+from plugins_api_helpers import RecordingEngine, mmchat
 
 from mmchat.chat import Notice, Turn, TurnOptions, format_passages
-from mmchat.engine.base import Delta, Finished, GenerationRequest, ModelInfo, Started
 from mmchat.hooks import FinishedTurn, Passage, PluginManager, hookimpl, load_plugins
 from mmchat.personas import Persona
 from mmchat.store import Store
@@ -33,26 +32,6 @@ FAQ = Passage(
     score=1.0,
     knowledge_base="example-faq",
 )
-
-
-class RecordingEngine:
-    def __init__(self) -> None:
-        self.requests: list[GenerationRequest] = []
-
-    def load(self, progress: Any = None) -> ModelInfo:
-        return ModelInfo("recording", "cpu", "none", 2048, False)
-
-    def stream(self, request: GenerationRequest) -> Iterator[Any]:
-        self.requests.append(request)
-        yield Started(prompt_tokens=1)
-        yield Delta("Noted.")
-        yield Finished("stop", 1, 0.01)
-
-    def cancel(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class HookRetrieve:

@@ -14,16 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from plugins_api_helpers import RecordingEngine
 
 from mmchat.chat import Notice, Turn, TurnDone, TurnOptions, format_passages
-from mmchat.engine.base import (
-    Delta,
-    Finished,
-    GenerationRequest,
-    ModelInfo,
-    ProgressCallback,
-    Started,
-)
 from mmchat.engine.process import ProcessEngine
 from mmchat.engine.registry import resolve
 from mmchat.hooks import (
@@ -43,28 +36,6 @@ PERSONA = Persona(
     system_prompt="You are the {company} agent. Never discuss prices.",
     variables={"company": "Acme"},
 )
-
-
-class RecordingEngine:
-    """Answers 'Noted.' and keeps every request, to check what the model would see."""
-
-    def __init__(self) -> None:
-        self.requests: list[GenerationRequest] = []
-
-    def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
-        return ModelInfo("recording", "cpu", "none", 2048, False)
-
-    def stream(self, request: GenerationRequest) -> Iterator[Any]:
-        self.requests.append(request)
-        yield Started(prompt_tokens=1)
-        yield Delta("Noted.")
-        yield Finished("stop", 1, 0.01)
-
-    def cancel(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class Retriever:
