@@ -16,15 +16,16 @@ Figures (targets in BENCH_TARGETS.md, retrieval section):
   hybrid, vector-only and FTS-only ranking: target >= 0.8 for hybrid;
 - query latency p50/p95 (query embedding + hybrid search, what a chat turn pays) at 10k and
   100k chunks: target p95 <= 50 ms at 100k. Embedding 100k real chunks would take ~2 h here, so
-  those stores hold the corpus's real chunk texts cycled, with their real vectors plus noise
-  (re-normalised): realistic FTS and vector work, made in seconds. Index size on disk for each.
-  The noise is N(0, 0.05) per value: its norm (~1) is about the vector's, so copies of one chunk
-  have cosine ~0.5 with each other: harder for HNSW than real embeddings' clusters.
-- vector search alone, exact (float16 product) against the HNSW index (ann.py), at every size:
-  p50/p95 and recall@10 against exact float32 search, the index's build time and file size. At
-  1M chunks (--sizes 1000000: ~2.7 GB of SQLite, ~25 min here) the ANN index is the target:
-  p95 <= 50 ms at recall@10 >= 0.95. Recall is also measured on the real corpus's embeddings
-  (held-out chunks and the questions as queries), since noisy copies can flatter or hurt HNSW.
+  those stores hold the corpus's real chunk texts cycled (realistic FTS work) with synthetic
+  vectors made from real embeddings (VectorSource): by default drawn from a normal distribution
+  with the real vectors' mean and covariance; `--vectors copies` uses real vectors plus noise as
+  large as the vector instead (~1,000 near-tied copies per chunk at 1M: a stress case for HNSW).
+  real_recall compares how hard each kind is for the index against real embeddings.
+- vector search alone, exact (float16 product) against the HNSW index (ann.py) at query ef 64 to
+  512, at every size: p50/p95 and recall@10 against exact float32 search, the index's build time
+  and file size. At 1M chunks (--sizes 1000000: ~2.7 GB of SQLite, ~25 min here) the ANN index
+  is the target: p95 <= 50 ms at recall@10 >= 0.95. Recall is also measured on `--real` real
+  embeddings (the corpus topped up with more stdlib docstring paragraphs).
 """
 
 from __future__ import annotations
@@ -252,32 +253,78 @@ def recall(kb: KnowledgeBase, k: int = 5) -> None:
         print(f"  missed: {question}")
 
 
-def synthetic_store(kb: KnowledgeBase, size: int, seed: int = 0) -> KnowledgeBase:
-    """A store of `size` chunks: the real chunks' texts, their vectors plus noise."""
-    rng = np.random.default_rng(seed)
-    rows = kb.conn.execute("SELECT heading, location, text, vector FROM chunks").fetchall()
-    base = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+def real_vectors(kb: KnowledgeBase, total: int) -> np.ndarray:
+    """Real embeddings: the corpus's chunks topped up to `total` with more stdlib docstring
+    paragraphs (embedded once, then kept in MMCHAT_HOME for --reuse)."""
+    _, matrix = all_vectors(kb)
+    extra = max(0, total - len(matrix))
+    if not extra:
+        return matrix
+    saved = Path(os.environ["MMCHAT_HOME"]) / f"bench-real-{len(matrix)}-{total}.npy"
+    if saved.is_file():
+        more = np.load(saved)
+    else:
+        started = time.perf_counter()
+        more = get_embedder().encode(stdlib_paragraphs(extra))
+        np.save(saved, more)
+        print(
+            f"  embedded {len(more)} more real paragraphs in {time.perf_counter() - started:.0f} s"
+        )
+    return np.concatenate([matrix, more])
+
+
+def normalised(vectors: np.ndarray) -> np.ndarray:
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+class VectorSource:
+    """Vectors for synthetic stores, made from real embeddings in one of two ways.
+
+    "gaussian": draws from a normal distribution with the real vectors' mean and covariance,
+    so the spread over directions (a few dominant ones, a long tail) is that of real text
+    embeddings, with no duplicates; "copies": real vectors plus N(0, 0.05) per value (noise
+    as large as the vector), ~1,000 near-equidistant copies per real chunk at 1M: near-ties
+    for exact search, adversarial for HNSW recall. real_recall compares both to real data.
+    """
+
+    def __init__(self, real: np.ndarray, kind: str, seed: int = 0) -> None:
+        self.real, self.kind = real, kind
+        self.rng = np.random.default_rng(seed)
+        self.mean = real.mean(0)
+        # A sampling factor of the covariance (eigh: safe when it is only semi-definite).
+        values, vectors = np.linalg.eigh(np.cov(real, rowvar=False))
+        self.factor = vectors * np.sqrt(values.clip(min=0))
+
+    def draw(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors, the real row each one's text comes from)."""
+        picks = self.rng.integers(0, len(self.real), count)
+        if self.kind == "copies":
+            noise = self.rng.normal(0, 0.05, (count, self.real.shape[1]))
+            return normalised(self.real[picks] + noise), picks
+        normal = self.rng.standard_normal((count, self.real.shape[1]))
+        return normalised(self.mean + normal @ self.factor.T), picks
+
+
+def synthetic_store(kb: KnowledgeBase, size: int, source: VectorSource) -> KnowledgeBase:
+    """A store of `size` chunks: the real chunks' texts cycled, vectors from `source`."""
+    rows = kb.conn.execute("SELECT heading, location, text FROM chunks").fetchall()
     store = KnowledgeBase.create(f"synthetic-{size}", "all-MiniLM-L6-v2")
     conn = store.conn
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute("INSERT INTO meta(key, value) VALUES ('dim', ?)", (str(base.shape[1]),))
+    conn.execute("INSERT INTO meta(key, value) VALUES ('dim', ?)", (str(source.real.shape[1]),))
     per_doc = 100
     for start in range(0, size, per_doc):
         doc = conn.execute(
             "INSERT INTO documents(path, sha256, size, title, added_at) VALUES (?,?,?,?,?)",
             (f"/synthetic/{start // per_doc}.md", str(start), 0, "synthetic", time.time()),
         ).lastrowid
-        count = min(per_doc, size - start)
-        picks = rng.integers(0, len(rows), count)
-        noise = rng.normal(0, 0.05, (count, base.shape[1])).astype(np.float32)
-        vectors = base[picks] + noise
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors, picks = source.draw(min(per_doc, size - start))
         conn.executemany(
             "INSERT INTO chunks(document_id, ord, heading, location, text, vector)"
             " VALUES (?,?,?,?,?,?)",
             [
-                (doc, i, rows[p][0], rows[p][1], rows[p][2], vectors[i].tobytes())
-                for i, p in enumerate(picks)
+                (doc, i, *rows[p % len(rows)], vectors[i].tobytes())
+                for i, p in enumerate(picks.tolist())
             ],
         )
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'generation'")
@@ -303,13 +350,18 @@ def exact_top(matrix: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 
 
 def ann_recall(
-    index: ann.AnnIndex, ids: np.ndarray, truth: np.ndarray, queries: np.ndarray, k: int = 10
+    index: ann.AnnIndex,
+    ids: np.ndarray,
+    truth: np.ndarray,
+    queries: np.ndarray,
+    k: int = 10,
+    wanted: int = CANDIDATES,
 ) -> float:
-    """Mean share of the exact top k that the index's top k finds (searching as search() does,
-    for CANDIDATES results)."""
+    """Mean share of the exact top k that the index's top k finds, searching for `wanted`
+    results (search() asks for CANDIDATES; HNSW's beam is at least that wide)."""
     found = 0
     for query, rows in zip(queries, truth, strict=True):
-        keys, _ = index.search(query, max(k, CANDIDATES))
+        keys, _ = index.search(query, max(k, wanted))
         found += len(set(keys[:k]) & set(ids[rows].tolist()))
     return found / (k * len(queries))
 
@@ -327,43 +379,50 @@ def stdlib_paragraphs(limit: int) -> list[str]:
     return list(dict.fromkeys(found))[:limit]
 
 
-def real_recall(kb: KnowledgeBase, total: int) -> None:
-    """ANN recall@10 on real embeddings (the corpus's chunks, topped up to `total` with more
-    stdlib docstring paragraphs): 200 of them held out as queries, and the questions."""
-    ids, matrix = all_vectors(kb)
-    extra = max(0, total - len(ids))
-    if extra:
-        started = time.perf_counter()
-        more = get_embedder().encode(stdlib_paragraphs(extra))
-        print(
-            f"  embedded {len(more)} more real paragraphs in {time.perf_counter() - started:.0f} s"
-        )
-        matrix = np.concatenate([matrix, more])
-        ids = np.arange(1, len(matrix) + 1, dtype=np.uint64)
-    rng = np.random.default_rng(1)
+def held_out_recall(
+    vectors: np.ndarray, questions: np.ndarray, ef: int, wanted: int = CANDIDATES
+) -> tuple[float, float]:
+    """Build an index on all but 200 of `vectors`; recall@10 at query ef `ef` (searching for
+    `wanted` results) for the 200 held-out vectors and for the questions."""
+    ids = np.arange(1, len(vectors) + 1, dtype=np.uint64)
     held = np.zeros(len(ids), dtype=bool)
-    held[rng.choice(len(ids), min(200, len(ids) // 10), replace=False)] = True
-    started = time.perf_counter()
-    index = ann.AnnIndex.build(matrix.shape[1], ids[~held], matrix[~held], 0)
-    took = time.perf_counter() - started
+    held[np.random.default_rng(1).choice(len(ids), min(200, len(ids) // 10), replace=False)] = True
+    index = ann.AnnIndex.build(vectors.shape[1], ids[~held], vectors[~held], 0)
+    index.index.expansion_search = ef
+    return tuple(  # type: ignore[return-value]
+        ann_recall(index, ids[~held], exact_top(vectors[~held], queries, 10), queries, 10, wanted)
+        for queries in (vectors[held], questions)
+    )
+
+
+def real_recall(real: np.ndarray) -> None:
+    """ANN recall@10 on real embeddings, and which synthetic data is like them.
+
+    At a few thousand vectors HNSW finds nearly everything at the shipped ef, so the three
+    kinds of data are also compared at ef 10, where differences show: data that loses more
+    recall there is harder for the index than real embeddings are.
+    """
     questions = get_embedder().encode([q for q, _, _ in QUESTIONS])
-    for label, queries in (("held-out chunks", matrix[held]), ("questions", questions)):
-        truth = exact_top(matrix[~held], queries, 10)
+    held, asked = held_out_recall(real, questions, ann.EXPANSION_SEARCH)
+    print(
+        f"  ANN on {len(real) - 200} real vectors: recall@10 {held:.3f} (200 held-out chunks), "
+        f"{asked:.3f} (questions)"
+    )
+    for kind in ("real", "gaussian", "copies"):
+        vectors = real if kind == "real" else VectorSource(real, kind).draw(len(real))[0]
+        held, asked = held_out_recall(vectors, questions, 10, wanted=10)
         print(
-            f"  ANN on {len(ids[~held])} real vectors (built in {took:.1f} s): recall@10 "
-            f"{ann_recall(index, ids[~held], truth, queries):.3f} over {len(queries)} {label}"
+            f"  at ef 10, {kind:8s} {len(vectors)} vectors: recall@10 {held:.3f} (held out), "
+            f"{asked:.3f} (questions)"
         )
 
 
-def vector_only(store: KnowledgeBase, label: str, repeats: int) -> None:
-    """Exact against ANN vector search, with recall@10 of the ANN against exact float32."""
+def vector_only(store: KnowledgeBase, source: VectorSource, label: str, repeats: int) -> None:
+    """Exact against ANN vector search at several query ef, with recall@10 of the ANN against
+    exact float32 for the questions and for 200 new vectors from the store's source."""
     ids, matrix = all_vectors(store)
-    rng = np.random.default_rng(2)
-    picks = rng.choice(len(ids), 200, replace=False)
-    queries = matrix[picks] + rng.normal(0, 0.05, (200, matrix.shape[1])).astype(np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     questions = get_embedder().encode([q for q, _, _ in QUESTIONS])
-    queries = np.concatenate([questions, queries])
+    queries = np.concatenate([questions, source.draw(200)[0]])
     truth = exact_top(matrix, queries, 10)
     del matrix
     started = time.perf_counter()
@@ -374,25 +433,33 @@ def vector_only(store: KnowledgeBase, label: str, repeats: int) -> None:
     build = time.perf_counter() - started
     size = sum(p.stat().st_size for p in ann.index_files(store.path.parent)) / 1e6
     store.vectors()
-    timings: dict[str, list[float]] = {"exact": [], "ann": []}
+    exact_ms = []
     for _ in range(repeats):
         for query in queries[: len(QUESTIONS)]:
             t0 = time.perf_counter()
             exact_ranks(store, query)
-            t1 = time.perf_counter()
-            index.search(query, CANDIDATES)
-            timings["exact"].append((t1 - t0) * 1000)
-            timings["ann"].append((time.perf_counter() - t1) * 1000)
-    n = len(QUESTIONS)
-    asked = ann_recall(index, ids, truth[:n], queries[:n])
-    noisy = ann_recall(index, ids, truth[n:], queries[n:])
+            exact_ms.append((time.perf_counter() - t0) * 1000)
     print(
-        f"{label}: vector search exact p50/p95 {statistics.median(timings['exact']):.1f}/"
-        f"{pct(timings['exact'], 95):.1f} ms, ANN p50/p95 {statistics.median(timings['ann']):.2f}/"
-        f"{pct(timings['ann'], 95):.2f} ms; ANN recall@10 vs exact "
-        f"{asked:.3f} (questions), {noisy:.3f} (200 noisy chunks); "
-        f"ANN build {build:.1f} s, file {size:.0f} MB"
+        f"{label}: exact vector search p50/p95 {statistics.median(exact_ms):.1f}/"
+        f"{pct(exact_ms, 95):.1f} ms; ANN build {build:.1f} s, file {size:.0f} MB"
     )
+    n = len(QUESTIONS)
+    for ef in sorted({64, 128, 256, 512, ann.EXPANSION_SEARCH}):
+        index.index.expansion_search = ef
+        ann_ms = []
+        for _ in range(repeats):
+            for query in queries:
+                t0 = time.perf_counter()
+                index.search(query, CANDIDATES)
+                ann_ms.append((time.perf_counter() - t0) * 1000)
+        shipped = " (shipped)" if ef == ann.EXPANSION_SEARCH else ""
+        print(
+            f"  ANN ef {ef}{shipped}: p50/p95 {statistics.median(ann_ms):.2f}/"
+            f"{pct(ann_ms, 95):.2f} ms; recall@10 vs exact "
+            f"{ann_recall(index, ids, truth[:n], queries[:n]):.3f} (questions), "
+            f"{ann_recall(index, ids, truth[n:], queries[n:]):.3f} (200 {source.kind} draws)"
+        )
+    index.index.expansion_search = ann.EXPANSION_SEARCH
     # Back to what a fresh process does: choose exact or ANN by size, load the index file.
     store.ann_min_chunks, store._vectors, store._ann, store._exact_at = (
         ann.min_chunks(),
@@ -444,6 +511,12 @@ def main() -> None:
         "--real", type=int, default=5000, help="real embeddings for the ANN recall (embeds more)"
     )
     parser.add_argument(
+        "--vectors",
+        choices=("gaussian", "copies"),
+        default="gaussian",
+        help="synthetic store vectors (VectorSource)",
+    )
+    parser.add_argument(
         "--reuse", action="store_true", help="skip ingest if MMCHAT_HOME has the corpus"
     )
     args = parser.parse_args()
@@ -464,13 +537,18 @@ def main() -> None:
             print(f"stdlib modules written: {written}")
             kb = ingest(Path(tmp))
     recall(kb)
-    real_recall(kb, args.real)
+    real = real_vectors(kb, args.real)
+    real_recall(real)
     latency(kb, f"{kb.counts()[1]} real chunks", args.repeats)
+    source = VectorSource(real, args.vectors)
     for size in (int(s) for s in args.sizes.split(",") if s):
         started = time.perf_counter()
-        store = synthetic_store(kb, size)
-        print(f"built {size} synthetic chunks in {time.perf_counter() - started:.1f} s")
-        vector_only(store, f"{size} chunks", args.repeats)
+        store = synthetic_store(kb, size, source)
+        print(
+            f"built {size} synthetic chunks ({args.vectors} vectors) "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        vector_only(store, source, f"{size} chunks", args.repeats)
         latency(store, f"{size} chunks", args.repeats)
         store.close()
     kb.close()

@@ -37,6 +37,19 @@ def kind(answer: str) -> str:
     return "shape" if answer in SHAPES else "color"
 
 
+def yes_no_cell(question: str, expected: str) -> str:
+    """Which of the four yes/no cells a question falls in: plain or negated, answer yes or no.
+
+    An image holds one shape of one color, so "is there a red shape?" is "no" for most images
+    and its negation "yes": a model that answers from the question alone scores ~83% on
+    easy-vqa's yes/no questions and fails the plain-yes and negated-no cells. The cells show
+    whether the answers come from the image.
+    """
+    words = question.rstrip("?").split()
+    negated = "not" in words or "no" in words
+    return f"{'negated' if negated else 'plain'} question, answer {expected}"
+
+
 def generate(model: FusionModel, decoder: torch.nn.Module, ids: list[int], tokens: int) -> str:
     with torch.no_grad():
         out = decoder.generate(torch.tensor([ids]), max_new_tokens=tokens, do_sample=False)
@@ -49,6 +62,7 @@ def vqa(model: FusionModel, limit: int | None) -> None:
         by_image.setdefault(image_id, []).append((question, answer))
     image_ids = sorted(by_image)[:limit]
     right, total = Counter[str](), Counter[str]()
+    cell_right, cell_total = Counter[str](), Counter[str]()
     encode_s = answer_s = 0.0
     wrong: list[str] = []
     for image_id in image_ids:
@@ -64,9 +78,12 @@ def vqa(model: FusionModel, limit: int | None) -> None:
                 )
             answer_s += time.perf_counter() - started
             total[kind(expected)] += 1
-            if said.lower().rstrip(".") == expected:
-                right[kind(expected)] += 1
-            elif len(wrong) < 10:
+            correct = said.lower().rstrip(".") == expected
+            right[kind(expected)] += correct
+            if kind(expected) == "yes/no":
+                cell_total[yes_no_cell(question, expected)] += 1
+                cell_right[yes_no_cell(question, expected)] += correct
+            if not correct and len(wrong) < 10:
                 wrong.append(
                     f"  image {image_id}: {question!r} -> {said!r} (expected {expected!r})"
                 )
@@ -75,6 +92,8 @@ def vqa(model: FusionModel, limit: int | None) -> None:
     print(f"accuracy {sum(right.values()) / count:.4f}")
     for name in sorted(total):
         print(f"  {name:7s} {right[name] / total[name]:.4f} ({right[name]}/{total[name]})")
+    for cell in sorted(cell_total):
+        print(f"    yes/no, {cell}: {cell_right[cell] / cell_total[cell]:.4f} ({cell_total[cell]})")
     print(
         f"encode {encode_s / len(image_ids):.3f} s/image, answer {answer_s / count:.3f} s/question"
     )

@@ -82,9 +82,14 @@ def text_ranks(kb: KnowledgeBase, query: str, limit: int = CANDIDATES) -> list[i
     words = _rare_words(kb, query_words(query))
     if not words:
         return []
+    # BM25 ranks at most MATCH_BUDGET matches. _rare_words keeps the total under it unless even
+    # the rarest word is more common; then the first MATCH_BUDGET matches (insertion order) are
+    # ranked and the vector side carries the meaning. At 1M chunks, where every word of a
+    # question matched 5,000+ rows, ranking them all took p95 204 ms, the first 5,000 23 ms.
     rows = kb.conn.execute(
-        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-        (fts_query(words), limit),
+        "SELECT rowid FROM (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
+        " ORDER BY rank LIMIT ?",
+        (fts_query(words), MATCH_BUDGET, limit),
     ).fetchall()
     return [r[0] for r in rows]
 
