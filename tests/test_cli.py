@@ -133,6 +133,8 @@ def test_interrupt_mid_answer_saves_partial_answer(isolated_home: Path, sig: int
         [*MMCHAT, "ask", "--model", "smollm2", "--max-tokens", "400", "Write a long story."],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # As at a terminal, also when the test runner was started with SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None
     fd = proc.stdout.fileno()

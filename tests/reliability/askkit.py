@@ -85,6 +85,12 @@ def _wait_for_engine(ps: psutil.Process, timeout: float) -> list[psutil.Process]
     return []
 
 
+def sigint_as_at_a_terminal() -> None:
+    """Child setup: SIGINT does what Ctrl-C does at a terminal. A test runner started in the
+    background of a non-interactive shell ignores SIGINT, and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(home: Path, phase: str, how: str, *, max_tokens: int = 400) -> Outcome:
     """Start `mmchat ask`, reach `phase`, then deliver `how` (SIGINT/SIGTERM/SIGHUP/SIGKILL)."""
     outcome = Outcome(phase, how)
@@ -98,6 +104,7 @@ def run(home: Path, phase: str, how: str, *, max_tokens: int = 400) -> Outcome:
         stderr=subprocess.PIPE,
         env=ask_env(home),
         start_new_session=True,
+        preexec_fn=sigint_as_at_a_terminal,
     )
     ps = psutil.Process(proc.pid)
     printed = b""
