@@ -53,14 +53,6 @@ class Int8Linear:
         return torch.ops.quantized.linear_dynamic(x, self.packed, True)
 
 
-class FloatLinear:
-    def __init__(self, weight: torch.Tensor) -> None:
-        self.weight = weight.detach().float().contiguous()
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight)
-
-
 class SharedLinear:
     """fp32 projections that use the model's own weight tensors (no copy), side by side."""
 
@@ -76,12 +68,11 @@ class SharedLinear:
 @dataclass
 class _Layer:
     attn_norm: torch.Tensor  # [hidden]
-    qkv: Linear  # hidden -> (heads + 2 * kv_heads) * head_dim
-    o: Linear  # heads * head_dim -> hidden
     mlp_norm: torch.Tensor  # [hidden]
-    gate_up: Linear  # hidden -> 2 * intermediate
-    down: Linear  # intermediate -> hidden
-    prompt: tuple[Linear, Linear, Linear, Linear]  # qkv, o, gate_up, down for the prompt
+    # qkv (hidden -> (heads + 2 kv_heads) * head_dim), o, gate_up (hidden -> 2 * intermediate),
+    # down: for one generated token at a time, and for the prompt.
+    steps: tuple[Linear, Linear, Linear, Linear]
+    prompt: tuple[Linear, Linear, Linear, Linear]
 
 
 def supports(model: Any) -> str | None:
@@ -119,7 +110,7 @@ class FastLlama:
 
     `quant="int8"` packs its own int8 copies of the linear weights for the generated tokens and
     reads the prompt with the model's own fp32 weights (the model stays as it is and must be
-    kept); `"fp32"` copies only q/k/v and gate/up (fused) and shares the rest.
+    kept); `"fp32"` uses the model's own weights for both.
 
     Why the prompt stays fp32: fbgemm's dynamic int8 scales activations per call, so over a
     whole prompt one token with outlier activations (SmolLM2 has them) costs every other token
@@ -141,13 +132,14 @@ class FastLlama:
         self.head_dim = getattr(config, "head_dim", None) or self.hidden // self.heads
         self.eps = float(config.rms_norm_eps)
         self.max_positions = int(config.max_position_embeddings)
-        make: Callable[[torch.Tensor], Linear] = Int8Linear if quant == "int8" else FloatLinear
         inner = model.model
-        self.layers = [self._layer(layer, make) for layer in inner.layers]
+        self.layers = [self._layer(layer, int8=quant == "int8") for layer in inner.layers]
         self.embed = inner.embed_tokens.weight.detach()  # [vocab, hidden], shared
         self.final_norm = inner.norm.weight.detach()
-        self.lm_head = make(model.lm_head.weight)
         self.prompt_lm_head = SharedLinear(model.lm_head.weight)
+        self.lm_head: Linear = self.prompt_lm_head
+        if quant == "int8":
+            self.lm_head = Int8Linear(model.lm_head.weight)
         rotary = inner.rotary_emb
         self.inv_freq = rotary.inv_freq.detach().float()  # [head_dim / 2]
         self.rope_scale = float(getattr(rotary, "attention_scaling", 1.0))
@@ -155,23 +147,29 @@ class FastLlama:
         self.cos = self.sin = torch.empty(0)  # [capacity, 1, head_dim]
         self.length = 0
 
-    def _layer(self, layer: Any, make: Callable[[torch.Tensor], Linear]) -> _Layer:
+    def _layer(self, layer: Any, *, int8: bool) -> _Layer:
         attn, mlp = layer.self_attn, layer.mlp
-        qkv = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]).detach()
-        gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).detach()
+        prompt = (
+            SharedLinear(attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight),
+            SharedLinear(attn.o_proj.weight),
+            SharedLinear(mlp.gate_proj.weight, mlp.up_proj.weight),
+            SharedLinear(mlp.down_proj.weight),
+        )
+        steps: tuple[Linear, Linear, Linear, Linear] = prompt
+        if int8:
+            qkv = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])
+            gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
+            steps = (
+                Int8Linear(qkv),
+                Int8Linear(attn.o_proj.weight),
+                Int8Linear(gate_up),
+                Int8Linear(mlp.down_proj.weight),
+            )
         return _Layer(
             attn_norm=layer.input_layernorm.weight.detach().float(),
-            qkv=make(qkv),
-            o=make(attn.o_proj.weight),
             mlp_norm=layer.post_attention_layernorm.weight.detach().float(),
-            gate_up=make(gate_up),
-            down=make(mlp.down_proj.weight),
-            prompt=(
-                SharedLinear(attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight),
-                SharedLinear(attn.o_proj.weight),
-                SharedLinear(mlp.gate_proj.weight, mlp.up_proj.weight),
-                SharedLinear(mlp.down_proj.weight),
-            ),
+            steps=steps,
+            prompt=prompt,
         )
 
     def reset(self, capacity: int) -> None:
@@ -212,9 +210,7 @@ class FastLlama:
         cos, sin = self.cos[start:end], self.sin[start:end]  # [T, 1, dim]
         x = self.embed[torch.tensor(ids)]  # [T, hidden]
         for layer, cache in zip(self.layers, self.cache, strict=True):
-            qkv_of, o_of, gate_up_of, down_of = (
-                layer.prompt if reading_prompt else (layer.qkv, layer.o, layer.gate_up, layer.down)
-            )
+            qkv_of, o_of, gate_up_of, down_of = layer.prompt if reading_prompt else layer.steps
             h = F.rms_norm(x, (self.hidden,), layer.attn_norm, self.eps)
             qkv = qkv_of(h)  # [T, (heads + 2 kv_heads) * dim]
             qk = qkv[:, : (heads + kv_heads) * dim].view(count, heads + kv_heads, dim)
