@@ -256,7 +256,7 @@ def recall(kb: KnowledgeBase, k: int = 5) -> None:
 def real_vectors(kb: KnowledgeBase, total: int) -> np.ndarray:
     """Real embeddings: the corpus's chunks topped up to `total` with more stdlib docstring
     paragraphs (embedded once, then kept in MMCHAT_HOME for --reuse)."""
-    _, matrix = all_vectors(kb)
+    _, matrix = kb.all_vectors()
     extra = max(0, total - len(matrix))
     if not extra:
         return matrix
@@ -330,12 +330,6 @@ def synthetic_store(kb: KnowledgeBase, size: int, source: VectorSource) -> Knowl
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'generation'")
     conn.execute("COMMIT")
     return store
-
-
-def all_vectors(kb: KnowledgeBase) -> tuple[np.ndarray, np.ndarray]:
-    rows = kb.conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
-    ids = np.array([r[0] for r in rows], dtype=np.uint64)
-    return ids, np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
 
 
 def exact_top(matrix: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
@@ -420,7 +414,7 @@ def real_recall(real: np.ndarray) -> None:
 def vector_only(store: KnowledgeBase, source: VectorSource, label: str, repeats: int) -> None:
     """Exact against ANN vector search at several query ef, with recall@10 of the ANN against
     exact float32 for the questions and for 200 new vectors from the store's source."""
-    ids, matrix = all_vectors(store)
+    ids, matrix = store.all_vectors()
     questions = get_embedder().encode([q for q, _, _ in QUESTIONS])
     queries = np.concatenate([questions, source.draw(200)[0]])
     truth = exact_top(matrix, queries, 10)

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 from mmchat_kb import ann
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from mmchat_kb.store import KnowledgeBase
 
 
@@ -37,15 +35,6 @@ def load_checked(kb: KnowledgeBase, dim: int) -> ann.AnnIndex | None:
         if float(index.index.get(row[0]).astype(np.float32) @ stored) < 0.99:
             return None  # not this knowledge base's vectors
     return index
-
-
-def all_vectors(kb: KnowledgeBase, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    import numpy as np
-
-    rows = kb.conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
-    ids = np.fromiter((r[0] for r in rows), dtype=np.uint64, count=len(rows))
-    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4")
-    return ids, matrix.reshape(len(rows), dim)
 
 
 def catch_up(kb: KnowledgeBase, index: ann.AnnIndex, generation: int) -> None:

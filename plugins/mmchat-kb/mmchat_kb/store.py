@@ -210,13 +210,19 @@ class KnowledgeBase:
 
         generation = self.generation()
         if self._vectors is None or self._vectors[0] != generation:
-            rows = self.conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
-            dim = int(self.meta("dim") or 0) or 1
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4")
-            half = torch.from_numpy(matrix.reshape(len(rows), dim).astype(np.float16))
-            self._vectors = (generation, ids, half)
+            ids, matrix = self.all_vectors()
+            self._vectors = (generation, ids, torch.from_numpy(matrix.astype(np.float16)))
         return self._vectors[1], self._vectors[2]
+
+    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(every chunk id in order, their stored float32 vectors as rows)."""
+        import numpy as np
+
+        rows = self.conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+        dim = int(self.meta("dim") or 0) or 1
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4")
+        return ids, matrix.reshape(len(rows), dim)
 
     def chunk_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored float32 vectors of some chunks, by id."""
@@ -260,8 +266,8 @@ class KnowledgeBase:
             dim = int(self.meta("dim") or 0)
             index = self._ann or annsync.load_checked(self, dim)
             if index is None or index.worn():
-                ids, vectors = annsync.all_vectors(self, dim)
-                index = ann.AnnIndex.build(dim, ids, vectors, generation)
+                ids, vectors = self.all_vectors()
+                index = ann.AnnIndex.build(dim, ids.astype("uint64"), vectors, generation)
                 rebuilt = True
             else:
                 annsync.catch_up(self, index, generation)
