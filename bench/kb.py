@@ -19,13 +19,15 @@ Figures (targets in BENCH_TARGETS.md, retrieval section):
   those stores hold the corpus's real chunk texts cycled (realistic FTS work) with synthetic
   vectors made from real embeddings (VectorSource): by default drawn from a normal distribution
   with the real vectors' mean and covariance; `--vectors copies` uses real vectors plus noise as
-  large as the vector instead (~1,000 near-tied copies per chunk at 1M: a stress case for HNSW).
+  large as the vector instead (~1,000 near-tied copies per chunk at 1M: near-ties for search).
   real_recall compares how hard each kind is for the index against real embeddings.
-- vector search alone, exact (float16 product) against the HNSW index (ann.py) at query ef 64 to
-  512, at every size: p50/p95 and recall@10 against exact float32 search, the index's build time
-  and file size. At 1M chunks (--sizes 1000000: ~2.7 GB of SQLite, ~25 min here) the ANN index
-  is the target: p95 <= 50 ms at recall@10 >= 0.95. Recall is also measured on `--real` real
-  embeddings (the corpus topped up with more stdlib docstring paragraphs).
+- vector search alone, exact (float16 product) against the approximate index (ann.py: sign
+  codes, then float16 rescoring of a shortlist) at several shortlist sizes, at every size:
+  p50/p95 and recall@10 against exact float32 search, the index's build time and file size. At
+  1M chunks (--sizes 1000000: ~6 GB of SQLite, ~12 min here) the approximate index is the
+  target: query p95 <= 50 ms at recall@10 >= 0.95. Recall is also measured on `--real` real
+  embeddings (the corpus topped up with docstring paragraphs of the standard library and of
+  installed packages, --real of them in all).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import argparse
 import importlib
 import inspect
 import os
+import pkgutil
 import shutil
 import statistics
 import sys
@@ -254,8 +257,9 @@ def recall(kb: KnowledgeBase, k: int = 5) -> None:
 
 
 def real_vectors(kb: KnowledgeBase, total: int) -> np.ndarray:
-    """Real embeddings: the corpus's chunks topped up to `total` with more stdlib docstring
-    paragraphs (embedded once, then kept in MMCHAT_HOME for --reuse)."""
+    """Real embeddings: the corpus's chunks topped up to `total` with docstring paragraphs of
+    the standard library and some installed packages (embedded once, then kept in MMCHAT_HOME
+    for --reuse)."""
     _, matrix = kb.all_vectors()
     extra = max(0, total - len(matrix))
     if not extra:
@@ -265,7 +269,7 @@ def real_vectors(kb: KnowledgeBase, total: int) -> np.ndarray:
         more = np.load(saved)
     else:
         started = time.perf_counter()
-        more = get_embedder().encode(stdlib_paragraphs(extra))
+        more = get_embedder().encode(doc_paragraphs(extra))
         np.save(saved, more)
         print(
             f"  embedded {len(more)} more real paragraphs in {time.perf_counter() - started:.0f} s"
@@ -284,7 +288,7 @@ class VectorSource:
     so the spread over directions (a few dominant ones, a long tail) is that of real text
     embeddings, with no duplicates; "copies": real vectors plus N(0, 0.05) per value (noise
     as large as the vector), ~1,000 near-equidistant copies per real chunk at 1M: near-ties
-    for exact search, adversarial for HNSW recall. real_recall compares both to real data.
+    for exact search. real_recall compares both to real data.
     """
 
     def __init__(self, real: np.ndarray, kind: str, seed: int = 0) -> None:
@@ -348,72 +352,87 @@ def ann_recall(
     ids: np.ndarray,
     truth: np.ndarray,
     queries: np.ndarray,
+    wanted: int | None = None,
     k: int = 10,
-    wanted: int = CANDIDATES,
 ) -> float:
-    """Mean share of the exact top k that the index's top k finds, searching for `wanted`
-    results (search() asks for CANDIDATES; HNSW's beam is at least that wide)."""
+    """Mean share of the exact top k that the index's top k finds, rescoring a shortlist of
+    `wanted` rows (default: the shipped ann.shortlist)."""
     found = 0
     for query, rows in zip(queries, truth, strict=True):
-        keys, _ = index.search(query, max(k, wanted))
-        found += len(set(keys[:k]) & set(ids[rows].tolist()))
+        keys, _ = index.search(query, k, wanted)
+        found += len(set(keys) & set(ids[rows].tolist()))
     return found / (k * len(queries))
 
 
-def stdlib_paragraphs(limit: int) -> list[str]:
-    """Docstring paragraphs (first 300 characters) from every stdlib module: more real text."""
-    found: list[str] = []
-    for name in sorted(n for n in sys.stdlib_module_names if not n.startswith("_")):
-        if name in ("antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo"):
+DOC_PACKAGES = "numpy torch transformers sentence_transformers textual rich PIL typer".split()
+
+
+def module_names() -> list[str]:
+    """The standard library's modules and their submodules, then some installed packages'."""
+    skip = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "test"}
+    tops = sorted(n for n in sys.stdlib_module_names if not n.startswith("_") and n not in skip)
+    names = []
+    with warnings.catch_warnings():  # walking imports packages: deprecation notices galore
+        warnings.simplefilter("ignore")
+        for top in tops + DOC_PACKAGES:
+            names.append(top)
+            try:
+                path = getattr(importlib.import_module(top), "__path__", None)
+            except Exception:
+                continue
+            for info in pkgutil.walk_packages(path or [], top + ".", onerror=lambda _: None):
+                parts = info.name.split(".")[1:]
+                if not any(p.startswith("_") or p in skip or p == "tests" for p in parts):
+                    names.append(info.name)
+    return names
+
+
+def doc_paragraphs(limit: int) -> list[str]:
+    """Docstring paragraphs (first 300 characters), distinct: more real text to embed."""
+    found: dict[str, None] = {}
+    for name in module_names():
+        try:
+            text = module_markdown(name) or ""
+        except Exception:  # a module that fails on import or on inspection
             continue
-        text = module_markdown(name) or ""
-        found += [p.strip()[:300] for p in text.split("\n\n") if len(p.strip()) > 80]
+        found.update((p.strip()[:300], None) for p in text.split("\n\n") if len(p.strip()) > 80)
         if len(found) >= limit:
             break
-    return list(dict.fromkeys(found))[:limit]
+    return list(found)[:limit]
 
 
-def held_out_recall(
-    vectors: np.ndarray, questions: np.ndarray, ef: int, wanted: int = CANDIDATES
-) -> tuple[float, float]:
-    """Build an index on all but 200 of `vectors`; recall@10 at query ef `ef` (searching for
-    `wanted` results) for the 200 held-out vectors and for the questions."""
+def held_out_recall(vectors: np.ndarray, questions: np.ndarray, wanted: int) -> tuple[float, float]:
+    """Build an index on all but 200 of `vectors`; recall@10 rescoring a shortlist of `wanted`
+    rows, for the 200 held-out vectors and for the questions."""
     ids = np.arange(1, len(vectors) + 1, dtype=np.uint64)
     held = np.zeros(len(ids), dtype=bool)
     held[np.random.default_rng(1).choice(len(ids), min(200, len(ids) // 10), replace=False)] = True
     index = ann.AnnIndex.build(vectors.shape[1], ids[~held], vectors[~held], 0)
-    index.index.expansion_search = ef
     return tuple(  # type: ignore[return-value]
-        ann_recall(index, ids[~held], exact_top(vectors[~held], queries, 10), queries, 10, wanted)
+        ann_recall(index, ids[~held], exact_top(vectors[~held], queries, 10), queries, wanted)
         for queries in (vectors[held], questions)
     )
 
 
 def real_recall(real: np.ndarray) -> None:
-    """ANN recall@10 on real embeddings, and which synthetic data is like them.
-
-    At a few thousand vectors HNSW finds nearly everything at the shipped ef, so the three
-    kinds of data are also compared at ef 10, where differences show: data that loses more
-    recall there is harder for the index than real embeddings are.
-    """
+    """Recall@10 of the approximate index on real embeddings, and which synthetic data is like
+    them: each kind is indexed at the real data's size and searched with a shortlist of 1/100
+    of it, the share the index rescores at 1M chunks. Data that loses more recall there is
+    harder for the index than real embeddings are."""
     questions = get_embedder().encode([q for q, _, _ in QUESTIONS])
-    held, asked = held_out_recall(real, questions, ann.EXPANSION_SEARCH)
-    print(
-        f"  ANN on {len(real) - 200} real vectors: recall@10 {held:.3f} (200 held-out chunks), "
-        f"{asked:.3f} (questions)"
-    )
+    wanted = max(10, len(real) // ann.SHORTLIST_SHARE)
     for kind in ("real", "gaussian", "copies"):
         vectors = real if kind == "real" else VectorSource(real, kind).draw(len(real))[0]
-        held, asked = held_out_recall(vectors, questions, 10, wanted=10)
+        held, asked = held_out_recall(vectors, questions, wanted)
         print(
-            f"  at ef 10, {kind:8s} {len(vectors)} vectors: recall@10 {held:.3f} (held out), "
-            f"{asked:.3f} (questions)"
+            f"  shortlist {wanted} of {len(vectors) - 200} {kind:8s} vectors: recall@10 "
+            f"{held:.3f} (200 held out), {asked:.3f} (questions)"
         )
 
 
 def vector_only(store: KnowledgeBase, source: VectorSource, label: str, repeats: int) -> None:
-    """Exact against ANN vector search at several query ef, with recall@10 of the ANN against
-    exact float32 for the questions and for 200 new vectors from the store's source."""
+    """Exact against approximate vector search at several shortlist sizes, with recall@10
+    against exact float32 for the questions and for 200 new vectors from the store's source."""
     ids, matrix = store.all_vectors()
     questions = get_embedder().encode([q for q, _, _ in QUESTIONS])
     queries = np.concatenate([questions, source.draw(200)[0]])
@@ -437,23 +456,24 @@ def vector_only(store: KnowledgeBase, source: VectorSource, label: str, repeats:
         f"{label}: exact vector search p50/p95 {statistics.median(exact_ms):.1f}/"
         f"{pct(exact_ms, 95):.1f} ms; ANN build {build:.1f} s, file {size:.0f} MB"
     )
-    n = len(QUESTIONS)
-    for ef in sorted({64, 128, 256, 512, ann.EXPANSION_SEARCH}):
-        index.index.expansion_search = ef
+    n, shipped = len(QUESTIONS), ann.shortlist(len(index))
+    for wanted in sorted({len(index) // 400, len(index) // 200, shipped, len(index) // 50}):
+        if not CANDIDATES <= wanted < len(index):
+            continue
         ann_ms = []
         for _ in range(repeats):
             for query in queries:
                 t0 = time.perf_counter()
-                index.search(query, CANDIDATES)
+                index.search(query, CANDIDATES, wanted)
                 ann_ms.append((time.perf_counter() - t0) * 1000)
-        shipped = " (shipped)" if ef == ann.EXPANSION_SEARCH else ""
+        label = " (shipped)" if wanted == shipped else ""
         print(
-            f"  ANN ef {ef}{shipped}: p50/p95 {statistics.median(ann_ms):.2f}/"
+            f"  ANN shortlist {wanted}{label}: p50/p95 {statistics.median(ann_ms):.2f}/"
             f"{pct(ann_ms, 95):.2f} ms; recall@10 vs exact "
-            f"{ann_recall(index, ids, truth[:n], queries[:n]):.3f} (questions), "
-            f"{ann_recall(index, ids, truth[n:], queries[n:]):.3f} (200 {source.kind} draws)"
+            f"{ann_recall(index, ids, truth[:n], queries[:n], wanted):.3f} (questions), "
+            f"{ann_recall(index, ids, truth[n:], queries[n:], wanted):.3f} "
+            f"(200 {source.kind} draws)"
         )
-    index.index.expansion_search = ann.EXPANSION_SEARCH
     # Back to what a fresh process does: choose exact or ANN by size, load the index file.
     store.ann_min_chunks, store._vectors, store._ann, store._exact_at = (
         ann.min_chunks(),
@@ -502,7 +522,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000", help="latency store sizes")
     parser.add_argument("--repeats", type=int, default=2, help="passes over the questions")
     parser.add_argument(
-        "--real", type=int, default=5000, help="real embeddings for the ANN recall (embeds more)"
+        "--real", type=int, default=10000, help="real embeddings for the ANN recall (embeds more)"
     )
     parser.add_argument(
         "--vectors",

@@ -2,7 +2,7 @@
 
 The index file is trusted only after a spot check: 16 chunks picked at random must have the
 same vector in the file as in SQLite (a file from another knowledge base, or damaged in a way
-usearch does not notice, fails it). A file behind SQLite is brought into step by chunk id.
+that still reads, fails it). A file behind SQLite is brought into step by chunk id.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ def load_checked(kb: KnowledgeBase, dim: int) -> ann.AnnIndex | None:
         row = kb.conn.execute(
             "SELECT id, vector FROM chunks WHERE id >= ? ORDER BY id LIMIT 1", (probe,)
         ).fetchone()
-        if row is None or not index.index.contains(row[0]):
+        kept = None if row is None else index.vector(row[0])
+        if kept is None:
             continue  # added after the file was saved: brought into step later
         stored = np.frombuffer(row[1], dtype="<f4")
-        if float(index.index.get(row[0]).astype(np.float32) @ stored) < 0.99:
+        if float(kept.astype(np.float32) @ stored) < 0.99:
             return None  # not this knowledge base's vectors
     return index
 
@@ -44,7 +45,7 @@ def catch_up(kb: KnowledgeBase, index: ann.AnnIndex, generation: int) -> None:
     if index.generation != generation:
         rows = kb.conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.uint64)
-        keys = np.asarray(index.index.keys, dtype=np.uint64)
+        keys = np.sort(index.keys())
         index.remove(np.setdiff1d(keys, ids, assume_unique=True))
         new = np.setdiff1d(ids, keys, assume_unique=True)
         if len(new):

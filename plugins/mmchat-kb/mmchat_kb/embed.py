@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mmchat_kb.query_encoder import LeanBertEncoder
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -42,12 +44,15 @@ class Embedder:
     def __init__(self, model_id: str = DEFAULT_MODEL) -> None:
         self.model_id = model_id
         self._model: Any = None
+        self._lean: LeanBertEncoder | None = None  # for one question at a time
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                self._model = self._open()
+                model = self._open()
+                self._lean = LeanBertEncoder(model) if LeanBertEncoder.fits(model) else None
+                self._model = model
         return self._model
 
     def _open(self) -> Any:
@@ -105,6 +110,8 @@ class Embedder:
 
         model = self._load()
         with one_thread():
+            if self._lean is not None:
+                return self._lean.encode(text)
             vector = model.encode(
                 [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
             )[0]

@@ -265,7 +265,7 @@ class KnowledgeBase:
                 return None
             dim = int(self.meta("dim") or 0)
             index = self._ann or annsync.load_checked(self, dim)
-            if index is None or index.worn():
+            if index is None:
                 ids, vectors = self.all_vectors()
                 index = ann.AnnIndex.build(dim, ids.astype("uint64"), vectors, generation)
                 rebuilt = True

@@ -1,7 +1,9 @@
-"""The ANN index on real embeddings: same answers as exact search, rebuilt or brought into step
-when its file is missing, corrupt, foreign or behind SQLite, and removals leave it at once.
+"""The ANN index on real embeddings: close to exact search, rebuilt or brought into step when its
+file is missing, corrupt, foreign, of the older usearch kind or behind SQLite, and removals leave
+it at once.
 
-The threshold is lowered (MMCHAT_KB_ANN_MIN_CHUNKS) so a small store goes the ANN way.
+The threshold is lowered (MMCHAT_KB_ANN_MIN_CHUNKS) so a small store goes the ANN way, and the
+shortlist is cut to half the store so the sign-code scan really chooses what is rescored.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def notes(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def small_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MMCHAT_KB_ANN_MIN_CHUNKS", "10")
+    monkeypatch.setattr(ann, "SHORTLIST_MIN", 24)  # of the 48 chunks
 
 
 def ingested(folder: Path) -> KnowledgeBase:
@@ -65,8 +68,8 @@ def top(kb: KnowledgeBase, k: int = 5) -> list[list[int]]:
 
 
 def assert_close_to_exact(kb: KnowledgeBase) -> None:
-    """HNSW is approximate: after removals a node can drop out of reach, so ask for what the
-    index promises (recall@5 against exact search), and that it names only live chunks."""
+    """The index is approximate (a neighbour can miss the shortlist), so ask for what it
+    promises (recall@5 against exact search), and that it names only live chunks."""
     found, truth = top(kb), exact_top(kb)
     live = {row[0] for row in kb.conn.execute("SELECT id FROM chunks")}
     assert {c for ranks in found for c in ranks} <= live
@@ -89,7 +92,7 @@ def files(kb: KnowledgeBase) -> list[str]:
 def test_ann_gives_the_exact_top_results(notes: Path) -> None:
     with ingested(notes) as kb:
         generation, chunks = kb.generation(), kb.counts()[1]
-        assert files(kb) == [f"ann-g{generation}-n{chunks}.usearch"]  # saved by the ingest
+        assert files(kb) == [f"ann-g{generation}-n{chunks}.npz"]  # saved by the ingest
         assert ann.index_files(kb.path.parent)[0].stat().st_mode & 0o777 == 0o600
         assert kb.ann_index() is not None
         assert_close_to_exact(kb)
@@ -113,7 +116,7 @@ def test_below_the_threshold_search_is_exact_and_no_file_is_kept(
         assert top(kb)[0]
 
 
-@pytest.mark.parametrize("damage", ["missing", "corrupt", "truncated", "foreign"])
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "truncated", "foreign", "usearch"])
 def test_a_damaged_index_file_is_rebuilt(notes: Path, tmp_path: Path, damage: str) -> None:
     with ingested(notes) as kb:
         (path,) = ann.index_files(kb.path.parent)
@@ -123,18 +126,26 @@ def test_a_damaged_index_file_is_rebuilt(notes: Path, tmp_path: Path, damage: st
         path.write_bytes(b"\x00not an index" * 100)
     elif damage == "truncated":
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    else:  # the right name, another knowledge base's vectors
+    elif damage == "foreign":  # the right name and shape, another knowledge base's vectors
         import numpy as np
 
-        other = ann.AnnIndex.build(
-            384, np.arange(1, 49, dtype=np.uint64), np.eye(48, 384, dtype=np.float32), 0
-        )
-        other.index.save(str(path))
+        with path.open("wb") as out:
+            np.savez(
+                out,
+                mean=np.zeros(384, np.float32),
+                ids=np.arange(1, 49, dtype=np.uint64),
+                vectors=np.eye(48, 384, dtype=np.float16),
+            )
+    else:  # the HNSW file an older mmchat-kb kept, newer than the one it replaced
+        path.unlink()
+        path = path.with_name(f"ann-g{ann.file_generation(path) + 1}-n48.usearch")
+        path.write_bytes(b"usearch" * 100)
     with KnowledgeBase.open("notes") as kb:
         assert top(kb)[0]  # the first search rebuilds the index
         (rebuilt,) = ann.index_files(kb.path.parent)
+        assert rebuilt.suffix == ".npz"
         assert ann.AnnIndex.load(rebuilt, 384) is not None
-        assert_close_to_exact(kb)  # a rebuilt graph is another graph: same recall, not same ties
+        assert_close_to_exact(kb)
 
 
 def test_a_file_behind_sqlite_is_brought_into_step(notes: Path) -> None:
