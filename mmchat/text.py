@@ -38,3 +38,10 @@ def json_for_terminal(value: Any, indent: int | None = None) -> str:
     """
     text = json.dumps(value, ensure_ascii=False, indent=indent)
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def citation_line(cite: dict[str, Any]) -> str:
+    """One cited source, as the CLI and the TUI show it: "[1] Title, Section (path)"."""
+    where = f", {cite['location']}" if cite.get("location") else ""
+    title = cite.get("title") or cite["source"]
+    return one_line(f"[{cite['n']}] {title}{where} ({cite['source']})")

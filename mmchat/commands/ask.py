@@ -183,12 +183,7 @@ def _describe(result: dict[str, Any], message: Any) -> None:
 
 
 def _print_citations(result: dict[str, Any]) -> None:
-    from mmchat.text import one_line
+    from mmchat.text import citation_line
 
     for cite in result.get("citations", []):
-        where = f", {cite['location']}" if cite.get("location") else ""
-        print(
-            one_line(
-                f"[{cite['n']}] {cite.get('title') or cite['source']}{where} ({cite['source']})"
-            )
-        )
+        print(citation_line(cite))

@@ -212,3 +212,58 @@ async def test_long_conversations_open_with_the_newest_page(make_app, session) -
         await wait_for(pilot, lambda: len(log.boxes) == PAGE + 5)
         assert log.boxes[0].text == "message 0"
         assert not log.query("#show-earlier")
+
+
+CITATIONS = [
+    {"n": 1, "source": "/docs/router.md", "title": "Router manual", "location": "Resetting"},
+    {"n": 2, "source": "/docs/[b]x[/b].md", "title": HOSTILE, "location": ""},
+]
+
+
+def sources_text(box) -> str:  # type: ignore[no-untyped-def]
+    from textual.widgets import Static
+
+    sources = box.query_one(".message-sources", Static)
+    return str(sources.render()) if sources.display else ""
+
+
+async def test_an_answer_shows_the_sources_it_cites(make_app, session) -> None:
+    conv = session.store.create_conversation(title="Cited", model="scripted")
+    session.store.add_message(conv.id, "user", "how do I reset it?")
+    session.store.add_message(
+        conv.id, "assistant", "Hold RESET for 12 s [1].", meta={"citations": CITATIONS}
+    )
+    session.store.add_message(conv.id, "user", "thanks")
+    session.store.add_message(conv.id, "assistant", "You are welcome.")
+    app, _ = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        options = app.screen.query_one("#conversations", OptionList)
+        options.focus()
+        options.highlighted = 0
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.conversation_id == conv.id)
+        await pilot.pause()
+        boxes = app.screen.query_one(ChatLog).boxes
+        cited = sources_text(boxes[1])
+        assert cited.splitlines()[:2] == [
+            "Sources",
+            "[1] Router manual, Resetting (/docs/router.md)",
+        ]
+        assert "[b]x[/b].md" in cited and "[@click=app.quit]" in cited  # text, not markup
+        assert sources_text(boxes[0]) == "" and sources_text(boxes[3]) == ""
+
+
+async def test_a_streamed_answer_gets_its_sources_when_it_is_saved(make_app, session) -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press(*"hello", "enter")
+        await wait_answered(pilot)
+        box = app.screen.query_one(ChatLog).boxes[-1]
+        assert sources_text(box) == ""
+        saved = session.store.add_message(
+            app.screen.conversation_id, "assistant", box.text, meta={"citations": CITATIONS[:1]}
+        )
+        await box.finish(saved)
+        await pilot.pause()
+        assert "[1] Router manual, Resetting (/docs/router.md)" in sources_text(box)

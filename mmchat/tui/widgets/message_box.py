@@ -1,10 +1,13 @@
-"""One message in the chat view: a header line, attachments, and a Markdown body.
+"""One message in the chat view: a header line, attachments, a Markdown body, and the sources
+an answer cites (knowledge-base passages), one line each.
 
 Model output is untrusted: control characters are stripped before it reaches the Markdown widget
 and links are never opened (open_links=False); the header is built from Content, never markup.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,7 +19,7 @@ from textual.widgets.markdown import MarkdownStream
 
 from mmchat.store import Attachment
 from mmchat.store import Message as StoredMessage
-from mmchat.text import one_line, strip_control
+from mmchat.text import citation_line, one_line, strip_control
 from mmchat.tui.widgets.attachments import AttachmentRow
 
 STATUS_STYLE = {"stopped": "$warning", "failed": "$error", "streaming": "$accent"}
@@ -63,6 +66,9 @@ class MessageBox(Vertical, can_focus=True):
         if self.attachments:
             yield AttachmentRow(self.attachments, self.blobs)
         yield Markdown(self.text, open_links=False, classes="message-body")
+        sources = Static(self._sources(), classes="message-sources")
+        sources.display = bool(self._citations())
+        yield sources
 
     @property
     def body(self) -> Markdown:
@@ -89,8 +95,21 @@ class MessageBox(Vertical, can_focus=True):
             ]
         return Content.assemble(*parts)
 
+    def _citations(self) -> list[dict[str, Any]]:
+        return self.message.meta.get("citations", []) if self.message else []
+
+    def _sources(self) -> Content:
+        """The cited sources (Content, never markup: titles and paths are the documents')."""
+        cites = self._citations()
+        lines = [Content.styled("Sources", "bold")] if cites else []
+        lines += [Content(citation_line(cite)) for cite in cites]
+        return Content("\n").join(lines)
+
     def refresh_header(self) -> None:
         self.query_one(".message-header", Static).update(self._header())
+        sources = self.query_one(".message-sources", Static)
+        sources.update(self._sources())
+        sources.display = bool(self._citations())
 
     # -- streaming ---------------------------------------------------------------------------
 
