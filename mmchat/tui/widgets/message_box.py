@@ -107,9 +107,6 @@ class MessageBox(Vertical, can_focus=True):
 
     def refresh_header(self) -> None:
         self.query_one(".message-header", Static).update(self._header())
-        sources = self.query_one(".message-sources", Static)
-        sources.update(self._sources())
-        sources.display = bool(self._citations())
 
     # -- streaming ---------------------------------------------------------------------------
 
@@ -133,6 +130,9 @@ class MessageBox(Vertical, can_focus=True):
             self.text = strip_control(message.content)
         await self.body.update(self.text)
         self.refresh_header()
+        sources = self.query_one(".message-sources", Static)  # the saved message's citations
+        sources.update(self._sources())
+        sources.display = bool(self._citations())
 
     def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
         """Links are never opened for the person; the address is shown and copied instead."""

@@ -45,7 +45,7 @@ def catch_up(kb: KnowledgeBase, index: ann.AnnIndex, generation: int) -> None:
     if index.generation != generation:
         rows = kb.conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.uint64)
-        keys = np.sort(index.keys())
+        keys = index.keys().copy()  # remove() moves rows under a view
         index.remove(np.setdiff1d(keys, ids, assume_unique=True))
         new = np.setdiff1d(ids, keys, assume_unique=True)
         if len(new):

@@ -267,7 +267,7 @@ class KnowledgeBase:
             index = self._ann or annsync.load_checked(self, dim)
             if index is None:
                 ids, vectors = self.all_vectors()
-                index = ann.AnnIndex.build(dim, ids.astype("uint64"), vectors, generation)
+                index = ann.AnnIndex.build(dim, ids, vectors, generation)
                 rebuilt = True
             else:
                 annsync.catch_up(self, index, generation)
@@ -276,7 +276,7 @@ class KnowledgeBase:
             self.conn.execute("COMMIT")
         self._ann, self._vectors = index, None  # the float16 matrix is not needed any more
         if rebuilt:
-            annsync.save(self, index, force=True)  # minutes of work at 1M chunks: keep it
+            annsync.save(self, index, force=True)  # reading it back beats rebuilding from SQLite
         return index
 
     def _after_commit(
