@@ -20,7 +20,7 @@ from transformers import AutoModelForCausalLM
 
 from mmchat.engine.default_decoder import smollm2_dir
 from mmchat.engine.fusion import DEFAULT_DIR, FusionModel
-from mmchat.train_fusion import auto_threads, image_path, prompt_ids, read_split
+from mmchat.train_fusion import auto_threads, image_path, negated, prompt_ids, read_split
 
 SHAPES = {"circle", "rectangle", "triangle"}
 CHAT_PROMPTS = (
@@ -45,9 +45,7 @@ def yes_no_cell(question: str, expected: str) -> str:
     easy-vqa's yes/no questions and fails the plain-yes and negated-no cells. The cells show
     whether the answers come from the image.
     """
-    words = question.rstrip("?").split()
-    negated = "not" in words or "no" in words
-    return f"{'negated' if negated else 'plain'} question, answer {expected}"
+    return f"{'negated' if negated(question) else 'plain'} question, answer {expected}"
 
 
 def generate(model: FusionModel, decoder: torch.nn.Module, ids: list[int], tokens: int) -> str:

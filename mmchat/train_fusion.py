@@ -50,6 +50,12 @@ def kind_weights(yes_no_share: float) -> dict[str, float]:
     return {k: share[k] / KIND_COUNT[k] for k in KIND_COUNT}
 
 
+def negated(question: str) -> bool:
+    """Whether an easy-vqa question is negated: "is there not a red shape?", "is no ..."."""
+    words = question.rstrip("?").split()
+    return "not" in words or "no" in words
+
+
 def answer_kind(answer: str) -> str:
     if answer in {"yes", "no"}:
         return "yes/no"

@@ -79,6 +79,7 @@ def test_history_rename_and_delete(isolated_home: Path) -> None:
         (["ask", "--persona", "nobody", "hi"], "unknown persona 'nobody'"),
         (["ask", "--conversation", "42", "hi"], "no conversation 42"),
         (["ask", "   "], "the question is empty"),
+        (["train-fusion", "--out", "unused", "--top-layer"], "give it --init FOLDER"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(

@@ -13,33 +13,63 @@ from mmchat.commands.common import fail
 
 def train_fusion(
     out: Annotated[Path, typer.Option(help="Folder for the trained config + weights.")],
-    steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 400,
-    batch_size: Annotated[int, typer.Option(help="Questions per step.")] = 32,
-    lr: Annotated[float, typer.Option(help="Learning rate (gates take 10x).")] = 1e-3,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps [400; 3000 top].")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Questions per step [32; 256 top].")
+    ] = None,
+    lr: Annotated[float, typer.Option(help="Learning rate (gates learn faster).")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    images: Annotated[int, typer.Option(help="Training images to encode.")] = 1000,
+    images: Annotated[
+        int | None, typer.Option(help="Training images to encode [1000; 2000 top].")
+    ] = None,
     threads: Annotated[int, typer.Option(help="0: the cores not already busy.")] = 0,
     init: Annotated[Path | None, typer.Option(help="Continue from a fusion folder.")] = None,
+    top_layer: Annotated[
+        bool,
+        typer.Option(
+            "--top-layer",
+            help="Second stage: add a layer after the last block to the --init model and "
+            "train only it (yes/no questions about the picture).",
+        ),
+    ] = False,
 ) -> None:
     """Train the fusion layers (decoder and encoder stay frozen); use with --model OUT."""
     from mmchat.engine.assets import AssetMissing
-    from mmchat.train_fusion import train
 
     def log(line: str) -> None:
         typer.echo(f"[{time.strftime('%H:%M:%S')}] {line}", err=True)
 
     try:
-        figures = train(
-            out,
-            steps=steps,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            images=images,
-            threads=threads,
-            init=init,
-            log=log,
-        )
+        if top_layer:
+            from mmchat import train_top_layer
+
+            if init is None:
+                fail("--top-layer trains on top of a trained model: give it --init FOLDER", 2)
+            figures = train_top_layer.train(
+                init,
+                out,
+                steps=steps or 3000,
+                batch_size=batch_size or 256,
+                lr=lr,
+                seed=seed,
+                images=images or 2000,
+                threads=threads,
+                log=log,
+            )
+        else:
+            from mmchat.train_fusion import train
+
+            figures = train(
+                out,
+                steps=steps or 400,
+                batch_size=batch_size or 32,
+                lr=lr,
+                seed=seed,
+                images=images or 1000,
+                threads=threads,
+                init=init,
+                log=log,
+            )
     except (AssetMissing, FileNotFoundError) as exc:
         fail(f"{exc} (mmchat setup installs the training data)")
     typer.echo(f"saved to {out}: final loss {figures['final_loss']}")
