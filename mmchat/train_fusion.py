@@ -348,8 +348,13 @@ def set_feature_statistics(model: FusionModel, features: dict[int, torch.Tensor]
     import torch
 
     stacked = torch.stack(list(features.values())).flatten(0, 1)  # (images * tokens, C)
-    model.adapter.projector.mean.copy_(stacked.mean(0))
-    model.adapter.projector.std.copy_(stacked.std(0).clamp_min(1e-3))
+    fit_standardisation(model.adapter.projector, stacked)
+
+
+def fit_standardisation(module: torch.nn.Module, samples: torch.Tensor) -> None:
+    """Set a module's `mean` and `std` buffers to those of (N, C) samples, per channel."""
+    module.mean.copy_(samples.mean(0))
+    module.std.copy_(samples.std(0).clamp_min(1e-3))
 
 
 def _optimise(

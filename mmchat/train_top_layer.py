@@ -29,6 +29,7 @@ from mmchat.train_fusion import (
     auto_threads,
     cache_texts,
     encode_split,
+    fit_standardisation,
     negated,
     read_split,
     run_blocks,
@@ -144,9 +145,7 @@ def set_text_statistics(layer: ReadoutCrossAttention, rows: list[Row]) -> None:
     """Standardise the layer's text input with the training rows' per-channel mean and std."""
     import torch
 
-    stacked = torch.cat([r.hidden for r in rows])
-    layer.mean.copy_(stacked.mean(0))
-    layer.std.copy_(stacked.std(0).clamp_min(1e-3))
+    fit_standardisation(layer, torch.cat([r.hidden for r in rows]))
 
 
 def accuracy(
@@ -188,13 +187,13 @@ def train(
     """Train the top layer; save the grown model to `out_dir`; return the run's figures."""
     import torch
 
+    from mmchat.engine.fusion import FusionModel
+
     started = time.perf_counter()
     torch.set_num_threads(threads or auto_threads())
     random.seed(seed)
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    from mmchat.engine.fusion import FusionModel
-
     model = FusionModel.from_pretrained(init)
     layer = model.adapter.cross[model.add_top_layer()]
     questions = read_split("train")

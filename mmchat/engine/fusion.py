@@ -92,6 +92,19 @@ class VisionProjector(nn.Module):
         return self.fc2(F.gelu(self.fc1(tokens))) + self.position
 
 
+def image_attention(
+    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, num_heads: int
+) -> torch.Tensor:
+    """Multi-head attention of (B, S, D) text queries over (B, T, D) image keys and values,
+    no mask: every text token sees every image token. Returns (B, S, D)."""
+
+    def heads(x: torch.Tensor) -> torch.Tensor:  # (B, L, D) -> (B, H, L, D/H)
+        return x.view(x.shape[0], x.shape[1], num_heads, -1).transpose(1, 2)
+
+    out = F.scaled_dot_product_attention(heads(queries), heads(keys), heads(values))
+    return out.transpose(1, 2).reshape(queries.shape)
+
+
 class GatedCrossAttention(nn.Module):
     """Text hidden states attend to vision tokens; tanh gates (zero at init) scale what is added.
 
@@ -102,7 +115,6 @@ class GatedCrossAttention(nn.Module):
     def __init__(self, config: FusionConfig, scale: float) -> None:
         super().__init__()
         width, self.num_heads = config.text_width, config.num_heads
-        self.head_dim = width // config.num_heads
         self.norm = nn.LayerNorm(width, eps=config.norm_eps)
         self.q_proj = nn.Linear(width, width, bias=False)
         self.k_proj = nn.Linear(width, width, bias=False)
@@ -117,19 +129,12 @@ class GatedCrossAttention(nn.Module):
             self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, width))
             self.mlp_gate = nn.Parameter(torch.zeros(1))
 
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        # (B, L, D) -> (B, H, L, D/H)
-        return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
-
     def forward(self, hidden: torch.Tensor, vision: torch.Tensor) -> torch.Tensor:
         # hidden: (B, S, D) text; vision: (B or 1, T, D) projected image tokens.
         if vision.shape[0] != hidden.shape[0]:
             vision = vision.expand(hidden.shape[0], -1, -1)
-        q = self._heads(self.q_proj(self.norm(hidden)))  # (B, H, S, hd)
-        k = self._heads(self.k_proj(vision))  # (B, H, T, hd)
-        v = self._heads(self.v_proj(vision))
-        attn = F.scaled_dot_product_attention(q, k, v)  # every text token sees every image token
-        attn = attn.transpose(1, 2).reshape(hidden.shape)  # (B, S, D)
+        queries = self.q_proj(self.norm(hidden))
+        attn = image_attention(queries, self.k_proj(vision), self.v_proj(vision), self.num_heads)
         hidden = hidden + torch.tanh(self.attn_gate) * self.scale * self.o_proj(attn)
         if self.mlp is not None:
             gate = torch.tanh(self.mlp_gate) * self.scale
@@ -152,7 +157,6 @@ class ReadoutCrossAttention(nn.Module):
     def __init__(self, config: FusionConfig, scale: float) -> None:
         super().__init__()
         width, self.num_heads = config.text_width, config.num_heads
-        self.head_dim = width // config.num_heads
         # Per-channel statistics of the residual stream here (set by training).
         self.register_buffer("mean", torch.zeros(width))
         self.register_buffer("std", torch.ones(width))
@@ -166,16 +170,13 @@ class ReadoutCrossAttention(nn.Module):
         self.gate = nn.Parameter(torch.zeros(1))
         self.scale = scale
 
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
-
     def forward(self, hidden: torch.Tensor, vision: torch.Tensor) -> torch.Tensor:
         if vision.shape[0] != hidden.shape[0]:
             vision = vision.expand(hidden.shape[0], -1, -1)
         text = (hidden - self.mean) / self.std
-        q = self._heads(self.q_proj(text))
-        k, v = self._heads(self.k_proj(vision)), self._heads(self.v_proj(vision))
-        seen = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(hidden.shape)
+        seen = image_attention(
+            self.q_proj(text), self.k_proj(vision), self.v_proj(vision), self.num_heads
+        )
         update = self.out(F.gelu(self.text_in(text) + self.image_in(seen)))
         return hidden + torch.tanh(self.gate) * self.scale * update
 
