@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmchat_kb.query_encoder import LeanBertEncoder
+from mmchat.config import cache_dir
+from mmchat_kb.onnx_query import OnnxQueryEncoder
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,16 +45,27 @@ class Embedder:
     def __init__(self, model_id: str = DEFAULT_MODEL) -> None:
         self.model_id = model_id
         self._model: Any = None
-        self._lean: LeanBertEncoder | None = None  # for one question at a time
+        self._questions: OnnxQueryEncoder | None = None  # for one question at a time
+        self._questions_tried = False
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                model = self._open()
-                self._lean = LeanBertEncoder(model) if LeanBertEncoder.fits(model) else None
-                self._model = model
+                self._model = self._open()
         return self._model
+
+    def _question_encoder(self) -> OnnxQueryEncoder | None:
+        """Made on the first question, not at load: ingest never needs it, and the first
+        export takes ~2 s (then ~0.5 s per process: fingerprint, session, probe check)."""
+        model = self._load()
+        with self._lock:
+            if not self._questions_tried:
+                self._questions_tried = True
+                self._questions = OnnxQueryEncoder.open(
+                    model, cache_dir() / "kb-onnx", self.model_id
+                )
+        return self._questions
 
     def _open(self) -> Any:
         folder = packaged_model_dir(self.model_id)
@@ -108,11 +120,11 @@ class Embedder:
 
         from mmchat_kb.threads import one_thread
 
-        model = self._load()
+        questions = self._question_encoder()
+        if questions is not None:
+            return questions.encode(text)
         with one_thread():
-            if self._lean is not None:
-                return self._lean.encode(text)
-            vector = model.encode(
+            vector = self._load().encode(
                 [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
             )[0]
         return np.asarray(vector, dtype=np.float32)

@@ -2,11 +2,12 @@
 
 Below ann.min_chunks() chunks vector search is exact: one float16 matrix-vector product over
 every chunk (see store.vectors and bench/kb.py); it cannot miss a neighbour. From there on the
-approximate index (ann.py: sign codes, then float16 rescoring) answers in ~15 ms at 1M chunks
+approximate index (ann.py: sign codes, then float16 rescoring) answers in ~17 ms at 1M chunks
 where the exact product takes ~120 ms. The similarities a hit reports are always exact, from
 the stored float32 vectors. The question is embedded and searched by meaning on a worker
 thread while SQLite ranks its words on the caller's: both release the GIL for most of their
-work, and at 1M chunks full-text ranking is ~20 ms of a ~50 ms budget.
+work, and at 1M chunks full-text ranking is ~17 ms of a ~35 ms search (the question's
+embedding, ~10 ms in ONNX Runtime, then ~18 ms by meaning).
 """
 
 from __future__ import annotations

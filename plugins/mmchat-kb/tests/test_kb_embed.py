@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 from mmchat_kb.embed import Embedder, EmbedderError, get_embedder, packaged_model_dir
+from mmchat_kb.onnx_query import OnnxQueryEncoder, fingerprint
 
 
 def test_packaged_model_gives_unit_vectors_that_mean_something() -> None:
@@ -42,30 +47,98 @@ QUESTIONS = [
 
 @pytest.mark.parametrize("text", QUESTIONS)
 def test_a_question_embeds_as_sentence_transformers_embeds_it(text: str) -> None:
-    """encode_query runs BERT's layers directly (query_encoder.py); the vector must be the
-    one sentence-transformers gives, or questions would miss the chunks it embedded."""
+    """encode_query runs the exported model in ONNX Runtime (onnx_query.py); the vector must be
+    the one sentence-transformers gives, or questions would miss the chunks it embedded."""
     embedder = get_embedder()
     question = embedder.encode_query(text)
-    assert embedder._lean is not None  # the packaged MiniLM takes the lean path
-    reference = embedder._load().encode(
-        [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )[0]
+    assert embedder._questions is not None  # the packaged MiniLM takes the ONNX path
     assert question.dtype == np.float32 and question.shape == (384,)
-    assert np.abs(question - reference).max() < 1e-5
+    assert np.abs(question - reference(text)).max() < 1e-5
 
 
-def test_only_the_checked_model_shape_takes_the_lean_path() -> None:
-    from mmchat_kb.query_encoder import LeanBertEncoder
+def reference(text: str) -> np.ndarray:
+    return (
+        get_embedder()
+        ._load()
+        .encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[
+            0
+        ]
+    )
+
+
+def test_the_export_is_made_once_and_reused(tmp_path: Path) -> None:
+    model, name = get_embedder()._load(), get_embedder().model_id
+    first = OnnxQueryEncoder.open(model, tmp_path, name)
+    assert first is not None
+    (path,) = tmp_path.glob("*.onnx")
+    assert path.name == f"{name}-{fingerprint(model)}.onnx"
+    made = path.stat().st_mtime_ns
+    second = OnnxQueryEncoder.open(model, tmp_path, name)
+    assert second is not None and path.stat().st_mtime_ns == made  # read, not written again
+    assert (
+        np.abs(
+            second.encode("Where is the cafeteria?") - reference("Where is the cafeteria?")
+        ).max()
+        < 1e-5
+    )
+
+
+def test_a_damaged_export_is_made_again(tmp_path: Path) -> None:
+    model, name = get_embedder()._load(), get_embedder().model_id
+    assert OnnxQueryEncoder.open(model, tmp_path, name) is not None
+    (path,) = tmp_path.glob("*.onnx")
+    path.write_bytes(path.read_bytes()[:100_000])  # cut short, as by a full disk or a crash
+    again = OnnxQueryEncoder.open(model, tmp_path, name)
+    assert again is not None and path.stat().st_size > 1_000_000
+    assert np.abs(again.encode("reset") - reference("reset")).max() < 1e-5
+
+
+def test_other_weights_get_their_own_export(tmp_path: Path) -> None:
+    """An export is named after a digest of the weights: a model changed in place (a new
+    version under the same id) never reads the old file, which is removed."""
     from sentence_transformers import SentenceTransformer
 
-    model = get_embedder()._load()
-    assert LeanBertEncoder.fits(model)
-    unnormalised = SentenceTransformer(modules=[model[0], model[1]], device="cpu")
-    assert not LeanBertEncoder.fits(unnormalised)  # another model's output: not unit length
-    pooling = model[1]
-    try:
-        pooling.pooling_mode = "cls"
-        assert not LeanBertEncoder.fits(model)
-    finally:
-        pooling.pooling_mode = "mean"
-    assert LeanBertEncoder.fits(model)
+    folder = packaged_model_dir("all-MiniLM-L6-v2")
+    model = SentenceTransformer(str(folder), device="cpu")
+    assert OnnxQueryEncoder.open(model, tmp_path, "m") is not None
+    (old,) = tmp_path.glob("*.onnx")
+    with torch.no_grad():
+        model[0].auto_model.pooler.dense.bias.add_(0.0)  # unused by mean pooling: same vectors
+        model[0].auto_model.encoder.layer[0].output.dense.bias.mul_(1.5)
+    changed = OnnxQueryEncoder.open(model, tmp_path, "m")
+    assert changed is not None
+    (new,) = tmp_path.glob("*.onnx")
+    assert new != old
+    text = "How long is the warranty?"
+    expected = model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]
+    assert np.abs(changed.encode(text) - expected).max() < 1e-5
+    assert np.abs(expected - reference(text)).max() > 1e-3  # the change did change the vector
+
+
+def test_without_the_export_questions_use_sentence_transformers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed export (here a full disk) costs speed, not answers: no file is left half
+    written, and the question gets the same vector through sentence-transformers."""
+
+    def full_disk(module: object, args: object, f: str, **kwargs: object) -> None:
+        Path(f).write_bytes(b"\x08\x07partial")  # what was written before the disk filled
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch.onnx, "export", full_disk)
+    monkeypatch.setenv("MMCHAT_CACHE_DIR", str(tmp_path))
+    folder = packaged_model_dir("all-MiniLM-L6-v2")
+    embedder = Embedder(str(folder))
+    question = embedder.encode_query("How do I reset the device?")
+    assert embedder._questions is None
+    assert list((tmp_path / "kb-onnx").iterdir()) == []
+    assert np.abs(question - reference("How do I reset the device?")).max() < 1e-5
+
+
+def test_without_onnxruntime_questions_use_sentence_transformers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    model, name = get_embedder()._load(), get_embedder().model_id
+    assert OnnxQueryEncoder.open(model, tmp_path, name) is None
+    assert not list(tmp_path.iterdir())
