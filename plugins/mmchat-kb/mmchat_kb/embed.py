@@ -48,6 +48,7 @@ class Embedder:
         self._questions: OnnxQueryEncoder | None = None  # for one question at a time
         self._questions_tried = False
         self._lock = threading.Lock()
+        self._questions_lock = threading.Lock()  # an export must not hold up ingest's encode
 
     def _load(self) -> Any:
         with self._lock:
@@ -57,9 +58,9 @@ class Embedder:
 
     def _question_encoder(self) -> OnnxQueryEncoder | None:
         """Made on the first question, not at load: ingest never needs it, and the first
-        export takes ~2 s (then ~0.5 s per process: fingerprint, session, probe check)."""
+        export takes ~3 s (then ~1 s per process: weight digest, session, probe check)."""
         model = self._load()
-        with self._lock:
+        with self._questions_lock:
             if not self._questions_tried:
                 self._questions_tried = True
                 self._questions = OnnxQueryEncoder.open(
