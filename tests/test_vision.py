@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from transformers import Dinov2Model
 
-from mmchat.engine import vision
 from mmchat.engine.assets import VIT_S_ONNX
+from mmchat.engine.vision import encoder as vision
 from mmchat.train_fusion import image_path
 
 

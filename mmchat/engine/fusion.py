@@ -244,7 +244,7 @@ class FusionModel(nn.Module):
 
     def pooled_features(self, images: list[Image]) -> torch.Tensor:
         """Images -> (B, vision_tokens, vision_width) pooled encoder tokens (cacheable)."""
-        from mmchat.engine.vision import image_features
+        from mmchat.engine.vision.encoder import image_features
 
         return pool_features(image_features(self.encoder, images), self.config.pool_grid)
 
@@ -356,7 +356,7 @@ def _decoder_dir(source: str) -> Path:
 
 def _encoder_dir(source: str) -> Path:
     if source == PACKAGED_ENCODER:
-        from mmchat.engine.vision import encoder_dir
+        from mmchat.engine.vision.encoder import encoder_dir
 
         return encoder_dir()
     return Path(source)
