@@ -32,6 +32,14 @@ def train_fusion(
             "train only it (yes/no questions about the picture).",
         ),
     ] = False,
+    gate: Annotated[
+        bool,
+        typer.Option(
+            "--gate",
+            help="Train only the relevance gate (is a message about the picture?) and save "
+            "it into OUT, beside that folder's fusion layers.",
+        ),
+    ] = False,
 ) -> None:
     """Train the fusion layers (decoder and encoder stay frozen); use with --model OUT."""
     from mmchat.engine.assets import AssetMissing
@@ -40,7 +48,11 @@ def train_fusion(
         typer.echo(f"[{time.strftime('%H:%M:%S')}] {line}", err=True)
 
     try:
-        if top_layer:
+        if gate:
+            from mmchat.training.relevance import train_into
+
+            figures = train_into(out, log=log)
+        elif top_layer:
             from mmchat import train_top_layer
 
             if init is None:

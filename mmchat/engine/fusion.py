@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmchat.engine.vision.relevance import RelevanceGate
+
 if TYPE_CHECKING:
     from PIL.Image import Image
 
@@ -224,6 +226,8 @@ class FusionModel(nn.Module):
         self.encoder = encoder  # a transformers Dinov2Model (frozen)
         self.tokenizer = tokenizer
         self.adapter = FusionAdapter(config, len(decoder.model.layers))
+        # Is a message about the picture? (vision/relevance.py); None: every message is.
+        self.relevance: RelevanceGate | None = None
         for module in (decoder, encoder):
             module.eval()
             module.requires_grad_(False)
@@ -329,6 +333,7 @@ class FusionModel(nn.Module):
         raw = json.loads((folder / "config.json").read_text())
         model = cls.from_sources(FusionConfig.from_dict(raw))
         model.load_adapter(folder)
+        model.relevance = RelevanceGate.load(folder)
         return model.eval()
 
 

@@ -59,8 +59,9 @@ class HFEngine:
         self.info: ModelInfo | None = None
         self.fast: Any = None  # mmchat.engine.fastpath.FastLlama: int8 text turns on the CPU
         self.last_path: str | None = None  # how the last answer ran: "fast-int8" / "transformers"
+        self.image_turns: Any = None  # mmchat.engine.image_turn.ImageTurns, for fusion models
+        self.last_plan: Any = None  # the last turn's image_turn.TurnPlan, for benchmarks
         self._cancel = threading.Event()
-        self._features: dict[str, torch.Tensor] = {}  # image sha256 -> encoded features
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -152,6 +153,10 @@ class HFEngine:
             self.fusion = fusion.FusionModel.from_pretrained(Path(self.spec.location))
         self.model = self.fusion.decoder
         self.tokenizer = self.fusion.tokenizer
+        from mmchat.engine.image_turn import ImageTurns
+        from mmchat.engine.vision.perceive import Perception
+
+        self.image_turns = ImageTurns(self.fusion, Perception())
 
     def _prepare_int8(self) -> str:
         """CPU int8: text turns run FastLlama (fastpath.py), which packs its own int8 weights
@@ -189,7 +194,7 @@ class HFEngine:
         self.model = None
         self.fast = None
         self.fusion = None
-        self._features.clear()
+        self.image_turns = None
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(self._encode_prompt(messages))
@@ -227,16 +232,26 @@ class HFEngine:
             return
         self._cancel.clear()
         started = time.perf_counter()
+        self.last_plan = None
         try:
             budget = self.info.context_window - request.max_new_tokens
             messages, dropped = fit_messages(request.messages, self.count_tokens, budget)
-            features = self._image_features(messages)
+            if self.image_turns is not None and any(m.images for m in messages):
+                self.last_plan = plan = self.image_turns.plan(messages)
+                messages, features = plan.messages, plan.features
+            else:
+                self._refuse_images(messages)
+                features = None
             images = self._open_images(messages) if self.processor is not None else []
             prompt = self._encode_prompt(messages)
         except EngineError as exc:
             yield Failed(str(exc))
             return
         yield Started(prompt_tokens=len(prompt), dropped_messages=dropped)
+        if self.last_plan is not None and self.last_plan.reply is not None:
+            yield Delta(self.last_plan.reply)
+            yield Finished("stop", 0, time.perf_counter() - started, None)
+            return
         if self.processor is not None:
             from mmchat.engine import vlm
 
@@ -296,28 +311,10 @@ class HFEngine:
             return nullcontext()
         return self.fusion.attend_to(features)
 
-    def _image_features(self, messages: Sequence[ChatMessage]) -> torch.Tensor | None:
-        images = [blob for m in messages for blob in m.images]
-        if not images or self.processor is not None:
-            return None
-        if self.fusion is None:
+    def _refuse_images(self, messages: Sequence[ChatMessage]) -> None:
+        """Pictures reach models that read them (fusion: image_turn.py; VLMs: vlm.py)."""
+        if self.processor is None and any(m.images for m in messages):
             raise EngineError(f"{self.spec.name} is a text-only model; it cannot read images")
-        import hashlib
-
-        from mmchat.images import ImageRejected, open_image_bytes
-
-        parts = []
-        for blob in images:
-            key = hashlib.sha256(blob).hexdigest()
-            if key not in self._features:
-                # An image is encoded once per engine lifetime: follow-up questions reuse it.
-                try:
-                    picture = open_image_bytes(blob)
-                except ImageRejected as exc:
-                    raise EngineError(str(exc)) from None
-                self._features[key] = self.fusion.encode_images([picture])
-            parts.append(self._features[key])
-        return torch.cat(parts, dim=1)
 
     def _open_images(self, messages: Sequence[ChatMessage]) -> list[Any]:
         from mmchat.images import ImageRejected, open_image_bytes

@@ -1,0 +1,79 @@
+"""All perception modules on one picture: visual words, computed once per picture.
+
+Each module loads on first use. A module that cannot run (its weights not installed, its
+library missing) is left out with a one-line reason in `problems`; the others still run, so a
+picture never fails a turn because one way of looking at it is unavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mmchat.engine.vision.words import VisualWords
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+log = logging.getLogger(__name__)
+
+
+class Perception:
+    def __init__(self, ocr: bool = True) -> None:
+        self._classifier: Any = None
+        self._reader: Any = None
+        self._ocr = ocr
+        self._cache: dict[str, VisualWords] = {}
+        self.problems: dict[str, str] = {}  # module -> why it is left out
+
+    def words(self, key: str, image: Image) -> VisualWords:
+        """The picture's visual words; `key` (its sha256) caches them for follow-ups."""
+        if key not in self._cache:
+            self._cache[key] = self._look(image)
+        return self._cache[key]
+
+    def _look(self, image: Image) -> VisualWords:
+        words = VisualWords(width=image.width, height=image.height)
+        self._run("objects", words, lambda: self._classify(image, words))
+        self._run("colors", words, lambda: self._colors(image, words))
+        self._run("shapes", words, lambda: self._shapes(image, words))
+        if self._ocr:
+            self._run("text", words, lambda: self._read(image, words))
+        return words
+
+    def _run(self, name: str, words: VisualWords, step: Callable[[], None]) -> None:
+        if name in self.problems:
+            return
+        started = time.perf_counter()
+        try:
+            step()
+        except Exception as exc:  # a module that cannot run is left out, never the turn
+            self.problems[name] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            log.warning("perception module %s left out: %s", name, self.problems[name])
+        words.seconds[name] = time.perf_counter() - started
+
+    def _classify(self, image: Image, words: VisualWords) -> None:
+        from mmchat.engine.vision.classify import Classifier
+
+        if self._classifier is None:
+            self._classifier = Classifier()
+        words.objects = self._classifier.labels(image, k=5)
+
+    def _colors(self, image: Image, words: VisualWords) -> None:
+        from mmchat.engine.vision.colors import dominant_colors
+
+        words.colors = dominant_colors(image, k=3)
+
+    def _shapes(self, image: Image, words: VisualWords) -> None:
+        from mmchat.engine.vision.shapes import find_shapes
+
+        words.shapes = find_shapes(image)
+
+    def _read(self, image: Image, words: VisualWords) -> None:
+        from mmchat.engine.vision.ocr import TextReader
+
+        if self._reader is None:
+            self._reader = TextReader()
+        words.text = self._reader.read(image)

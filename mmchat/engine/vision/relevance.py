@@ -1,0 +1,89 @@
+"""The relevance gate: is a message about the picture in the conversation, or not?
+
+Flamingo's tanh gates keep a frozen language model unchanged until training opens them; once
+open, they let the picture into every turn, so a conversation that once held a picture answered
+"What is the capital of France?" with a colour word. This gate is conditioned on the message:
+a logistic regression over the decoder's own hidden states (mean over the message's tokens at
+one block). Below the threshold the turn runs as if no picture were there, so its answer is the
+text-only decoder's, token for token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FILE_NAME = "relevance.safetensors"
+
+
+@dataclass
+class RelevanceGate:
+    layer: int  # hidden_states index: 0 is the embeddings, n the output of block n
+    mean: torch.Tensor  # (width,) standardisation of the training messages' states
+    std: torch.Tensor
+    weight: torch.Tensor  # (width,)
+    bias: float
+    threshold: float = 0.5
+
+    def probability(self, decoder: Any, tokenizer: Any, text: str) -> float:
+        """p(the message is about the picture) for one message's text."""
+        return float(self.probabilities(message_states(decoder, tokenizer, [text], self.layer))[0])
+
+    def probabilities(self, states: torch.Tensor) -> torch.Tensor:
+        """(N, width) mean hidden states -> (N,) probabilities."""
+        z = (states.float() - self.mean) / self.std
+        return torch.sigmoid(z @ self.weight + self.bias)
+
+    def about_image(self, decoder: Any, tokenizer: Any, text: str) -> bool:
+        return self.probability(decoder, tokenizer, text) >= self.threshold
+
+    def save(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        tensors = {"mean": self.mean, "std": self.std, "weight": self.weight}
+        metadata = {
+            "layer": str(self.layer),
+            "bias": repr(self.bias),
+            "threshold": repr(self.threshold),
+        }
+        save_file(
+            {k: v.float().contiguous() for k, v in tensors.items()},
+            str(folder / FILE_NAME),
+            metadata=metadata,
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> RelevanceGate | None:
+        """The gate saved beside a fusion model, or None for a model trained without one."""
+        from safetensors import safe_open
+
+        path = folder / FILE_NAME
+        if not path.is_file():
+            return None
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata()
+            tensors = {k: handle.get_tensor(k) for k in ("mean", "std", "weight")}
+        return cls(
+            layer=int(meta["layer"]),
+            bias=float(meta["bias"]),
+            threshold=float(meta["threshold"]),
+            **tensors,
+        )
+
+
+def message_states(decoder: Any, tokenizer: Any, texts: list[str], layer: int) -> torch.Tensor:
+    """(N, width): each text's hidden states after `layer` blocks, averaged over its tokens.
+
+    The message alone, without the chat template: the gate asks what the words are about,
+    not where they sit in the conversation.
+    """
+    rows = []
+    for text in texts:
+        ids = tokenizer(text or " ", add_special_tokens=False, return_tensors="pt").input_ids
+        with torch.inference_mode():
+            out = decoder.model(input_ids=ids[:, :256], output_hidden_states=True)
+        rows.append(out.hidden_states[layer][0].float().mean(dim=0))
+    return torch.stack(rows)
