@@ -18,19 +18,30 @@ from mmchat.engine.vision.words import ColorShare
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-MAX_SIDE = 96  # colours, not detail: a small copy is enough and keeps this ~10 ms
+MAX_SIDE = 64  # colours, not detail: a small copy is enough and keeps this fast
 BORDER = 0.04  # the ring of pixels, as a fraction of the short side (at least 1 px)
-BACKGROUND_DELTA = 12.0  # a border pixel this close (CIELAB ΔE) to the border's median is background
+BACKGROUND_DELTA = 12.0  # border pixels this close (CIELAB ΔE) to their median are background
 UNIFORM_BORDER = 0.6  # share of the border that must be that colour for a uniform background
 FOREGROUND_DELTA = 25.0  # a pixel this far from the background colour is the subject
 MIN_FOREGROUND = 0.002  # less than this share of the picture: no subject, just the background
 CENTRE_SIGMA = 0.3  # Gaussian weight around the centre, in fractions of width and height
+BORDER_SAMPLES = 128  # border colours compared against, for speed
+BORDER_LIKE = 10.0  # ΔE to the nearest border colour under which a pixel counts as background
 MIN_SHARE = 0.03  # colours below this share are edge blends and noise, not worth naming
 
 # Named shades in sRGB, mostly CSS colour keywords, grouped under the term a person would use.
 # "teal" is kept apart from blue and green: easy-vqa asks for it.
 SHADES: dict[str, tuple[tuple[int, int, int], ...]] = {
-    "red": ((255, 0, 0), (220, 20, 60), (230, 40, 40), (200, 16, 16), (205, 92, 92)),
+    "red": (
+        (255, 0, 0),
+        (220, 20, 60),
+        (230, 40, 40),
+        (200, 16, 16),
+        (205, 92, 92),
+        (178, 34, 34),
+        (139, 0, 0),
+        (128, 0, 0),
+    ),
     "orange": (
         (255, 165, 0),
         (255, 140, 0),
@@ -92,7 +103,6 @@ SHADES: dict[str, tuple[tuple[int, int, int], ...]] = {
         (165, 42, 42),
         (139, 69, 19),
         (160, 82, 45),
-        (128, 0, 0),
         (210, 180, 140),
         (222, 184, 135),
         (101, 67, 33),
@@ -132,16 +142,46 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 _NAMES = [name for name, shades in SHADES.items() for _ in shades]
 _SHADES_LAB = srgb_to_lab(np.array([s for shades in SHADES.values() for s in shades]))
+TERMS: tuple[str, ...] = tuple(SHADES)
+_SHADE_TERM = np.array([TERMS.index(name) for name in _NAMES])
+_ACHROMATIC = np.isin(np.array(_NAMES), ["white", "gray", "black"])
+GRAY_CHROMA = 12.0  # below this CIELAB chroma a colour is white, gray or black
+CHROMA_CAP = 40.0  # beyond this, more saturation does not change a colour's name
+
+
+def _squared_distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(N, 3), (M, 3) -> (N, M) squared distances, as one matrix product (fast for large N)."""
+    points = points.astype(np.float32)
+    centres = centres.astype(np.float32)
+    squared = points @ (-2.0 * centres.T)  # in place from here: this is the hot loop
+    squared += (points**2).sum(1)[:, None]
+    squared += (centres**2).sum(1)[None, :]
+    return np.maximum(squared, 0.0, out=squared)
+
+
+def _cap_chroma(lab: np.ndarray) -> np.ndarray:
+    chroma = np.linalg.norm(lab[:, 1:], axis=-1, keepdims=True)
+    scale = np.minimum(1.0, CHROMA_CAP / np.maximum(chroma, 1e-6))
+    return np.concatenate([lab[:, :1], lab[:, 1:] * scale], axis=-1)
 
 
 def name_colors(lab: np.ndarray) -> np.ndarray:
-    """(N, 3) CIELAB -> (N,) index into `TERMS` of each colour's nearest named shade."""
-    distance = ((lab[:, None, :] - _SHADES_LAB[None, :, :]) ** 2).sum(-1)
-    return _SHADE_TERM[distance.argmin(axis=1)]
+    """(N, 3) CIELAB -> (N,) index into `TERMS`: the nearest named shade of the right kind.
 
-
-TERMS: tuple[str, ...] = tuple(SHADES)
-_SHADE_TERM = np.array([TERMS.index(name) for name in _NAMES])
+    Greyish colours go to white, gray or black; the others to the nearest chromatic shade
+    with chroma capped on both sides, so a dull photo green is still green, not gray.
+    """
+    chroma = np.linalg.norm(lab[:, 1:], axis=-1)
+    grey = _SHADES_LAB[_ACHROMATIC]
+    grey_term = _SHADE_TERM[_ACHROMATIC]
+    to_grey = np.abs(lab[:, None, 0] - grey[None, :, 0])  # lightness alone
+    named = grey_term[to_grey.argmin(axis=1)]
+    colourful = chroma >= GRAY_CHROMA
+    if colourful.any():
+        shades = _cap_chroma(_SHADES_LAB[~_ACHROMATIC])
+        distance = _squared_distances(_cap_chroma(lab[colourful]), shades)
+        named[colourful] = _SHADE_TERM[~_ACHROMATIC][distance.argmin(axis=1)]
+    return named
 
 
 def color_name(rgb: tuple[int, int, int]) -> str:
@@ -191,7 +231,17 @@ def foreground_weights(lab: np.ndarray, alpha: np.ndarray | None = None) -> np.n
         return subject.astype(np.float32)
     ys = (np.arange(height, dtype=np.float32) + 0.5) / height - 0.5
     xs = (np.arange(width, dtype=np.float32) + 0.5) / width - 0.5
-    return np.exp(-(ys[:, None] ** 2 + xs[None, :] ** 2) / (2 * CENTRE_SIGMA**2))
+    centre = np.exp(-(ys[:, None] ** 2 + xs[None, :] ** 2) / (2 * CENTRE_SIGMA**2))
+    # Colours that also occur on the border are likely background (grass, sky, a table):
+    # weigh each pixel by how far its colour is from every border colour.
+    samples = edge[:: max(1, len(edge) // BORDER_SAMPLES)]
+    nearest = np.sqrt(_squared_distances(lab.reshape(-1, 3), samples).min(axis=1))
+    nearest = nearest.reshape(height, width)
+    distinct = np.clip((nearest - BORDER_LIKE) / BORDER_LIKE, 0.0, 1.0)
+    weights = centre * distinct
+    if weights.sum() < MIN_FOREGROUND * centre.sum():  # nothing stands out: the whole scene
+        return centre
+    return weights
 
 
 def dominant_colors(image: Image, k: int = 3) -> list[ColorShare]:
