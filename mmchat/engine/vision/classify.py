@@ -31,6 +31,7 @@ IMAGE_SIZE = 224
 CROP_FRACTION = 0.875  # the centre crop Lite0 was evaluated with: 224 of 256
 MEAN = 0.5  # Lite0 was trained on pixels scaled to [-1, 1] (TF's mean 127, std 128)
 STD = 0.5
+BLANK_STD = 0.02  # pixel spread (on the [-1, 1] scale) under which a picture is blank
 LABELS_FILE = Path(__file__).resolve().parents[2] / "assets" / "imagenet_labels.tsv"
 
 # (repeats, kernel, stride, expand, in, out) per stage: efficientnet_lite_builder.py, Lite0
@@ -238,8 +239,18 @@ class Classifier:
         """The top `k` common nouns, each with the summed probability of its fine classes.
 
         Five dog breeds at 0.15 each give "dog" 0.75; `detail` is the likeliest fine class.
+        A blank picture (one flat colour) shows nothing: no labels, rather than the network's
+        guess, which for a white page is a dog breed.
         """
-        return merge_labels(self.probabilities(image).tolist(), k)
+        pixels = preprocess(image)
+        if float(pixels[0].flatten(1).std(dim=1).max()) < BLANK_STD:  # spread within a channel
+            return []
+        import torch
+
+        network = self.load()
+        with torch.inference_mode():
+            probabilities = network(pixels).softmax(dim=-1)[0]
+        return merge_labels(probabilities.tolist(), k)
 
 
 def merge_labels(probabilities: list[float], k: int = 5) -> list[Label]:
