@@ -40,9 +40,14 @@ SKIMAGE = "scikit-image==0.26.0"
 
 @pytest.fixture(scope="module")
 def classifier() -> Iterator[Classifier]:
+    # One thread, as the engine process runs on a 2-core machine: measured here under load,
+    # two threads took 1.65 s a photo and one 0.14 s.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     model = Classifier()
     model.load()
     yield model
+    torch.set_num_threads(threads)
 
 
 def foolbox_photos() -> list[tuple[Path, int]]:
@@ -122,9 +127,9 @@ def test_names_the_common_noun_of_real_photos(classifier: Classifier) -> None:
     nouns_right = fine_top5 = 0
     for path, index in foolbox_photos():
         image = Image.open(path)
-        labels = classifier.labels(image, k=3)
-        nouns_right += labels[0].name == classes[index].noun
-        fine_top5 += index in classifier.probabilities(image).topk(5).indices.tolist()
+        probabilities = classifier.probabilities(image)
+        nouns_right += merge_labels(probabilities.tolist(), k=1)[0].name == classes[index].noun
+        fine_top5 += index in probabilities.topk(5).indices.tolist()
     print(f"foolbox ImageNet photos: common noun top-1 {nouns_right}/20, fine top-5 {fine_top5}/20")
     assert nouns_right >= 18  # measured 20/20
     assert fine_top5 >= 18  # measured 19/20
@@ -173,18 +178,14 @@ def test_bad_pictures_give_no_labels_or_unsure_ones(classifier: Classifier) -> N
 def test_a_photo_takes_well_under_half_a_second_on_one_thread(classifier: Classifier) -> None:
     photo = Image.open(package_data("skimage", SKIMAGE) / "chelsea.png")
     photo.load()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    assert torch.get_num_threads() == 1
+    classifier.labels(photo)
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
         classifier.labels(photo)
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            classifier.labels(photo)
-            dominant_colors(photo)
-            times.append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(threads)
+        dominant_colors(photo)
+        times.append(time.perf_counter() - start)
     median = float(np.median(times))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"classify + colours: median {1000 * median:.0f} ms, peak RSS {peak_mb:.0f} MB")
