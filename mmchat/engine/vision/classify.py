@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mmchat.engine.assets import EFFICIENTNET_LITE0_PTH, convert_once, sha256_file
 from mmchat.engine.vision.words import Label
@@ -87,9 +87,21 @@ def _build_network() -> torch.nn.Module:
     from torch.nn import functional
 
     class SameConv(nn.Conv2d):
-        """TensorFlow's 'SAME' padding: for stride 2 the extra pixel goes right and bottom."""
+        """TensorFlow's 'SAME' padding: for stride 2 the extra pixel goes right and bottom.
+
+        With stride 1 and an odd kernel that is the conv's own symmetric padding; only the
+        stride-2 convolutions pad by hand, saving a copy of the activations per layer (~5%).
+        """
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.same_by_hand = self.stride != (1, 1)
+            if not self.same_by_hand:
+                self.padding = tuple((k - 1) // 2 for k in self.kernel_size)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if not self.same_by_hand:
+                return super().forward(x)
             pads: list[int] = []  # F.pad wants the last dimension (width) first
             sizes = zip(x.shape[-2:], self.kernel_size, self.stride, strict=True)
             for size, k, s in reversed(list(sizes)):
