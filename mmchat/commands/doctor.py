@@ -35,7 +35,7 @@ def _writable(path: Path) -> tuple[bool, str]:
 def doctor() -> None:
     """Check torch, CUDA, bitsandbytes, paths and the default model."""
     from mmchat.config import cache_dir, config_dir, data_dir, default_db_path
-    from mmchat.engine.assets import VIT_S_ONNX, AssetMissing
+    from mmchat.engine.assets import EFFICIENTNET_LITE0_PTH, VIT_S_ONNX, AssetMissing
     from mmchat.engine.registry import default_installed
 
     _line(True, "python", f"{platform.python_version()} on {platform.machine()}")
@@ -67,9 +67,13 @@ def doctor() -> None:
         _line(ok, label, detail)
     installed, where = default_installed()
     _line(installed, "default decoder", where)
-    try:
-        _line(True, "vision encoder", str(VIT_S_ONNX.locate()))
-    except AssetMissing as exc:
-        _line(False, "vision encoder", str(exc))
+    for label, asset in (
+        ("vision encoder", VIT_S_ONNX),
+        ("image classifier", EFFICIENTNET_LITE0_PTH),
+    ):
+        try:
+            _line(True, label, str(asset.locate()))
+        except AssetMissing as exc:
+            _line(False, label, str(exc))
     fusion = Path(__file__).resolve().parent.parent / "assets" / "fusion-default" / "config.json"
     _line(fusion.is_file(), "fusion weights", str(fusion.parent))

