@@ -1,0 +1,139 @@
+"""Drawn shapes (circles, rectangles, triangles), their colours and boxes, whatever drew them.
+
+The background is modelled from the picture's border as a plane per Lab channel, so flat,
+gradient and noisy backgrounds all fall away; what differs from it by more than the border's
+own noise is foreground. Each outer contour is then matched against the three shapes by how
+much of the smallest enclosing rectangle, triangle and circle it fills (a rectangle fills its
+rectangle, a triangle its triangle, a circle its circle), which does not care about rotation,
+outline or fill.
+"""
+
+from __future__ import annotations
+
+import colorsys
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from mmchat.engine.vision.words import Shape
+from mmchat.images import to_rgb
+
+WORK_SIDE = 384  # pictures are analysed at this longest side: tiny ones gain pixels for
+# the contour fits, huge ones cost no more than this
+MIN_AREA = 0.002  # of the picture: smaller blobs are JPEG or noise specks
+MIN_DISTANCE = 12.0  # Lab units a pixel must differ from the background, at least
+
+
+def find_shapes(image: Image.Image) -> list[Shape]:
+    """The shapes drawn on a plain, gradient or noisy background, left to right."""
+    rgb = _at_work_size(np.asarray(to_rgb(image)))
+    height, width = rgb.shape[:2]
+    mask, lab = _foreground(rgb)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    shapes = []
+    for contour in contours:
+        area = cv2.contourArea(contour)
+        if area < MIN_AREA * width * height or area > 0.95 * width * height:
+            continue
+        name = _shape_name(contour)
+        x, y, w, h = cv2.boundingRect(contour)
+        color = _color_of(rgb, mask, contour)
+        box = (x / width, y / height, (x + w) / width, (y + h) / height)
+        shapes.append(Shape(name=name, color=color, box=box))
+    return sorted(shapes, key=lambda shape: shape.box[0])
+
+
+def _at_work_size(rgb: np.ndarray) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = WORK_SIDE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Nearest-neighbour upscaling keeps a tiny picture's edges sharp for the fits.
+    method = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(rgb, size, interpolation=method)
+
+
+def _border(array: np.ndarray, width: int) -> np.ndarray:
+    """A boolean mask of the outer `width` pixels."""
+    mask = np.ones(array.shape[:2], dtype=bool)
+    mask[width:-width, width:-width] = False
+    return mask
+
+
+def _foreground(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A 0/255 mask of what is not background, and the picture in Lab."""
+    height, width = rgb.shape[:2]
+    smooth = cv2.medianBlur(rgb, 5)
+    lab = cv2.cvtColor(smooth.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+    border = _border(lab, max(2, min(height, width) // 50))
+    ys, xs = np.mgrid[0:height, 0:width]
+    design = np.stack([np.ones_like(xs), xs / width, ys / height], axis=-1).astype(np.float32)
+    chosen = border.copy()
+    for _ in range(3):  # refit without the border pixels a shape covers
+        coef, *_ = np.linalg.lstsq(design[chosen], lab[chosen], rcond=None)
+        distance = np.linalg.norm(lab - design @ coef, axis=-1)
+        spread = np.median(distance[border]) * 1.4826 + 1e-3
+        chosen = border & (distance < max(MIN_DISTANCE, 4 * spread))
+        if chosen.sum() < 10:
+            chosen = border
+            break
+    noise = float(np.percentile(distance[chosen], 99)) if chosen.any() else 0.0
+    threshold = max(MIN_DISTANCE, 1.5 * noise)
+    mask = (distance > threshold).astype(np.uint8) * 255
+    kernel = np.ones((3, 3), np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+    return mask, lab
+
+
+def _shape_name(contour: np.ndarray) -> str:
+    """The shape whose smallest enclosing form the contour fills best."""
+    area = cv2.contourArea(contour)
+    (_, _), (rw, rh), _ = cv2.minAreaRect(contour)
+    triangle_area, _ = cv2.minEnclosingTriangle(contour)
+    (_, _), radius = cv2.minEnclosingCircle(contour)
+    fills = {
+        "rectangle": area / max(rw * rh, 1e-6),
+        "triangle": area / max(float(triangle_area), 1e-6),
+        "circle": area / max(np.pi * radius * radius, 1e-6),
+    }
+    return max(fills, key=fills.__getitem__)
+
+
+def _color_of(rgb: np.ndarray, mask: np.ndarray, contour: np.ndarray) -> str:
+    """The colour name of the shape's own pixels, away from its anti-aliased edge."""
+    region = np.zeros(mask.shape, np.uint8)
+    cv2.drawContours(region, [contour], -1, 255, thickness=cv2.FILLED)
+    region &= mask
+    inner = cv2.erode(region, np.ones((5, 5), np.uint8))
+    if inner.sum() < 255 * 20:  # a thin outline: take it whole
+        inner = region
+    pixels = rgb[inner > 0]
+    return color_name(tuple(int(v) for v in np.median(pixels, axis=0)))
+
+
+def color_name(rgb: tuple[int, int, int]) -> str:
+    """A basic colour term for one colour (easy-vqa's teal included)."""
+    hue, sat, val = colorsys.rgb_to_hsv(*(c / 255 for c in rgb))
+    hue *= 360
+    if val < 0.2:
+        return "black"
+    if sat < 0.18 or sat * val < 0.1:
+        return "white" if val > 0.85 else "gray" if val > 0.25 else "black"
+    if hue < 12 or hue >= 345:
+        if sat < 0.55 and val > 0.7:
+            return "pink"
+        return "brown" if val < 0.7 and sat < 0.9 else "red"
+    if hue < 42:
+        return "brown" if val < 0.7 else "orange"
+    if hue < 72:
+        return "yellow"
+    if hue < 160:
+        return "green"
+    if hue < 200:
+        return "teal"
+    if hue < 258:
+        return "blue"
+    if hue < 300:
+        return "purple"
+    return "purple" if val < 0.6 else "pink"
