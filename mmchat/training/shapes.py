@@ -211,3 +211,56 @@ def render_picture(seed: int) -> Picture:
     image.save(buffer, "JPEG", quality=int(rng.integers(40, 96)))
     buffer.seek(0)
     return Picture(Image.open(buffer).convert("RGB"), truth, kind)
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    answer: str
+    kind: str  # "color", "shape", "yes/no" or "count"
+
+
+def _centre_x(shape: Shape) -> float:
+    return (shape.box[0] + shape.box[2]) / 2
+
+
+def questions(seed: int, shapes: list[Shape]) -> list[Question]:
+    """Questions about the picture of `seed` whose answers follow from its truth alone.
+
+    Yes/no questions come in pairs, one true and one false, so "yes" is right half the time.
+    """
+    rng = np.random.default_rng([seed, 1])  # its own stream: the picture stays the same
+    asked: list[Question] = []
+    if len(shapes) == 1:
+        asked.append(Question("What color is the shape?", shapes[0].color, "color"))
+        asked.append(Question("What shape is this?", shapes[0].name, "shape"))
+    names = [shape.name for shape in shapes]
+    for shape in shapes:
+        if len(shapes) > 1 and names.count(shape.name) == 1:
+            asked.append(Question(f"What color is the {shape.name}?", shape.color, "color"))
+        if len(shapes) > 1:
+            asked.append(Question(f"What shape is the {shape.color} one?", shape.name, "shape"))
+    colours = {shape.color for shape in shapes}
+    present = str(rng.choice(sorted(colours)))
+    absent = str(rng.choice([c for c in COLORS if c not in colours]))
+    asked.append(Question(f"Is there a {present} shape?", "yes", "yes/no"))
+    asked.append(Question(f"Is there a {absent} shape?", "no", "yes/no"))
+    kinds = set(names)
+    asked.append(Question(f"Is there a {rng.choice(sorted(kinds))}?", "yes", "yes/no"))
+    if missing := [s for s in SHAPES if s not in kinds]:
+        asked.append(Question(f"Is there a {rng.choice(missing)}?", "no", "yes/no"))
+    asked.append(Question("How many shapes are there?", str(len(shapes)), "count"))
+    # "Left of" only where the centres are clearly apart: a tenth of the width at least.
+    pairs = [
+        (a, b)
+        for a in shapes
+        for b in shapes
+        if a is not b and abs(_centre_x(a) - _centre_x(b)) > 0.1
+    ]
+    if pairs:
+        a, b = pairs[int(rng.integers(len(pairs)))]
+        answer = "yes" if _centre_x(a) < _centre_x(b) else "no"
+        asked.append(
+            Question(f"Is the {a.color} shape left of the {b.color} one?", answer, "yes/no")
+        )
+    return asked

@@ -29,18 +29,21 @@ def find_shapes(image: Image.Image) -> list[Shape]:
     """The shapes drawn on a plain, gradient or noisy background, left to right."""
     rgb = _at_work_size(np.asarray(to_rgb(image)))
     height, width = rgb.shape[:2]
-    mask, lab = _foreground(rgb)
+    mask, distance = _foreground(rgb)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     shapes = []
     for contour in contours:
         area = cv2.contourArea(contour)
         if area < MIN_AREA * width * height or area > 0.95 * width * height:
             continue
-        name = _shape_name(contour)
-        x, y, w, h = cv2.boundingRect(contour)
-        color = _color_of(rgb, mask, contour)
+        region = np.zeros(mask.shape, np.uint8)
+        cv2.drawContours(region, [contour], -1, 255, thickness=cv2.FILLED)
+        region &= mask
+        core = _core(region, distance)
+        name = _shape_name(core)
+        x, y, w, h = cv2.boundingRect(core)
         box = (x / width, y / height, (x + w) / width, (y + h) / height)
-        shapes.append(Shape(name=name, color=color, box=box))
+        shapes.append(Shape(name=name, color=_color_of(rgb, region), box=box))
     return sorted(shapes, key=lambda shape: shape.box[0])
 
 
@@ -61,29 +64,31 @@ def _border(array: np.ndarray, width: int) -> np.ndarray:
 
 
 def _foreground(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A 0/255 mask of what is not background, and the picture in Lab."""
+    """A 0/255 mask of what is not background, and each pixel's Lab distance from it."""
     height, width = rgb.shape[:2]
-    smooth = cv2.medianBlur(rgb, 5)
+    smooth = cv2.medianBlur(rgb, 3)
     lab = cv2.cvtColor(smooth.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
     border = _border(lab, max(2, min(height, width) // 50))
     ys, xs = np.mgrid[0:height, 0:width]
     design = np.stack([np.ones_like(xs), xs / width, ys / height], axis=-1).astype(np.float32)
-    chosen = border.copy()
+    edge_design, edge_lab = design[border], lab[border]
+    kept = np.ones(len(edge_lab), dtype=bool)
     for _ in range(3):  # refit without the border pixels a shape covers
-        coef, *_ = np.linalg.lstsq(design[chosen], lab[chosen], rcond=None)
-        distance = np.linalg.norm(lab - design @ coef, axis=-1)
-        spread = np.median(distance[border]) * 1.4826 + 1e-3
-        chosen = border & (distance < max(MIN_DISTANCE, 4 * spread))
-        if chosen.sum() < 10:
-            chosen = border
+        coef, *_ = np.linalg.lstsq(edge_design[kept], edge_lab[kept], rcond=None)
+        edge_distance = np.linalg.norm(edge_lab - edge_design @ coef, axis=-1)
+        spread = np.median(edge_distance) * 1.4826 + 1e-3
+        kept = edge_distance < max(MIN_DISTANCE, 4 * spread)
+        if kept.sum() < 10:
+            kept[:] = True
             break
-    noise = float(np.percentile(distance[chosen], 99)) if chosen.any() else 0.0
+    noise = float(np.percentile(edge_distance[kept], 99))
     threshold = max(MIN_DISTANCE, 1.5 * noise)
+    residual = lab - design @ coef
+    distance = np.sqrt(np.einsum("hwc,hwc->hw", residual, residual))
     mask = (distance > threshold).astype(np.uint8) * 255
     kernel = np.ones((3, 3), np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
-    return mask, lab
+    return mask, distance
 
 
 def _shape_name(contour: np.ndarray) -> str:
@@ -100,11 +105,21 @@ def _shape_name(contour: np.ndarray) -> str:
     return max(fills, key=fills.__getitem__)
 
 
-def _color_of(rgb: np.ndarray, mask: np.ndarray, contour: np.ndarray) -> str:
+def _core(region: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """The outer contour of a blob without its faint halo (anti-aliasing, JPEG ringing).
+
+    The halo differs from the background far less than the shape itself does, so only pixels
+    at least half as distinct as the shape's own are kept.
+    """
+    level = 0.5 * float(np.percentile(distance[region > 0], 90))
+    core = (region > 0) & (distance > level)
+    core = cv2.morphologyEx(core.astype(np.uint8) * 255, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(core, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return max(contours, key=cv2.contourArea)
+
+
+def _color_of(rgb: np.ndarray, region: np.ndarray) -> str:
     """The colour name of the shape's own pixels, away from its anti-aliased edge."""
-    region = np.zeros(mask.shape, np.uint8)
-    cv2.drawContours(region, [contour], -1, 255, thickness=cv2.FILLED)
-    region &= mask
     inner = cv2.erode(region, np.ones((5, 5), np.uint8))
     if inner.sum() < 255 * 20:  # a thin outline: take it whole
         inner = region
