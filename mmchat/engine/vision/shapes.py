@@ -43,7 +43,7 @@ def find_shapes(image: Image.Image) -> list[Shape]:
         name = _shape_name(core)
         x, y, w, h = cv2.boundingRect(core)
         box = (x / width, y / height, (x + w) / width, (y + h) / height)
-        shapes.append(Shape(name=name, color=_color_of(rgb, region), box=box))
+        shapes.append(Shape(name=name, color=_color_of(rgb, region, distance), box=box))
     return sorted(shapes, key=lambda shape: shape.box[0])
 
 
@@ -118,13 +118,13 @@ def _core(region: np.ndarray, distance: np.ndarray) -> np.ndarray:
     return max(contours, key=cv2.contourArea)
 
 
-def _color_of(rgb: np.ndarray, region: np.ndarray) -> str:
+def _color_of(rgb: np.ndarray, region: np.ndarray, distance: np.ndarray) -> str:
     """The colour name of the shape's own pixels, away from its anti-aliased edge."""
-    inner = cv2.erode(region, np.ones((5, 5), np.uint8))
-    if inner.sum() < 255 * 20:  # a thin outline: take it whole
-        inner = region
-    pixels = rgb[inner > 0]
-    return color_name(tuple(int(v) for v in np.median(pixels, axis=0)))
+    inner = cv2.erode(region, np.ones((5, 5), np.uint8)) > 0
+    if inner.sum() < 20:  # a thin outline: its most distinct pixels, the stroke's middle
+        inside = region > 0
+        inner = inside & (distance >= np.percentile(distance[inside], 70))
+    return color_name(tuple(int(v) for v in np.median(rgb[inner], axis=0)))
 
 
 def color_name(rgb: tuple[int, int, int]) -> str:
