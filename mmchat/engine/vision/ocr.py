@@ -1,0 +1,149 @@
+"""Text in pictures: PP-OCRv4 detection and recognition through rapidocr's ONNX pipeline.
+
+rapidocr-onnxruntime is installed with --no-deps (it declares opencv-python, which needs libGL);
+mmchat provides opencv-python-headless, pyclipper and shapely, the modules it really imports.
+Its model files are checked by sha256 before the first session opens.
+
+Detection costs grow with pixels and recognition with the number of lines, so the detector
+sees the picture shrunk to DETECT_SIDE while the recogniser crops each line from a copy of up
+to RECOGNISE_SIDE, where small print keeps enough pixels.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from mmchat.engine.assets import (
+    OCR_CLASSIFIER_ONNX,
+    OCR_DETECTOR_ONNX,
+    OCR_RECOGNISER_ONNX,
+    PackagedFile,
+    sha256_file,
+)
+from mmchat.engine.vision.words import Box, TextLine
+from mmchat.images import to_rgb
+
+if TYPE_CHECKING:  # rapidocr imports OpenCV and onnxruntime: only when text is read
+    from rapidocr_onnxruntime import RapidOCR
+
+# Measured on a 2-core CPU (bench figures in tests/test_ocr.py's docstring): the detector at
+# 960 px reads an A4 page in ~0.6 s and keeps 30 px body text; at the library's default
+# (shortest side up to 736) a page took 2.3-3.3 s.
+DETECT_SIDE = 960
+RECOGNISE_SIDE = 2000
+# Below this the recogniser's guesses on photos without text dominate (see tests/test_ocr.py).
+MIN_SCORE = 0.8
+# One intra-op thread per session: on this 2-core machine it was faster than two (0.42 s vs
+# 1.13 s for a screenshot), and the engine process leaves the other core to the interface.
+THREADS = 1
+
+
+class OcrError(Exception):
+    """The OCR models are missing or damaged; the message says how to reinstall them."""
+
+
+def _verified(asset: PackagedFile) -> str:
+    path = asset.locate()
+    if sha256_file(path) != asset.sha256:
+        raise OcrError(f"{path} is damaged (sha256 mismatch); {asset.install_hint}")
+    return str(path)
+
+
+def _shrunk(pixels: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """`pixels` with its longest side at most `side`, and the factor applied."""
+    import cv2
+
+    height, width = pixels.shape[:2]
+    scale = min(1.0, side / max(height, width))
+    if scale == 1.0:
+        return pixels, 1.0
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), scale
+
+
+def reading_order(lines: list[TextLine]) -> list[TextLine]:
+    """Top to bottom, and left to right within a row of lines that overlap vertically."""
+    rows: list[list[TextLine]] = []
+    for line in sorted(lines, key=lambda item: (item.box[1] + item.box[3]) / 2):
+        centre = (line.box[1] + line.box[3]) / 2
+        if rows and rows[-1][0].box[1] <= centre <= rows[-1][0].box[3]:
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    return [line for row in rows for line in sorted(row, key=lambda item: item.box[0])]
+
+
+class TextReader:
+    """Reads the lines of text in a picture; models load on first use."""
+
+    def __init__(self, min_score: float = MIN_SCORE, threads: int = THREADS) -> None:
+        self.min_score = min_score
+        self.threads = threads
+        self._ocr: RapidOCR | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if self._ocr is not None:
+                return
+            from rapidocr_onnxruntime import RapidOCR
+
+            self._ocr = RapidOCR(
+                det_model_path=_verified(OCR_DETECTOR_ONNX),
+                cls_model_path=_verified(OCR_CLASSIFIER_ONNX),
+                rec_model_path=_verified(OCR_RECOGNISER_ONNX),
+                intra_op_num_threads=self.threads,
+                inter_op_num_threads=1,
+            )
+
+    def read(self, image: Image.Image) -> list[TextLine]:
+        """The lines read with at least `min_score` confidence, in reading order."""
+        self.load()
+        assert self._ocr is not None
+        # The library wants BGR, OpenCV's order.
+        full = np.ascontiguousarray(np.asarray(to_rgb(image))[:, :, ::-1])
+        full, _ = _shrunk(full, RECOGNISE_SIDE)
+        with self._lock:  # onnxruntime sessions are thread-safe, the pipeline's state is not
+            quads = self._detect(full)
+            if not quads:
+                return []
+            crops = self._ocr.get_crop_img_list(full, quads)
+            crops, _, _ = self._ocr.text_cls(crops)
+            results, _ = self._ocr.text_rec(crops, False)
+        height, width = full.shape[:2]
+        lines = [
+            TextLine(text=text.strip(), score=float(score), box=_box(quad, width, height))
+            for quad, (text, score, *_rest) in zip(quads, results, strict=True)
+            if float(score) >= self.min_score and text.strip()
+        ]
+        return reading_order(lines)
+
+    def _detect(self, full: np.ndarray) -> list[np.ndarray]:
+        """Line quadrilaterals (4x2, float32) in `full`'s pixels."""
+        assert self._ocr is not None
+        small, scale = _shrunk(full, DETECT_SIDE)
+        # Upscales tiny pictures, pads very wide strips; `record` lets the library undo both.
+        small, ratio_h, ratio_w = self._ocr.preprocess(small)
+        record: dict[str, Any] = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
+        small, record = self._ocr.maybe_add_letterbox(small, record)
+        quads, _ = self._ocr.auto_text_det(small)
+        if quads is None or len(quads) == 0:
+            return []
+        height, width = full.shape[:2]
+        points = self._ocr._get_origin_points(quads, record, height * scale, width * scale)
+        return [np.ascontiguousarray(quad / scale, dtype=np.float32) for quad in points]
+
+
+def _box(quad: np.ndarray, width: int, height: int) -> Box:
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    return (
+        max(0.0, float(x0) / width),
+        max(0.0, float(y0) / height),
+        min(1.0, float(x1) / width),
+        min(1.0, float(y1) / height),
+    )
