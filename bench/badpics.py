@@ -176,6 +176,7 @@ PICTURES: dict[str, tuple[Maker, str, Record]] = {
         ".png",
         {
             "what": "16-bit greyscale PNG (mode I;16): a dark circle on light grey",
+            "note": "Pillow's plain convert('RGB') clips every pixel to white here: scale first",
             "expect": "see",
             "accept": ["circle", "round", "ball", "dot", "disc"],
         },
@@ -214,6 +215,7 @@ PICTURES: dict[str, tuple[Maker, str, Record]] = {
         ".png",
         {
             "what": "RGBA, every pixel fully transparent (onto white: blank)",
+            "note": "a plain convert('RGB') makes it black; composited onto white it is blank",
             "expect": "unsure",
             "accept": ["blank", "empty", "transparent", "white", "plain"] + UNSURE,
         },
@@ -223,6 +225,7 @@ PICTURES: dict[str, tuple[Maker, str, Record]] = {
         ".png",
         {
             "what": "RGBA: a half-transparent red circle on a transparent background",
+            "note": "a plain convert('RGB') puts it on black; onto white it is a pink-red circle",
             "expect": "see",
             "accept": ["circle", "round", "ball", "dot", "disc", "red", "pink"],
         },
