@@ -6,7 +6,7 @@ Each picture is drawn here, seeded, and comes with what a sensible answer looks 
 
 - expect "unsure": nothing recognisable; the answer should say so ("I can't make out ...",
   "it looks blank") and may name what it does see (a colour, noise). `accept` lists words of
-  which any one, found in the lower-cased answer, shows that.
+  which any one found in the answer (matched as bench/keywords.py does) shows that.
 - expect "see": something simple is there (a shape, a colour) despite the odd format; `accept`
   lists words naming it.
 - expect "refuse": past what an image loader should open (decompression-bomb size); the right
@@ -28,7 +28,21 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFilter
 
 Record = dict[str, Any]
-UNSURE = ["can't", "cannot", "not sure", "unclear", "unable", "nothing", "no recognis", "hard to"]
+UNSURE = [
+    "can't",
+    "cannot",
+    "not sure",
+    "unsure",
+    "unclear",
+    "unable",
+    "nothing",
+    "hard to tell",
+    "no recognisable",
+    "no recognizable",
+    "don't see",
+    "do not see",
+    "not clear",
+]
 
 
 def noise(size: tuple[int, int], rng: random.Random) -> Image.Image:
