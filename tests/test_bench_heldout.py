@@ -1,0 +1,106 @@
+"""The held-out image benchmark's data: complete, self-consistent, and drawn the same each time.
+
+Pillow only; nothing is downloaded (bench/photos.py's fetch is run by hand, see its docstring).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from PIL import Image
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def load(name: str) -> ModuleType:
+    """bench/ is a folder of scripts, not a package: load one by path."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_prompts_are_many_distinct_and_disjoint() -> None:
+    prompts = json.loads((BENCH / "data" / "heldout_prompts.json").read_text(encoding="utf-8"))
+    about, other, follow = prompts["about_image"], prompts["not_about_image"], prompts["follow_ups"]
+    assert len(about) >= 120 and len(other) >= 120 and len(follow) >= 30
+    for group in (about, other, follow):
+        assert len({p.strip().lower() for p in group}) == len(group)
+    assert not {p.lower() for p in about} & {p.lower() for p in other}
+
+
+def test_keyword_rule() -> None:
+    keywords = load("keywords")
+    assert keywords.found("Two horses and a Bus.", ["horse", "bus", "two"]) == [
+        "horse",
+        "bus",
+        "two",
+    ]
+    assert keywords.found("a carrot", ["car"]) == []
+    assert keywords.found("20 birds", ["2"]) == []
+    assert keywords.passes("I can\u2019t make it out", ["can't"])
+    assert not keywords.passes("PLATFORM only", ["platform", "brighton"], need=2)
+
+
+def test_photo_entries_are_pinned_and_their_captions_name_them() -> None:
+    keywords = load("keywords")
+    spec = load("photos").load_spec()
+    assert len(spec["photos"]) >= 50
+    for source in spec["sources"].values():
+        assert source["version"] and len(source["sha256"]) == 64
+    for entry in spec["photos"]:
+        assert entry["source"] in spec["sources"]
+        assert entry["kind"] in {"animal", "vehicle", "food", "object", "person", "scene"}
+        assert entry["keywords"] and len(entry["sha256"]) == 64
+        # The caption was written from the photo; it must pass the photo's own grading.
+        assert keywords.passes(entry["caption"], entry["keywords"]), entry["id"]
+
+
+def test_text_pictures_are_drawn_the_same_and_their_text_passes_its_questions(
+    tmp_path: Path,
+) -> None:
+    textpics, keywords = load("textpics"), load("keywords")
+    first = textpics.generate(tmp_path / "a")
+    second = textpics.generate(tmp_path / "b")
+    assert {r["kind"] for _, r in first} == {"scan", "screenshot", "sign", "document"}
+    for (path, record), (again, _) in zip(first, second, strict=True):
+        assert path.read_bytes() == again.read_bytes(), record["id"]
+        with Image.open(path) as picture:
+            assert min(picture.size) >= 300
+        title, text = record["questions"][0], record["questions"][1]
+        assert keywords.passes(record["title"], title["keywords"], title["need"])
+        assert keywords.passes(record["text"], text["keywords"], text["need"])
+        assert record["text"].splitlines()[0] == record["title"]
+
+
+@pytest.fixture(scope="module")
+def bad_pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("badpics")
+    return {r["id"]: p for p, r in load("badpics").generate(out, huge=False)}
+
+
+@pytest.mark.parametrize(
+    ("name", "mode", "size"),
+    [
+        ("tiny_1x1", "RGB", (1, 1)),
+        ("tiny_8x8", "RGB", (8, 8)),
+        ("grey16_circle", "I;16", (300, 300)),
+        ("cmyk_circle", "CMYK", (300, 300)),
+        ("rgba_transparent", "RGBA", (400, 400)),
+        ("animated_gif", "P", (300, 300)),
+    ],
+)
+def test_bad_pictures_have_the_declared_form(
+    bad_pictures: dict[str, Path], name: str, mode: str, size: tuple[int, int]
+) -> None:
+    with Image.open(bad_pictures[name]) as picture:
+        assert (picture.mode, picture.size) == (mode, size)
