@@ -80,9 +80,14 @@ def reading_order(lines: list[TextLine]) -> list[TextLine]:
 class TextReader:
     """Reads the lines of text in a picture; models load on first use."""
 
-    def __init__(self, min_score: float = MIN_SCORE, threads: int = THREADS) -> None:
+    def __init__(
+        self, min_score: float = MIN_SCORE, threads: int = THREADS, upside_down: bool = False
+    ) -> None:
         self.min_score = min_score
         self.threads = threads
+        # PP-OCR's 0/180 degree classifier turned a right-way-up line of a rendered page
+        # upside down (read as "o psan sm qoea pue"); screenshots and scans are upright.
+        self.upside_down = upside_down
         self._ocr: RapidOCR | None = None
         self._lock = threading.Lock()
 
@@ -112,7 +117,8 @@ class TextReader:
             if not quads:
                 return []
             crops = self._ocr.get_crop_img_list(full, quads)
-            crops, _, _ = self._ocr.text_cls(crops)
+            if self.upside_down:
+                crops, _, _ = self._ocr.text_cls(crops)
             results, _ = self._ocr.text_rec(crops, False)
         height, width = full.shape[:2]
         lines = [
