@@ -103,6 +103,10 @@ class TextReader:
                 rec_model_path=_verified(OCR_RECOGNISER_ONNX),
                 intra_op_num_threads=self.threads,
                 inter_op_num_threads=1,
+                # Our own scaling decides the detector's input (the default, shortest side
+                # up to 736, turned a 700x200 strip into 2560x736 and took 1-2 s).
+                det_limit_type="max",
+                det_limit_side_len=DETECT_SIDE,
             )
 
     def read(self, image: Image.Image) -> list[TextLine]:
