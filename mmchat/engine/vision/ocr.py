@@ -11,6 +11,7 @@ to RECOGNISE_SIDE, where small print keeps enough pixels.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -30,16 +31,17 @@ from mmchat.images import to_rgb
 if TYPE_CHECKING:  # rapidocr imports OpenCV and onnxruntime: only when text is read
     from rapidocr_onnxruntime import RapidOCR
 
-# Measured on a 2-core CPU (bench figures in tests/test_ocr.py's docstring): the detector at
-# 960 px reads an A4 page in ~0.6 s and keeps 30 px body text; at the library's default
-# (shortest side up to 736) a page took 2.3-3.3 s.
+# The detector at 960 px still finds 30 px body text on an A4 page at 150 dpi and on the same
+# page scanned at 300 dpi (bench/perception.py); the library's default (shortest side scaled
+# up to 736) took 2.3-3.3 s for a page on a 2-core CPU.
 DETECT_SIDE = 960
 RECOGNISE_SIDE = 2000
-# Below this the recogniser's guesses on photos without text dominate (see tests/test_ocr.py).
+# Measured on 27 photos (Debian darknet's and foolbox's samples): guesses at texture scored
+# 0.08-0.48 and fragments of real lettering 0.65-0.75; rendered and scanned text read 0.97+.
 MIN_SCORE = 0.8
-# One intra-op thread per session: on this 2-core machine it was faster than two (0.42 s vs
-# 1.13 s for a screenshot), and the engine process leaves the other core to the interface.
-THREADS = 1
+# Intra-op threads per session. Measured on a 2-core CPU, medians of 4 interleaved reads: a
+# page 1.28 s with one thread, 1.02 s with two; a screenshot 0.39 vs 0.53 s. Two, for pages.
+THREADS = min(2, os.cpu_count() or 1)
 
 
 class OcrError(Exception):
