@@ -97,11 +97,13 @@ def test_greyscale_transparent_and_huge_pictures_are_read(reader: TextReader) ->
     [
         Image.new("RGB", (640, 480), "white"),
         Image.new("RGB", (8, 8), (10, 200, 10)),
+        Image.new("RGB", (0, 0)),
+        Image.new("RGB", (300, 1), (0, 0, 0)),
         Image.new("RGBA", (64, 64), (0, 0, 0, 0)),
         Image.new("I;16", (64, 64), 30000),
         Image.fromarray(np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)),
     ],
-    ids=["blank", "8x8", "transparent", "16-bit", "noise"],
+    ids=["blank", "8x8", "0x0", "300x1", "transparent", "16-bit", "noise"],
 )
 def test_pictures_without_text_give_no_lines(reader: TextReader, image: Image.Image) -> None:
     assert reader.read(image) == []

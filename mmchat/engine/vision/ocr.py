@@ -115,6 +115,8 @@ class TextReader:
         """The lines read with at least `min_score` confidence, in reading order."""
         self.load()
         assert self._ocr is not None
+        if min(image.size) == 0:
+            return []
         # The library wants BGR, OpenCV's order.
         full = np.ascontiguousarray(np.asarray(to_rgb(image))[:, :, ::-1])
         full, _ = _shrunk(full, RECOGNISE_SIDE)
