@@ -184,11 +184,13 @@ def test_a_shape_on_a_transparent_or_grey_picture() -> None:
         Image.new("RGB", (300, 200), (200, 30, 30)),
         Image.new("RGB", (8, 8), (0, 0, 0)),
         Image.new("RGB", (1, 1), (0, 0, 0)),
+        Image.new("RGB", (0, 0)),
+        Image.new("RGB", (300, 1), (0, 0, 0)),
         Image.new("RGBA", (64, 64), (0, 0, 0, 0)),
         Image.new("I;16", (64, 64), 40000),
         Image.new("RGB", (6000, 4000), (240, 240, 240)),
     ],
-    ids=["blank", "one-colour", "8x8", "1x1", "transparent", "16-bit", "6000x4000"],
+    ids=["blank", "one-colour", "8x8", "1x1", "0x0", "300x1", "transparent", "16-bit", "6000x4000"],
 )
 def test_pictures_without_shapes_give_none(image: Image.Image) -> None:
     assert find_shapes(image) == []

@@ -28,7 +28,13 @@ from mmchat.engine.base import (
     Started,
 )
 from mmchat.engine.context import fit_messages
-from mmchat.engine.decode import IncrementalDetokenizer, Sampler, decode_fast, decode_tokens
+from mmchat.engine.decode import (
+    AnswerLimit,
+    IncrementalDetokenizer,
+    Sampler,
+    decode_fast,
+    decode_tokens,
+)
 from mmchat.engine.quant import bnb_config, quantize_int8_dynamic, resolve_quant
 from mmchat.engine.registry import ModelSpec
 
@@ -259,7 +265,10 @@ class HFEngine:
                 self.model, self.processor, messages, images, request, self._cancel, started
             )
             return
-        yield from self._decode(prompt, features, request, started)
+        prefix, limit = "", None
+        if self.last_plan is not None:
+            prefix, limit = self.last_plan.prefix, self.last_plan.limit
+        yield from self._decode(prompt, features, request, started, prefix, limit)
 
     def _decode(
         self,
@@ -267,17 +276,31 @@ class HFEngine:
         features: torch.Tensor | None,
         request: GenerationRequest,
         started: float,
+        prefix: str = "",
+        limit: AnswerLimit | None = None,
     ) -> Iterator[Event]:
+        """Stream the answer; `prefix` starts it (given, not generated), `limit` ends it."""
         sampler = Sampler(request.temperature, request.top_p, request.seed)
         detok = IncrementalDetokenizer(self.tokenizer)
         count, first = 0, None
         reason = "stop"
+        written = ""  # generated so far, after the prefix
+        if prefix:
+            prompt = prompt + list(self.tokenizer(prefix, add_special_tokens=False)["input_ids"])
+            yield Delta(prefix)
         with self._vision(features):
             for token in self._tokens(prompt, features, request.max_new_tokens, sampler):
                 count += 1
                 if first is None:
                     first = time.perf_counter() - started
-                if text := detok.push(token):
+                text = detok.push(token)
+                cut = limit.cut(written + text) if limit and text else None
+                if cut is not None:
+                    if cut > len(written):
+                        yield Delta((written + text)[len(written) : cut])
+                    break
+                if text:
+                    written += text
                     yield Delta(text)
         if self._cancel.is_set():
             reason = "cancelled"

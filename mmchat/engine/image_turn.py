@@ -3,8 +3,10 @@
     newest user message --relevance gate--> not about the picture: the turn runs as if no
         picture were there (pictures dropped), so the answer is the text-only decoder's
     about the picture --> the newest picture (in that message, else earlier) -> visual words
-        - one drawn shape, and a colour / shape / yes-no question: the fusion layers read the
-          shape redrawn in the style they were trained on (easy-vqa's), through cross-attention
+        - one drawn shape, and a colour or shape question: the fusion layers read the shape
+          redrawn in the style they were trained on (easy-vqa's), through cross-attention
+        - drawn shapes, and a question a program can check (yes/no, how many, left of, the
+          colour of the circle): scene_answers.py answers from the shapes found
         - nothing recognisable at all: say so, without asking the decoder to invent
         - anything else: the visual words as a short note in the system message (LENS), which
           the decoder reads like any other text
@@ -17,10 +19,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from mmchat.engine.base import ChatMessage, EngineError
+from mmchat.engine.decode import AnswerLimit
+from mmchat.engine.scene_answers import scene_answer
 from mmchat.engine.vision.words import VisualWords
 
 if TYPE_CHECKING:
@@ -30,7 +34,7 @@ if TYPE_CHECKING:
     from mmchat.engine.fusion import FusionModel
     from mmchat.engine.vision.perceive import Perception
 
-Way = Literal["text", "fusion", "words", "unsure"]
+Way = Literal["text", "fusion", "scene", "words", "unsure"]
 Kind = Literal["text", "describe", "count", "color", "shape", "yesno", "object"]
 
 # Below these, a label or a line of text is not worth telling the decoder about.
@@ -54,9 +58,9 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
             r"tell me about|happening|going on|explain (this|the) (picture|image|photo))\b"
         ),
     ),
+    ("yesno", re.compile(r"^\W*(is|are|does|do|can|was|has|have)\b")),
     ("color", re.compile(r"\bcolou?rs?\b")),
     ("shape", re.compile(r"\b(shapes?|circles?|rectangles?|squares?|triangles?)\b")),
-    ("yesno", re.compile(r"^\W*(is|are|does|do|can|was|has|have)\b")),
 )
 
 
@@ -77,7 +81,8 @@ class TurnPlan:
     about_image: float = 0.0  # the gate's probability
     kind: Kind = "object"
     words: VisualWords | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+    prefix: str = ""  # the words way: how the answer starts, given to the decoder
+    limit: AnswerLimit | None = None  # the words way: where the answer ends
 
 
 class ImageTurns:
@@ -85,10 +90,13 @@ class ImageTurns:
         self.fusion = fusion
         self.perception = perception
         self._features: dict[str, torch.Tensor] = {}
+        # Benchmarks only: take this way regardless of the question (bench/seeing.py compares
+        # the fusion and words ways kind by kind).
+        self.force_way: Way | None = None
 
-    def plan(self, messages: Sequence[ChatMessage], *, force_way: Way | None = None) -> TurnPlan:
-        """Decide how this turn reads the conversation's pictures. `force_way` (benchmarks
-        only) takes a way regardless of the question kind."""
+    def plan(self, messages: Sequence[ChatMessage]) -> TurnPlan:
+        """Decide how this turn reads the conversation's pictures."""
+        force_way = self.force_way
         question = next((m.content for m in reversed(messages) if m.role == "user"), "")
         plain = [replace(m, images=[]) for m in messages]
         gate = self.fusion.relevance
@@ -102,15 +110,19 @@ class ImageTurns:
         picture = _open(blob)
         words = self.perception.words(hashlib.sha256(blob).hexdigest(), picture)
         plan = TurnPlan("words", plain, about_image=probability, kind=kind, words=words)
-        way = force_way or choose_way(kind, words)
-        if way == "fusion" and words.shapes:
+        way = force_way or choose_way(kind, question, words)
+        if way == "fusion" and len(words.shapes) == 1 and words.shapes[0].color in PALETTE:
             plan.way = "fusion"
             plan.features = self._shape_features(words)
+        elif way == "scene" and (answer := scene_answer(question, words.shapes)):
+            plan.way = "scene"
+            plan.reply = answer
         elif way == "unsure":
             plan.way = "unsure"
             plan.reply = unsure_reply(words)
         else:
             plan.messages = with_note(plain, words_note(words))
+            plan.prefix, plan.limit = answer_shape(kind, question, words)
         return plan
 
     def _shape_features(self, words: VisualWords) -> torch.Tensor:
@@ -123,10 +135,34 @@ class ImageTurns:
         return self._features[key]
 
 
-def choose_way(kind: Kind, words: VisualWords) -> Way:
-    drawing = len(words.shapes) == 1 and not words.text and not _sure_object(words)
-    if drawing and kind in ("color", "shape", "yesno") and words.shapes[0].color in PALETTE:
-        return "fusion"
+_TITLE = re.compile(r"\b(title|headline|heading)\b")
+
+
+def answer_shape(kind: Kind, question: str, words: VisualWords) -> tuple[str, AnswerLimit]:
+    """How a words-way answer starts and where it ends, by question kind. The start puts the
+    fact the question asks for where the decoder continues from it (a colour question that
+    began freely was answered with the animal's breed); describing gets two sentences."""
+    if kind == "text" and words.text:
+        if _TITLE.search(question.lower()):
+            return 'The title is "', AnswerLimit(until='"')
+        return 'It says: "', AnswerLimit(until='"')
+    if kind == "color" and words.colors:
+        return "It is mostly", AnswerLimit(sentences=1)
+    if kind == "describe":
+        return "", AnswerLimit(sentences=2)
+    return "", AnswerLimit(sentences=1)
+
+
+def choose_way(kind: Kind, question: str, words: VisualWords) -> Way:
+    """By bench/seeing.py's figures: on drawings of shapes, what a program can check goes to
+    the scene; one shape in a colour the fusion layers know goes to them for colour and shape."""
+    drawing = bool(words.shapes) and not words.text and not _sure_object(words)
+    if drawing:
+        single = len(words.shapes) == 1 and words.shapes[0].color in PALETTE
+        if single and kind in ("color", "shape"):
+            return "fusion"
+        if scene_answer(question, words.shapes) is not None:
+            return "scene"
     if not recognised(words):
         return "unsure"
     return "words"

@@ -11,6 +11,7 @@ to RECOGNISE_SIDE, where small print keeps enough pixels.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -30,16 +31,17 @@ from mmchat.images import to_rgb
 if TYPE_CHECKING:  # rapidocr imports OpenCV and onnxruntime: only when text is read
     from rapidocr_onnxruntime import RapidOCR
 
-# Measured on a 2-core CPU (bench figures in tests/test_ocr.py's docstring): the detector at
-# 960 px reads an A4 page in ~0.6 s and keeps 30 px body text; at the library's default
-# (shortest side up to 736) a page took 2.3-3.3 s.
+# The detector at 960 px still finds 30 px body text on an A4 page at 150 dpi and on the same
+# page scanned at 300 dpi (bench/ocr_shapes.py); the library's default (shortest side scaled
+# up to 736) took 2.3-3.3 s for a page on a 2-core CPU.
 DETECT_SIDE = 960
 RECOGNISE_SIDE = 2000
-# Below this the recogniser's guesses on photos without text dominate (see tests/test_ocr.py).
+# Measured on 27 photos (Debian darknet's and foolbox's samples): guesses at texture scored
+# 0.08-0.48 and fragments of real lettering 0.65-0.75; rendered and scanned text read 0.97+.
 MIN_SCORE = 0.8
-# One intra-op thread per session: on this 2-core machine it was faster than two (0.42 s vs
-# 1.13 s for a screenshot), and the engine process leaves the other core to the interface.
-THREADS = 1
+# Intra-op threads per session. Measured on a 2-core CPU, medians of 4 interleaved reads: a
+# page 1.28 s with one thread, 1.02 s with two; a screenshot 0.39 vs 0.53 s. Two, for pages.
+THREADS = min(2, os.cpu_count() or 1)
 
 
 class OcrError(Exception):
@@ -80,9 +82,14 @@ def reading_order(lines: list[TextLine]) -> list[TextLine]:
 class TextReader:
     """Reads the lines of text in a picture; models load on first use."""
 
-    def __init__(self, min_score: float = MIN_SCORE, threads: int = THREADS) -> None:
+    def __init__(
+        self, min_score: float = MIN_SCORE, threads: int = THREADS, upside_down: bool = False
+    ) -> None:
         self.min_score = min_score
         self.threads = threads
+        # PP-OCR's 0/180 degree classifier turned a right-way-up line of a rendered page
+        # upside down (read as "o psan sm qoea pue"); screenshots and scans are upright.
+        self.upside_down = upside_down
         self._ocr: RapidOCR | None = None
         self._lock = threading.Lock()
 
@@ -98,12 +105,18 @@ class TextReader:
                 rec_model_path=_verified(OCR_RECOGNISER_ONNX),
                 intra_op_num_threads=self.threads,
                 inter_op_num_threads=1,
+                # Our own scaling decides the detector's input (the default, shortest side
+                # up to 736, turned a 700x200 strip into 2560x736 and took 1-2 s).
+                det_limit_type="max",
+                det_limit_side_len=DETECT_SIDE,
             )
 
     def read(self, image: Image.Image) -> list[TextLine]:
         """The lines read with at least `min_score` confidence, in reading order."""
         self.load()
         assert self._ocr is not None
+        if min(image.size) == 0:
+            return []
         # The library wants BGR, OpenCV's order.
         full = np.ascontiguousarray(np.asarray(to_rgb(image))[:, :, ::-1])
         full, _ = _shrunk(full, RECOGNISE_SIDE)
@@ -112,7 +125,8 @@ class TextReader:
             if not quads:
                 return []
             crops = self._ocr.get_crop_img_list(full, quads)
-            crops, _, _ = self._ocr.text_cls(crops)
+            if self.upside_down:
+                crops, _, _ = self._ocr.text_cls(crops)
             results, _ = self._ocr.text_rec(crops, False)
         height, width = full.shape[:2]
         lines = [

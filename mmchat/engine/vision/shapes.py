@@ -27,6 +27,8 @@ MIN_DISTANCE = 12.0  # Lab units a pixel must differ from the background, at lea
 
 def find_shapes(image: Image.Image) -> list[Shape]:
     """The shapes drawn on a plain, gradient or noisy background, left to right."""
+    if min(image.size) == 0:
+        return []
     rgb = _at_work_size(np.asarray(to_rgb(image)))
     height, width = rgb.shape[:2]
     mask, distance = _foreground(rgb)

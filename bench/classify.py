@@ -1,6 +1,6 @@
 """Benchmark: the perception modules on real photos, beside a peer classifier.
 
-    .venv/bin/python bench/perception.py [--photos DIR]
+    .venv/bin/python bench/classify.py [--photos DIR]
 
 Classifier: EfficientNet-Lite0 (mmchat's) against torchvision's MobileNetV2 on the 20 labelled
 ImageNet photos foolbox ships: common-noun top-1, exact-class top-5, median time a photo on one

@@ -1,0 +1,300 @@
+"""Benchmark: what the default model sees, on material from several sources, in one run.
+
+    .venv/bin/python bench/seeing.py [--easy-vqa 30] [--shapes 40] [--photos 80] [--prompts 40]
+
+Everything runs through the engine (HFEngine, in-process, greedy), as `mmchat ask` does:
+the relevance gate, perception, and the way each question kind is routed (image_turn.py).
+
+- easy-vqa: its test split (never trained on), first N images, all their questions.
+- other renderer: mmchat/training/shapes.py's test seeds (shades, backgrounds, sizes,
+  rotation, outlines, JPEG, several shapes a picture); none of it was trained on.
+- the ways compared: the single-shape pictures of both sets answered by the fusion layers,
+  the scene program and the decoder reading words, kind by kind,
+  so the route each kind takes is a measured choice.
+- real photos (bench/photos.py: Debian darknet, foolbox, tuxpaint stamps; keyword-graded, and
+  written by someone who did not tune the routes) and text pictures (bench/textpics.py).
+- text turns with a photo attached vs without (held-out prompts): identical answers, and the
+  relevance gate's accuracy on held-out messages about a picture and not.
+- per picture: perception time by module; a follow-up's first-token time against text-only;
+  peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from keywords import found, passes  # noqa: E402
+
+from mmchat.engine.base import ChatMessage, Delta, Finished, GenerationRequest  # noqa: E402
+from mmchat.engine.hf import HFEngine  # noqa: E402
+from mmchat.engine.registry import resolve  # noqa: E402
+
+NUMBERS = {"1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six"}
+
+
+class Asker:
+    def __init__(self, threads: int) -> None:
+        self.engine = HFEngine(resolve("default"), threads=threads)
+        started = time.perf_counter()
+        self.engine.load()
+        print(f"default model loaded in {time.perf_counter() - started:.1f} s", flush=True)
+
+    def ask(
+        self, question: str, picture: bytes | None, *, tokens: int = 60, force: str | None = None
+    ) -> tuple[str, float | None]:
+        """(answer, first-token seconds) for one question, the picture attached to it."""
+        messages = [ChatMessage("user", question, [picture] if picture else [])]
+        self.engine.image_turns.force_way = force
+        try:
+            request = GenerationRequest(messages=messages, max_new_tokens=tokens)
+            text, first = [], None
+            for event in self.engine.stream(request):
+                if isinstance(event, Delta):
+                    text.append(event.text)
+                elif isinstance(event, Finished):
+                    first = event.first_token_seconds
+            return "".join(text).strip(), first
+        finally:
+            self.engine.image_turns.force_way = None
+
+    @property
+    def way(self) -> str:
+        plan = self.engine.last_plan
+        return plan.way if plan is not None else "text"
+
+
+def png(picture: object) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")  # type: ignore[attr-defined]
+    return buffer.getvalue()
+
+
+def first_word(answer: str) -> str:
+    words = answer.lower().replace(",", " ").replace(".", " ").split()
+    return words[0] if words else ""
+
+
+def right(kind: str, answer: str, expected: str) -> bool:
+    if kind == "yes/no":
+        return first_word(answer) == expected
+    if kind == "count":
+        return bool(found(answer, [expected, NUMBERS.get(expected, expected)]))
+    return bool(found(answer, [expected]))
+
+
+def report(title: str, right_: Counter[str], total: Counter[str]) -> None:
+    count = sum(total.values())
+    share = sum(right_.values()) / count if count else 0.0
+    print(f"\n{title}: {count} questions, {share:.3f} right")
+    for kind in sorted(total):
+        print(f"  {kind:10s} {right_[kind] / total[kind]:.3f} ({right_[kind]}/{total[kind]})")
+
+
+def easy_vqa(asker: Asker, limit: int, versus: list) -> None:
+    from mmchat.train_fusion import image_path, read_split
+
+    by_image: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for question, answer, image_id in read_split("test"):
+        by_image[image_id].append((question, answer))
+    right_, total, ways = Counter[str](), Counter[str](), Counter[str]()
+    for image_id in sorted(by_image)[:limit]:
+        picture = image_path("test", image_id).read_bytes()
+        for question, expected in by_image[image_id]:
+            kind = "yes/no" if expected in ("yes", "no") else "shape"
+            kind = kind if expected not in COLOR_ANSWERS else "color"
+            answer, _ = asker.ask(question, picture, tokens=12)
+            total[kind] += 1
+            right_[kind] += right(kind, answer, expected)
+            ways[asker.way] += 1
+            versus.append((picture, question, expected, kind))
+    report(f"easy-vqa test split, first {limit} images", right_, total)
+    print(f"  routes taken: {dict(ways)}")
+
+
+COLOR_ANSWERS = {"red", "green", "blue", "yellow", "black", "gray", "teal", "brown"}
+
+
+def other_renderer(asker: Asker, limit: int, versus: list) -> None:
+    from mmchat.training.shapes import TEST_SEEDS, questions, render
+
+    right_, total, ways = Counter[str](), Counter[str](), Counter[str]()
+    wrong: list[str] = []
+    for seed in list(TEST_SEEDS)[:limit]:
+        picture, truth = render(seed)
+        blob = png(picture)
+        for q in questions(seed, truth):
+            answer, _ = asker.ask(q.text, blob, tokens=24)
+            ok = right(q.kind, answer, q.answer)
+            total[q.kind] += 1
+            right_[q.kind] += ok
+            ways[asker.way] += 1
+            if not ok and len(wrong) < 8:
+                wrong.append(f"  seed {seed}: {q.text!r} -> {answer!r} (expected {q.answer})")
+            if len(truth) == 1 and q.kind != "count":
+                versus.append((blob, q.text, q.answer, q.kind))
+    report(f"other renderer (mmchat.training.shapes test seeds), {limit} pictures", right_, total)
+    print(f"  routes taken: {dict(ways)}")
+    print("  first mistakes:", *wrong, sep="\n")
+
+
+def ways_compared(asker: Asker, versus: list, limit: int = 150) -> None:
+    right_ = {way: Counter[str]() for way in ("fusion", "scene", "words")}
+    total = Counter[str]()
+    for blob, question, expected, kind in versus[:limit]:
+        total[kind] += 1
+        for way in right_:
+            answer, _ = asker.ask(question, blob, tokens=24, force=way)
+            right_[way][kind] += right(kind, answer, expected)
+    print(f"\nthe ways compared on single-shape pictures ({sum(total.values())} questions):")
+    for kind in sorted(total):
+        shares = "  ".join(f"{way} {right_[way][kind] / total[kind]:.3f}" for way in right_)
+        print(f"  {kind:8s} {shares}  (n={total[kind]})")
+
+
+def photos(asker: Asker, limit: int) -> list[bytes]:
+    from photos import photos as fetch
+
+    try:
+        pairs = fetch()[:limit]
+    except Exception as exc:  # the bench goes on without them, and says so
+        print(f"\nreal photos: unavailable ({exc})")
+        return []
+    what = described = colour_right = colour_total = extra_right = extra_total = 0
+    by_source: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    wrong: list[str] = []
+    kept: list[bytes] = []
+    for path, entry in pairs:
+        blob = path.read_bytes()
+        kept.append(blob)
+        answer, _ = asker.ask("What is in this picture?", blob)
+        ok = passes(answer, entry["keywords"])
+        what += ok
+        by_source[entry["source"]][0] += ok
+        by_source[entry["source"]][1] += 1
+        if not ok and len(wrong) < 10:
+            wrong.append(f"  {entry['id']}: {answer!r} (keywords {entry['keywords'][:3]})")
+        answer, _ = asker.ask("Describe this image.", blob, tokens=80)
+        described += passes(answer, entry["keywords"]) and len(answer.split()) >= 6
+        if entry.get("colors"):
+            answer, _ = asker.ask("What colour is it?", blob)
+            colour_total += 1
+            colour_right += passes(answer, entry["colors"])
+        for extra in entry.get("questions", []):
+            answer, _ = asker.ask(extra["q"], blob)
+            extra_total += 1
+            extra_right += passes(answer, extra["keywords"], extra.get("need", 1))
+    n = len(pairs)
+    print(f"\nreal photos: {n}")
+    print(f"  'What is in this picture?' names it: {what / n:.3f} ({what}/{n})")
+    for source, (ok, count) in sorted(by_source.items()):
+        print(f"    {source:10s} {ok}/{count}")
+    print(f"  'Describe this image.' names it in a sentence: {described / n:.3f}")
+    if colour_total:
+        print(f"  'What colour is it?': {colour_right / colour_total:.3f} ({colour_total})")
+    if extra_total:
+        print(f"  their own questions: {extra_right / extra_total:.3f} ({extra_total})")
+    print("  first misses:", *wrong, sep="\n")
+    return kept
+
+
+def text_pictures(asker: Asker) -> None:
+    from textpics import generate
+
+    right_, total = Counter[str](), Counter[str]()
+    with tempfile.TemporaryDirectory() as folder:
+        for path, record in generate(Path(folder)):
+            blob = path.read_bytes()
+            for q in record["questions"]:
+                answer, _ = asker.ask(q["q"], blob, tokens=120)
+                key = f"{record['kind']}: {q['q']}"
+                total[key] += 1
+                right_[key] += passes(answer, q["keywords"], q.get("need", 1))
+    report("text pictures (scans, screenshots, signs, documents)", right_, total)
+
+
+def text_turns(asker: Asker, pictures: list[bytes], limit: int) -> None:
+    data = json.loads((Path(__file__).parent / "data" / "heldout_prompts.json").read_text())
+    gate = asker.engine.fusion.relevance
+    decoder, tokenizer = asker.engine.fusion.decoder, asker.engine.fusion.tokenizer
+    for name, wanted in (("about_image", True), ("follow_ups", True), ("not_about_image", False)):
+        said = [gate.about_image(decoder, tokenizer, text) == wanted for text in data[name]]
+        print(f"relevance gate, held-out {name}: {sum(said) / len(said):.3f} ({len(said)})")
+    if not pictures:
+        return
+    same = 0
+    prompts = data["not_about_image"][:limit]
+    for i, prompt in enumerate(prompts):
+        plain, _ = asker.ask(prompt, None, tokens=40)
+        with_picture, _ = asker.ask(prompt, pictures[i % len(pictures)], tokens=40)
+        same += plain == with_picture
+    print(
+        f"text turns with a photo attached answered as without: {same / len(prompts):.3f} "
+        f"({same}/{len(prompts)})"
+    )
+
+
+def timings(asker: Asker, pictures: list[bytes]) -> None:
+    from mmchat.engine.vision.perceive import Perception
+
+    perception = Perception()
+    from mmchat.images import open_image_bytes
+
+    rows: dict[str, list[float]] = defaultdict(list)
+    for i, blob in enumerate(pictures[:20]):
+        words = perception.words(str(i), open_image_bytes(blob))
+        for module, seconds in words.seconds.items():
+            rows[module].append(seconds)
+        rows["all"].append(sum(words.seconds.values()))
+    print("\nperception per picture, median / max s (first load excluded):")
+    for module, values in rows.items():
+        rest = values[1:] or values
+        print(f"  {module:8s} {statistics.median(rest):.3f} / {max(rest):.3f}")
+    if pictures:
+        picture = pictures[0]
+        asker.ask("What is in this picture?", picture)
+        follow, plain = [], []
+        for _ in range(3):
+            follow.append(asker.ask("And what colour is it?", picture)[1] or 0.0)
+            plain.append(asker.ask("And what colour is it?", None)[1] or 0.0)
+        print(
+            f"follow-up first token {statistics.median(follow):.3f} s vs text-only "
+            f"{statistics.median(plain):.3f} s"
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--easy-vqa", type=int, default=30, help="easy-vqa test images")
+    parser.add_argument("--shapes", type=int, default=40, help="other-renderer pictures")
+    parser.add_argument("--photos", type=int, default=80, help="real photos")
+    parser.add_argument("--prompts", type=int, default=40, help="text turns compared")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    asker = Asker(args.threads)
+    versus: list = []
+    easy_vqa(asker, args.easy_vqa, versus)
+    other_renderer(asker, args.shapes, versus)
+    ways_compared(asker, versus)
+    pictures = photos(asker, args.photos)
+    text_pictures(asker)
+    print()
+    text_turns(asker, pictures, args.prompts)
+    timings(asker, pictures)
+
+
+if __name__ == "__main__":
+    main()
