@@ -86,23 +86,23 @@ def show(ticket_id: Annotated[str, typer.Argument(help="SUP-...")], db: DbOption
     with _tickets(db) as tickets:
         ticket = tickets.get(ticket_id)
         details = ticket.details
-        lines = [
-            f"ticket        {ticket.id}",
-            f"status        {ticket.status}"
-            + (f" (closed by {ticket.closed_by})" if ticket.closed_by else ""),
-            f"reason        {ticket.reason}, {ticket.priority} priority",
-            f"conversation  {ticket.conversation_id} (`mmchat history show "
-            f"{ticket.conversation_id}`), persona {ticket.persona}",
-            f"created       {_when(ticket.created_at)}",
-            f"delivery      {describe(ticket)}"
-            + (f" via {', '.join(ticket.delivered_to)}" if ticket.delivered_to else ""),
-            f"company       {details.get('company', '')} / {details.get('product', '')}",
-            f"customer      {ticket.customer_text}",
+        closed = f" (closed by {ticket.closed_by})" if ticket.closed_by else ""
+        via = f" via {', '.join(ticket.delivered_to)}" if ticket.delivered_to else ""
+        conv = ticket.conversation_id
+        fields = [
+            ("ticket", ticket.id),
+            ("status", ticket.status + closed),
+            ("reason", f"{ticket.reason}, {ticket.priority} priority"),
+            ("conversation", f"{conv} (`mmchat history show {conv}`), persona {ticket.persona}"),
+            ("created", _when(ticket.created_at)),
+            ("delivery", describe(ticket) + via),
+            ("company", f"{details.get('company', '')} / {details.get('product', '')}"),
+            ("customer", ticket.customer_text),
         ]
         if ticket.note:
-            lines.append(f"note          {ticket.note}")
-        for line in lines:
-            typer.echo(one_line(line, 2000))
+            fields.append(("note", ticket.note))
+        for label, value in fields:  # stored text is the customer's: one safe line each
+            typer.echo(f"{label:<14}{one_line(value, 2000)}")
 
 
 @app.command()
