@@ -76,7 +76,7 @@ _PERSON = (
 # "a manager account", "the human resources email", "someone's permissions": a thing, not
 # a person.
 _NOT_A_PERSON_AFTER = (
-    r"(?!'s|\s+(?:account|role|view|licen[cs]e|permission|access|field|string|mode|panel|"
+    r"(?!'s|-|\s+(?:account|role|view|licen[cs]e|permission|access|field|string|mode|panel|"
     r"dashboard|app|version|seat|resources|review|readable|error|settings?)\b)"
 )
 _ARTICLE = r"(?:(?:a|an|the|your|some|one\s+of\s+your|one\s+of\s+the)\s+)?"
@@ -97,7 +97,7 @@ _REQUESTS = [
     r"\b(?:someone|somebody)\s+real\b",
     # is there a human, is anyone there
     r"\b(?:is|are)\s+there\s+(?:a|an|any|anyone|anybody)\b[^.?!,;]{0,20}?"
-    r"\b(?:human|humans|person|people|there)\b",
+    r"\b(?:human|humans|person|people|there)\b(?!-)",  # not "a human-readable log"
     # can someone call me, have a person contact me, a human could review my case
     rf"\b(?:can|could|would|will|may|have|let|if|get)\s+{_WHO}\s+(?:please\s+)?"
     r"(?:call|phone|ring|contact|email|reach|review|look|check|help|get\s+(?:back|in\s+touch)|"

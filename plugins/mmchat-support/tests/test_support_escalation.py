@@ -46,6 +46,8 @@ def test_requests_for_a_person(text: str) -> None:
         "give my manager the invoice",  # handed off before
         "How do I set the callback URL for webhooks?",
         "Which persona am I talking to?",
+        "Is there a human-readable log?",
+        "How do I escalate my privileges to admin?",
     ],
 )
 def test_not_requests_for_a_person(text: str) -> None:
