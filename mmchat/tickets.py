@@ -89,7 +89,7 @@ class Tickets:
             ).fetchone()
         return None if row is None else _ticket(row)
 
-    def list(self, status: str | None = None, limit: int = 200) -> list[Ticket]:
+    def recent(self, status: str | None = None, limit: int = 200) -> list[Ticket]:
         """Newest first; `status` open or closed, None for both."""
         if status is not None and status not in STATUSES:
             raise StoreError(f"unknown ticket status '{status}': use open or closed")

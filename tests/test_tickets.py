@@ -86,8 +86,8 @@ def test_one_open_ticket_per_conversation_until_closed(tmp_path: Path) -> None:
     assert tickets.open_for(conv_id) is None
     second, new_second = _open(tickets, conv_id)
     assert new_second and second != first
-    assert [t.id for t in tickets.list("closed")] == [first]
-    assert {t.id for t in tickets.list()} == {first, second}
+    assert [t.id for t in tickets.recent("closed")] == [first]
+    assert {t.id for t in tickets.recent()} == {first, second}
 
 
 def test_the_database_refuses_a_second_open_ticket(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_unknown_ticket_and_conversation_are_one_line_errors(tmp_path: Path) -> 
     with pytest.raises(StoreError, match="no conversation 42"):
         _open(tickets, 42)
     with pytest.raises(StoreError, match="unknown ticket status"):
-        tickets.list("pending")
+        tickets.recent("pending")
 
 
 def test_deleting_the_conversation_deletes_its_tickets(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def _when(timestamp: float) -> str:
 
 
 def _selected(tickets: Tickets, status: Status, limit: int) -> list[Ticket]:
-    return tickets.list(None if status is Status.all else status.value, limit)
+    return tickets.recent(None if status is Status.all else status.value, limit)
 
 
 @app.command("list")

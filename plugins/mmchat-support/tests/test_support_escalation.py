@@ -150,7 +150,7 @@ def test_after_a_handoff_the_assistant_keeps_answering(conversation: Conversatio
         f"Your request for a person is already recorded as ticket {ticket_id}; you can keep "
         "asking me meanwhile."
     )
-    assert [t.id for t in _tickets(first).list()] == [ticket_id]  # no second ticket
+    assert [t.id for t in _tickets(first).recent()] == [ticket_id]  # no second ticket
 
 
 def test_a_closed_ticket_lets_a_new_request_open_another(conversation: Conversation) -> None:
@@ -169,7 +169,7 @@ def test_text_shaped_like_a_ticket_never_locks_a_chat(conversation: Conversation
     ]
     context = conversation("Thanks. How do I export my data?", history)
     assert mmchat_before_prompt(context) is None
-    assert _tickets(context).list() == []
+    assert _tickets(context).recent() == []
 
 
 def test_a_store_that_cannot_be_written_is_not_hidden(conversation: Conversation) -> None:
