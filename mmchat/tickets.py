@@ -180,17 +180,22 @@ class Tickets:
         never get the same ticket.
         """
         now = time.time()
-        with self._store() as store, store.write() as db:
-            rows = db.execute(
-                "SELECT * FROM tickets WHERE delivery = 'pending'"
-                " OR (delivery = 'failed' AND updated_at <= ?)"
-                " OR (delivery = 'sending' AND claimed_at <= ?) ORDER BY created_at",
-                (now - retry_after, now - lease),
-            ).fetchall()
-            db.executemany(
-                "UPDATE tickets SET delivery = 'sending', claimed_at = ? WHERE id = ?",
-                [(now, row["id"]) for row in rows],
-            )
+        waiting = (
+            "SELECT * FROM tickets WHERE delivery = 'pending'"
+            " OR (delivery = 'failed' AND updated_at <= ?)"
+            " OR (delivery = 'sending' AND claimed_at <= ?) ORDER BY created_at"
+        )
+        args = (now - retry_after, now - lease)
+        with self._store() as store:
+            # Most turns find nothing waiting: look before taking the write lock.
+            if not store.db.execute(waiting, args).fetchall():
+                return []
+            with store.write() as db:
+                rows = db.execute(waiting, args).fetchall()  # again, under the lock
+                db.executemany(
+                    "UPDATE tickets SET delivery = 'sending', claimed_at = ? WHERE id = ?",
+                    [(now, row["id"]) for row in rows],
+                )
         return [_ticket(row) for row in rows]
 
     def record_delivery(
