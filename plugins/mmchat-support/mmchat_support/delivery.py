@@ -117,6 +117,15 @@ def send_command(ticket: Ticket, config: DeliveryConfig) -> None:
         raise DeliveryError(f"command exited {result.returncode}" + (f": {said}" if said else ""))
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # urllib would follow a 301/302 with a GET and no body, and its 2xx would read as taken.
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def send_webhook(
     ticket: Ticket, config: DeliveryConfig, sleep: Callable[[float], None] = time.sleep
 ) -> None:
@@ -133,7 +142,7 @@ def send_webhook(
             headers={"Content-Type": "application/json", "User-Agent": "mmchat-support"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=config.timeout) as response:
+            with _OPENER.open(request, timeout=config.timeout) as response:
                 response.read(65536)
             return
         except urllib.error.HTTPError as exc:

@@ -52,6 +52,7 @@ def hand_off(conversation: Conversation, text: str = "I want to talk to a person
 
 class Receiver(BaseHTTPRequestHandler):
     fail_first = 0  # answer 503 to this many requests, then 200
+    status = 503
     delay = 0.0
     bodies: list[dict[str, object]]
     requests = 0
@@ -62,11 +63,17 @@ class Receiver(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         time.sleep(server.delay)
         if server.requests <= server.fail_first:
-            self.send_response(503)
+            self.send_response(server.status)
+            self.send_header("Location", "/elsewhere")
         else:
             assert self.headers["Content-Type"] == "application/json"
             server.bodies.append(json.loads(body))
             self.send_response(200)
+        self.end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802
+        type(self).requests += 1
+        self.send_response(200)
         self.end_headers()
 
     def log_message(self, *args: object) -> None:
@@ -134,6 +141,20 @@ def test_webhook_that_fails_first_then_succeeds(
     ticket = hand_off(conversation)
     assert ticket.delivery == "delivered" and server.requests == 2  # retried in the same run
     assert server.bodies[0]["id"] == ticket.id
+
+
+def test_a_redirect_is_not_taken_for_delivery(
+    conversation: Conversation, support_home: Path, receiver: tuple[str, type[Receiver]]
+) -> None:
+    url, server = receiver
+    server.fail_first, server.status = 1, 302
+    settings(support_home, webhook=url, webhook_attempts=1)
+    ticket = hand_off(conversation)
+    assert (ticket.delivery, ticket.last_error) == (
+        "failed",
+        "webhook: HTTP 302 Found (after 1 tries)",
+    )
+    assert server.requests == 1 and server.bodies == []  # no GET to where it pointed
 
 
 def test_a_slow_webhook_never_holds_up_the_chat(
