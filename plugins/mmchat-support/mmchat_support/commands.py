@@ -72,7 +72,10 @@ def list_(
 ) -> None:
     """Tickets, newest first, with where their delivery stands."""
     with _tickets(db) as tickets:
-        for ticket in _selected(tickets, status, limit):
+        found = _selected(tickets, status, limit)
+        if not found:
+            typer.echo("no tickets")
+        for ticket in found:
             typer.echo(
                 f"{ticket.id}  {ticket.status:<6}  {_when(ticket.created_at)}  "
                 f"conv {ticket.conversation_id:<4}  {ticket.priority:<6}  "

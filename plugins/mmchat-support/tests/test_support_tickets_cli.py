@@ -72,6 +72,7 @@ def test_errors_are_one_line_and_change_nothing(conversation: Conversation) -> N
     code, output = run("list", "--db", str(Path(db).parent / "mmchat.db" / "x.db"))
     assert code == 1 and output.startswith("mmchat: error: cannot create")
     assert run("list", "--db", db)[1].split()[0] == ticket_id
+    assert run("list", "--status", "closed", "--db", db) == (0, "no tickets\n")
 
 
 def test_the_command_is_registered_by_the_plugin(conversation: Conversation) -> None:
