@@ -38,6 +38,7 @@ from mmchat.personas import Persona
 from mmchat.retrieval import search_retrievers
 from mmchat.store import Message, Store
 from mmchat.text import one_line, strip_control
+from mmchat.tickets import Tickets
 
 CHECKPOINT_SECONDS = 0.5
 
@@ -131,6 +132,7 @@ class Turn:
             user_text=last_user.content,
             passages=passages,
             history=[(m.role, m.content) for m in history[:-1]],
+            tickets=Tickets(self.store.path),
         )
         reply = self._before_prompt(context)
         if reply is not None:
@@ -196,6 +198,8 @@ class Turn:
         self, conversation_id: int, context: PromptContext, reply: Reply
     ) -> Iterator[TurnEvent]:
         text = strip_control(reply.text)  # plugin text is untrusted, like model output
+        if reply.notice:
+            yield Notice(one_line(reply.notice, 500))
         yield Delta(text)
         message = self.store.add_message(
             conversation_id,

@@ -9,6 +9,7 @@ plugins/README.md documents every hook with an example.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import json
@@ -17,11 +18,11 @@ import re
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
@@ -43,6 +44,10 @@ from mmchat.engine.base import (
     Started,
 )
 from mmchat.personas import Persona
+from mmchat.text import one_line, strip_control
+
+if TYPE_CHECKING:  # the store pulls in Pillow; loaded when a plugin first opens tickets
+    from mmchat.tickets import Tickets
 
 __all__ = [
     "ChatMessage",
@@ -65,8 +70,15 @@ __all__ = [
     "Reply",
     "Retriever",
     "Started",
+    "Ticket",  # noqa: F822 (loaded on first use by __getattr__ below)
+    "TicketError",  # noqa: F822
+    "Tickets",
     "hookimpl",
     "hookspec",
+    "one_line",
+    "open_tickets",
+    "plugin_settings",
+    "strip_control",
 ]
 
 PROJECT = "mmchat"
@@ -113,6 +125,9 @@ class PromptContext:
     user_text: str
     passages: list[Passage] = field(default_factory=list)
     history: list[tuple[str, str]] = field(default_factory=list)  # (role, text), oldest first
+    # The conversation's database's tickets (mmchat.tickets.Tickets); None where a turn has
+    # no store behind it. Safe to use from any thread: each call opens its own connection.
+    tickets: Tickets | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,7 @@ class Reply:
 
     text: str
     meta: dict[str, Any] = field(default_factory=dict)  # saved with the answer, e.g. a ticket
+    notice: str = ""  # shown to the person running mmchat, not saved in the conversation
 
 
 @dataclass(frozen=True)
@@ -416,6 +432,7 @@ def is_reply(value: object) -> bool:
     return (
         isinstance(value, Reply)
         and isinstance(value.text, str)
+        and isinstance(value.notice, str)
         and isinstance(value.meta, dict)
         and is_json_safe(value.meta)
     )
@@ -423,6 +440,51 @@ def is_reply(value: object) -> bool:
 
 def is_meta(value: object) -> bool:
     return isinstance(value, dict) and is_json_safe(value)
+
+
+# -- helpers plugins may use --------------------------------------------------------------------
+
+
+def plugin_settings(section: str) -> dict[str, Any]:
+    """The `[section]` table of settings.toml (empty when absent), for a plugin's own settings.
+
+    Raises ValueError with a one-line message naming the file when the file or the table is
+    not usable.
+    """
+    from mmchat.config import ConfigError, load_settings
+
+    try:
+        value = load_settings().extra.get(section, {})
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(value, dict):
+        raise ValueError(f"settings.toml: '{section}' must be a table ([{section}])")
+    return value
+
+
+@contextlib.contextmanager
+def open_tickets(db: Path | None = None) -> Iterator[Tickets]:
+    """The tickets of `db` (default: the conversation database), for plugin commands.
+
+    Raises TicketError (its message is one line for a person) when the database cannot be
+    opened; the Tickets methods raise it too.
+    """
+    from mmchat.config import default_db_path
+    from mmchat.store import Store
+    from mmchat.tickets import Tickets
+
+    path = db or default_db_path()
+    Store(path).close()  # creates or upgrades it now, with a clear error if it cannot
+    yield Tickets(path)
+
+
+def __getattr__(name: str) -> Any:
+    # The ticket types load the store (and Pillow with it) only when a plugin uses them.
+    if name in {"Ticket", "Tickets", "TicketError"}:
+        from mmchat import tickets
+
+        return getattr(tickets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- loading ------------------------------------------------------------------------------------

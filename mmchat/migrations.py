@@ -86,4 +86,44 @@ def m002_list_and_recovery_indexes(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX messages_streaming ON messages (id) WHERE status = 'streaming'")
 
 
+@migration
+def m003_tickets(db: sqlite3.Connection) -> None:
+    # Hand-offs to a person (mmchat.tickets). A conversation's tickets go with it when it is
+    # deleted: they quote the customer. The delivery columns let any mmchat process, or a
+    # `mmchat tickets deliver` run, retry a ticket no channel has taken yet; claimed_at is a
+    # lease, so two processes never send the same ticket at once.
+    db.execute(
+        """
+        CREATE TABLE tickets (
+            id TEXT PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+            persona TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+            reason TEXT NOT NULL DEFAULT '',
+            priority TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('normal', 'high')),
+            customer_text TEXT NOT NULL DEFAULT '',
+            details TEXT NOT NULL DEFAULT '{}',
+            delivery TEXT NOT NULL DEFAULT 'pending'
+                CHECK (delivery IN ('pending', 'sending', 'delivered', 'failed')),
+            delivered_to TEXT NOT NULL DEFAULT '[]',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            claimed_at REAL,
+            closed_by TEXT,
+            note TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )"""
+    )
+    # At most one open ticket per conversation, whatever number of processes hand off at once.
+    db.execute(
+        "CREATE UNIQUE INDEX tickets_one_open ON tickets (conversation_id) WHERE status = 'open'"
+    )
+    db.execute("CREATE INDEX tickets_by_created ON tickets (created_at DESC)")
+    db.execute(
+        "CREATE INDEX tickets_undelivered ON tickets (delivery) WHERE delivery != 'delivered'"
+    )
+
+
 SCHEMA_VERSION = len(MIGRATIONS)

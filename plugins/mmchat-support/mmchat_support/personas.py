@@ -24,7 +24,7 @@ TONE = (
 ESCALATION = {
     "handoff": True,  # read by mmchat_support.plugin's mmchat_before_prompt
     "on_human_request": True,
-    "on_anger": True,
+    "on_anger": False,  # anger alone does not hand off; it raises a ticket's priority
     "anger_threshold": 2,
     "team": "the {company} support team",
 }
