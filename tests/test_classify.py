@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from picture_sources import FOOLBOX, SKIMAGE, package_data
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -24,18 +25,6 @@ from mmchat.engine.assets import EFFICIENTNET_LITE0_PTH
 from mmchat.engine.vision import classify
 from mmchat.engine.vision.classify import Classifier, imagenet_classes, merge_labels, noun_kind
 from mmchat.engine.vision.colors import dominant_colors
-
-
-def package_data(module: str, install: str) -> Path:
-    """A package's data folder, located without importing it (foolbox imports eagerpy)."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail(f"{module} is missing; run: .venv/bin/pip install --no-deps {install}")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
-
-
-FOOLBOX = "foolbox==3.3.4"
-SKIMAGE = "scikit-image==0.26.0"
 
 
 @pytest.fixture(scope="module")

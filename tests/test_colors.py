@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import random
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
+from picture_sources import package_data
 from PIL import Image, ImageDraw
 
 from mmchat.engine.vision.colors import SHADES, color_name, dominant_colors, srgb_to_lab
-
-
-def package_data(module: str, install: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail(f"{module} is missing; run: .venv/bin/pip install --no-deps {install}")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
-
 
 # Shades of each colour unlike easy-vqa's pure CSS colours, and none of them a named shade
 # that colors.py names by: the names must come from nearness, not from a lookup.

@@ -42,10 +42,11 @@ def find_shapes(image: Image.Image) -> list[Shape]:
         cv2.drawContours(region, [contour], -1, 255, thickness=cv2.FILLED)
         region &= mask
         core = _core(region, distance)
-        name = _shape_name(core)
+        name, fill = _shape_name(core)
         x, y, w, h = cv2.boundingRect(core)
         box = (x / width, y / height, (x + w) / width, (y + h) / height)
-        shapes.append(Shape(name=name, color=_color_of(rgb, region, distance), box=box))
+        color = _color_of(rgb, region, distance)
+        shapes.append(Shape(name=name, color=color, box=box, fill=round(fill, 3)))
     return sorted(shapes, key=lambda shape: shape.box[0])
 
 
@@ -93,8 +94,8 @@ def _foreground(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mask, distance
 
 
-def _shape_name(contour: np.ndarray) -> str:
-    """The shape whose smallest enclosing form the contour fills best."""
+def _shape_name(contour: np.ndarray) -> tuple[str, float]:
+    """The shape whose smallest enclosing form the contour fills best, and how well."""
     area = cv2.contourArea(contour)
     (_, _), (rw, rh), _ = cv2.minAreaRect(contour)
     triangle_area, _ = cv2.minEnclosingTriangle(contour)
@@ -104,7 +105,8 @@ def _shape_name(contour: np.ndarray) -> str:
         "triangle": area / max(float(triangle_area), 1e-6),
         "circle": area / max(np.pi * radius * radius, 1e-6),
     }
-    return max(fills, key=fills.__getitem__)
+    best = max(fills, key=fills.__getitem__)
+    return best, min(1.0, fills[best])
 
 
 def _core(region: np.ndarray, distance: np.ndarray) -> np.ndarray:

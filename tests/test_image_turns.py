@@ -1,0 +1,179 @@
+"""The default model with pictures in the conversation, on real weights and real pictures.
+
+One engine (in-process, as the worker runs it) serves the module; each question kind is asked
+of a real photo, a rendered page or drawn shapes, and text turns are held to the text-only
+answer token for token.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from picture_sources import foolbox_photo, skimage_picture
+from PIL import Image
+
+from mmchat.engine.base import ChatMessage, Delta, GenerationRequest
+from mmchat.engine.decode import AnswerLimit
+from mmchat.engine.hf import HFEngine
+from mmchat.engine.image_turn import question_kind
+from mmchat.engine.registry import resolve
+from mmchat.engine.scene_answers import scene_answer
+from mmchat.engine.vision.words import Shape
+from mmchat.training import shapes as drawn
+from mmchat.training import text_pictures
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[HFEngine]:
+    engine = HFEngine(resolve("default"), threads=2)
+    engine.load()
+    yield engine
+    engine.close()
+
+
+def png(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def answer(engine: HFEngine, messages: list[ChatMessage], tokens: int = 60) -> str:
+    request = GenerationRequest(messages=messages, max_new_tokens=tokens)
+    return "".join(e.text for e in engine.stream(request) if isinstance(e, Delta)).strip()
+
+
+def ask(engine: HFEngine, question: str, picture: bytes | None = None) -> str:
+    return answer(engine, [ChatMessage("user", question, [picture] if picture else [])])
+
+
+DOG = "imagenet_00_243.jpg"  # foolbox: a bull mastiff
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "What is the capital of France?",
+        "Write a haiku about the sea.",
+        "Name three colors of the rainbow.",
+        "How do I reverse a list in Python?",
+    ],
+)
+def test_a_text_question_is_answered_as_if_no_picture_were_there(
+    engine: HFEngine, prompt: str
+) -> None:
+    photo = foolbox_photo(DOG).read_bytes()
+    without = ask(engine, prompt)
+    assert ask(engine, prompt, photo) == without  # attached to this message
+    earlier = [
+        ChatMessage("user", "What animal is this?", [photo]),
+        ChatMessage("assistant", "This is a dog."),
+        ChatMessage("user", prompt),
+    ]
+    plain = [ChatMessage(m.role, m.content) for m in earlier]
+    assert answer(engine, earlier) == answer(engine, plain)  # earlier in the conversation
+    assert engine.last_plan is None or engine.last_plan.way == "text"
+
+
+@pytest.mark.parametrize(
+    ("picture", "keywords"),
+    [
+        (lambda: foolbox_photo(DOG), ("dog",)),
+        (lambda: foolbox_photo("imagenet_16_251.jpg"), ("dog", "dalmatian")),
+        (lambda: skimage_picture("chelsea.png"), ("cat",)),
+        (lambda: skimage_picture("coffee.png"), ("coffee", "cup")),
+    ],
+)
+def test_a_photo_is_named(
+    engine: HFEngine, picture: Callable[[], Path], keywords: tuple[str, ...]
+) -> None:
+    said = ask(engine, "What is in this picture?", picture().read_bytes()).lower()
+    assert any(word in said for word in keywords), said
+
+
+def test_what_animal_and_a_follow_up_about_its_colour(engine: HFEngine) -> None:
+    photo = skimage_picture("chelsea.png").read_bytes()
+    first = ask(engine, "What animal is this?", photo)
+    assert "cat" in first.lower()
+    follow = [
+        ChatMessage("user", "What animal is this?", [photo]),
+        ChatMessage("assistant", first),
+        ChatMessage("user", "And what colour is it?"),
+    ]
+    said = answer(engine, follow).lower()
+    assert engine.last_plan is not None and engine.last_plan.way == "words"
+    assert any(c in said for c in ("brown", "gray", "orange", "black", "white")), said
+
+
+def test_describing_gives_a_sentence_that_names_the_thing(engine: HFEngine) -> None:
+    said = ask(engine, "Describe this image.", skimage_picture("chelsea.png").read_bytes())
+    assert "cat" in said.lower()
+    assert len(said.split()) >= 5 and said.count(".") <= 3, said
+
+
+def test_the_title_of_a_page_and_what_it_says(engine: HFEngine) -> None:
+    picture, _ = text_pictures.page()
+    blob = png(picture)
+    title = ask(engine, "What is the title?", blob)
+    assert "River Water Quality" in title, title
+    said = ask(engine, "What does it say?", blob)
+    assert "Annual Report" in said, said
+
+
+@pytest.mark.parametrize("seed", [1_000_003, 1_000_006, 1_000_010])
+def test_drawn_shapes_from_another_renderer(engine: HFEngine, seed: int) -> None:
+    picture, truth = drawn.render(seed)
+    blob = png(picture)
+    for question in drawn.questions(seed, truth):
+        said = ask(engine, question.text, blob).lower()
+        if question.kind == "yes/no":
+            assert said.startswith(question.answer), (question, said)
+        elif question.kind != "count":
+            assert question.answer in said, (question, said)
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        Image.new("RGB", (640, 480), "white"),
+        Image.new("RGB", (8, 8), (40, 90, 200)),
+        Image.new("L", (300, 200), 128),
+        Image.new("RGBA", (200, 200), (0, 0, 0, 0)),
+    ],
+)
+def test_a_picture_with_nothing_in_it_gets_a_sentence_not_a_stray_word(
+    engine: HFEngine, picture: Image.Image
+) -> None:
+    said = ask(engine, "What is in this picture?", png(picture))
+    assert "can't make out" in said and len(said.split()) > 5, said
+
+
+def test_question_kinds() -> None:
+    assert question_kind("What does the sign say?") == "text"
+    assert question_kind("Describe this image.") == "describe"
+    assert question_kind("Is there a red shape?") == "yesno"
+    assert question_kind("What colour is the car?") == "color"
+    assert question_kind("How many shapes are there?") == "count"
+    assert question_kind("What animal is this?") == "object"
+
+
+def test_scene_answers_check_the_shapes_found() -> None:
+    shapes = [
+        Shape("circle", "red", (0.0, 0.1, 0.3, 0.4)),
+        Shape("triangle", "blue", (0.6, 0, 0.9, 0.3)),
+    ]
+    assert scene_answer("Is there a red shape?", shapes) == "Yes."
+    assert scene_answer("Does the image not contain a circle?", shapes) == "No."
+    assert scene_answer("Is there a square?", shapes) == "No."
+    assert scene_answer("How many shapes are there?", shapes) == "There are two shapes."
+    assert scene_answer("Is the blue shape left of the red one?", shapes) == "No."
+    assert scene_answer("What color is the triangle?", shapes) == "It is blue."
+    assert scene_answer("Write a poem", shapes) is None
+
+
+def test_an_answer_limit_cuts_after_its_sentence_or_quote() -> None:
+    assert AnswerLimit(sentences=1).cut("This is a dog. It is") == len("This is a dog.")
+    assert AnswerLimit(sentences=1).cut("It is 3.5 m") is None
+    assert AnswerLimit(until='"').cut('Hello world" and more') == len('Hello world"')
