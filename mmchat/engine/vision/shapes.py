@@ -23,6 +23,14 @@ WORK_SIDE = 384  # pictures are analysed at this longest side: tiny ones gain pi
 # the contour fits, huge ones cost no more than this
 MIN_AREA = 0.002  # of the picture: smaller blobs are JPEG or noise specks
 MIN_DISTANCE = 12.0  # Lab units a pixel must differ from the background, at least
+# What a drawn shape looks like, measured on 415 generated and 199 easy-vqa test shapes vs 25
+# blobs in 17 photos: its convex hull fills the best enclosing form (generated: 0.85+ in 99%)
+# and it fills its hull (solidity 0.90+ in 99%); photo blobs mostly fail one of the two.
+MIN_FILL = 0.8
+MIN_SOLIDITY = 0.85
+# Below this many pixels in the original picture, pixelation and JPEG blur the outline.
+SMALL_SHAPE = 1600
+SMALL_MIN_FILL = 0.7
 
 
 def find_shapes(image: Image.Image) -> list[Shape]:
@@ -31,6 +39,7 @@ def find_shapes(image: Image.Image) -> list[Shape]:
         return []
     rgb = _at_work_size(np.asarray(to_rgb(image)))
     height, width = rgb.shape[:2]
+    native = image.size[0] * image.size[1] / (width * height)  # original pixels per pixel
     mask, distance = _foreground(rgb)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     shapes = []
@@ -42,7 +51,12 @@ def find_shapes(image: Image.Image) -> list[Shape]:
         cv2.drawContours(region, [contour], -1, 255, thickness=cv2.FILLED)
         region &= mask
         core = _core(region, distance)
-        name = _shape_name(core)
+        hull = cv2.convexHull(core)  # jagged edges (noise, JPEG) do not change the hull much
+        solidity = cv2.contourArea(core) / max(cv2.contourArea(hull), 1e-6)
+        name, fill = _shape_name(hull)
+        small = cv2.contourArea(hull) * native < SMALL_SHAPE
+        if fill < (SMALL_MIN_FILL if small else MIN_FILL) or solidity < MIN_SOLIDITY:
+            continue  # an object in a photo, not a drawing
         x, y, w, h = cv2.boundingRect(core)
         box = (x / width, y / height, (x + w) / width, (y + h) / height)
         shapes.append(Shape(name=name, color=_color_of(rgb, region, distance), box=box))
@@ -93,8 +107,8 @@ def _foreground(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mask, distance
 
 
-def _shape_name(contour: np.ndarray) -> str:
-    """The shape whose smallest enclosing form the contour fills best."""
+def _shape_name(contour: np.ndarray) -> tuple[str, float]:
+    """The shape whose smallest enclosing form the contour fills best, and how well."""
     area = cv2.contourArea(contour)
     (_, _), (rw, rh), _ = cv2.minAreaRect(contour)
     triangle_area, _ = cv2.minEnclosingTriangle(contour)
@@ -104,7 +118,8 @@ def _shape_name(contour: np.ndarray) -> str:
         "triangle": area / max(float(triangle_area), 1e-6),
         "circle": area / max(np.pi * radius * radius, 1e-6),
     }
-    return max(fills, key=fills.__getitem__)
+    best = max(fills, key=fills.__getitem__)
+    return best, fills[best]
 
 
 def _core(region: np.ndarray, distance: np.ndarray) -> np.ndarray:
