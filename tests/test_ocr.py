@@ -120,3 +120,10 @@ def test_damaged_or_missing_models_are_refused_with_the_fix(
     monkeypatch.setattr(ocr, "OCR_DETECTOR_ONNX", missing)
     with pytest.raises(AssetMissing, match="not installed"):
         TextReader().load()
+
+
+def test_a_line_limit_keeps_the_first_lines_in_reading_order() -> None:
+    image, _ = page()
+    lines = TextReader(max_lines=3).read(image)
+    assert [line.text for line in lines][:1] == [TITLE] and len(lines) == 3
+    assert lines[1].text.startswith("Samples were taken")
