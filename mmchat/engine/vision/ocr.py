@@ -1,7 +1,7 @@
 """Text in pictures: PP-OCRv4 detection and recognition through rapidocr's ONNX pipeline.
 
 rapidocr-onnxruntime is installed with --no-deps (it declares opencv-python, which needs libGL);
-mmchat provides opencv-python-headless, pyclipper and shapely, the modules it really imports.
+mmchat provides opencv-python-headless, pyclipper, shapely and PyYAML, the modules it imports.
 Its model files are checked by sha256 before the first session opens.
 
 Detection costs grow with pixels and recognition with the number of lines, so the detector
@@ -109,12 +109,16 @@ class TextReader:
         with self._lock:
             if self._ocr is not None:
                 return
+            # Checked before the import, so a missing package says how to install it.
+            paths = [
+                _verified(a) for a in (OCR_DETECTOR_ONNX, OCR_CLASSIFIER_ONNX, OCR_RECOGNISER_ONNX)
+            ]
             from rapidocr_onnxruntime import RapidOCR
 
             self._ocr = RapidOCR(
-                det_model_path=_verified(OCR_DETECTOR_ONNX),
-                cls_model_path=_verified(OCR_CLASSIFIER_ONNX),
-                rec_model_path=_verified(OCR_RECOGNISER_ONNX),
+                det_model_path=paths[0],
+                cls_model_path=paths[1],
+                rec_model_path=paths[2],
                 intra_op_num_threads=self.threads,
                 inter_op_num_threads=1,
                 # Our own scaling decides the detector's input (the default, shortest side
