@@ -2,10 +2,11 @@
 
 The background is modelled from the picture's border as a plane per Lab channel, so flat,
 gradient and noisy backgrounds all fall away; what differs from it by more than the border's
-own noise is foreground. Each outer contour is then matched against the three shapes by how
-much of the smallest enclosing rectangle, triangle and circle it fills (a rectangle fills its
-rectangle, a triangle its triangle, a circle its circle), which does not care about rotation,
-outline or fill.
+own noise is foreground. Each blob loses its faint halo (anti-aliasing, JPEG ringing), and its
+convex hull is matched against the three shapes by how much of the smallest enclosing
+rectangle, triangle and circle it fills (a rectangle fills its rectangle, a triangle its
+triangle, a circle its circle), which does not care about rotation, outline or fill. Blobs that
+fill none of them well, or are far from convex, are objects in a photo and are left out.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def _at_work_size(rgb: np.ndarray) -> np.ndarray:
     height, width = rgb.shape[:2]
     scale = WORK_SIDE / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    # Nearest-neighbour upscaling keeps a tiny picture's edges sharp for the fits.
+    # Cubic upscaling gives a tiny picture's shapes smooth outlines for the fits.
     method = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     return cv2.resize(rgb, size, interpolation=method)
 
