@@ -42,9 +42,10 @@ MIN_SCORE = 0.8
 # Recognition costs ~0.1 s a line on a 2-core CPU (a 1920x1080 screenshot with 20 lines of
 # 14 px text: 0.7 s to detect, 2.6 s to read under load); a book page holds about 40 lines.
 MAX_LINES = 60
-# Intra-op threads per session. Measured on a 2-core CPU, medians of 4 interleaved reads: a
-# page 1.28 s with one thread, 1.02 s with two; a screenshot 0.39 vs 0.53 s. Two, for pages.
-THREADS = min(2, os.cpu_count() or 1)
+# Intra-op threads per session: cores - 1, as the engine's own threads. On a 2-core CPU
+# (medians of 4 interleaved reads of an A4 page), two threads won while the machine was
+# quiet (1.02 s vs 1.28 s) and lost badly while other work ran (1.86 s vs 1.10 s).
+THREADS = max(1, (os.cpu_count() or 2) - 1)
 
 
 class OcrError(Exception):
