@@ -16,7 +16,7 @@ import time
 
 from PIL import Image
 
-from mmchat.engine.vision.ocr import TextReader
+from mmchat.engine.vision.ocr import THREADS, TextReader
 from mmchat.engine.vision.shapes import find_shapes
 from mmchat.training import shapes as generator
 from mmchat.training.text_pictures import PICTURES
@@ -73,7 +73,7 @@ def bench_shapes(count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="intra-op threads per session")
+    parser.add_argument("--threads", type=int, default=THREADS, help="intra-op threads per session")
     parser.add_argument("--shapes", type=int, default=200, help="pictures per shape source")
     args = parser.parse_args()
     bench_text(args.repeat, args.threads)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 
@@ -120,3 +122,18 @@ def test_damaged_or_missing_models_are_refused_with_the_fix(
     monkeypatch.setattr(ocr, "OCR_DETECTOR_ONNX", missing)
     with pytest.raises(AssetMissing, match="not installed"):
         TextReader().load()
+
+
+def test_a_line_limit_keeps_the_first_lines_in_reading_order() -> None:
+    image, _ = page()
+    lines = TextReader(max_lines=3).read(image)
+    assert [line.text for line in lines][:1] == [TITLE] and len(lines) == 3
+    assert lines[1].text.startswith("Samples were taken")
+
+
+def test_doctor_reports_the_text_reading_models() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mmchat.cli", "doctor"], capture_output=True, text=True, timeout=120
+    )
+    line = next(line for line in result.stdout.splitlines() if "text reading" in line)
+    assert line.startswith("[ok") and "rapidocr_onnxruntime" in line

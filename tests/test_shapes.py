@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from mmchat.engine.vision.shapes import color_name, find_shapes
 from mmchat.engine.vision.words import Shape
@@ -199,4 +199,20 @@ def test_pictures_without_shapes_give_none(image: Image.Image) -> None:
 def test_a_huge_picture_still_shows_its_shape() -> None:
     image = Image.new("RGB", (6000, 4000), (240, 240, 240))
     image.paste((0, 160, 0), (2500, 1500, 3500, 2500))
+    assert [(s.name, s.color) for s in find_shapes(image)] == [("rectangle", "green")]
+
+
+def test_irregular_blobs_are_not_taken_for_shapes() -> None:
+    """A star and a crescent (as objects in photos are) are not circles, rectangles or triangles."""
+    image = Image.new("RGB", (400, 200), (245, 245, 245))
+    draw = ImageDraw.Draw(image)
+    star = [
+        (100 + r * np.cos(a), 100 + r * np.sin(a))
+        for k in range(10)
+        for a, r in [(np.pi / 5 * k - np.pi / 2, 80 if k % 2 == 0 else 32)]
+    ]
+    draw.polygon(star, fill=(200, 30, 30))
+    draw.ellipse((220, 20, 380, 180), fill=(30, 30, 200))
+    draw.ellipse((260, 10, 400, 170), fill=(245, 245, 245))  # bites the disc into a crescent
+    draw.rectangle((20, 185, 40, 195), fill=(0, 150, 0))  # a small real one stays
     assert [(s.name, s.color) for s in find_shapes(image)] == [("rectangle", "green")]

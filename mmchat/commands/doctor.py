@@ -35,7 +35,14 @@ def _writable(path: Path) -> tuple[bool, str]:
 def doctor() -> None:
     """Check torch, CUDA, bitsandbytes, paths and the default model."""
     from mmchat.config import cache_dir, config_dir, data_dir, default_db_path
-    from mmchat.engine.assets import EFFICIENTNET_LITE0_PTH, VIT_S_ONNX, AssetMissing
+    from mmchat.engine.assets import (
+        EFFICIENTNET_LITE0_PTH,
+        OCR_CLASSIFIER_ONNX,
+        OCR_DETECTOR_ONNX,
+        OCR_RECOGNISER_ONNX,
+        VIT_S_ONNX,
+        AssetMissing,
+    )
     from mmchat.engine.registry import default_installed
 
     _line(True, "python", f"{platform.python_version()} on {platform.machine()}")
@@ -75,5 +82,12 @@ def doctor() -> None:
             _line(True, label, str(asset.locate()))
         except AssetMissing as exc:
             _line(False, label, str(exc))
+    try:
+        folders = {
+            a.locate().parent for a in (OCR_DETECTOR_ONNX, OCR_CLASSIFIER_ONNX, OCR_RECOGNISER_ONNX)
+        }
+        _line(True, "text reading", ", ".join(map(str, folders)))
+    except AssetMissing as exc:
+        _line(False, "text reading", str(exc))
     fusion = Path(__file__).resolve().parent.parent / "assets" / "fusion-default" / "config.json"
     _line(fusion.is_file(), "fusion weights", str(fusion.parent))

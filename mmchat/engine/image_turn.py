@@ -40,9 +40,6 @@ Kind = Literal["text", "describe", "count", "color", "shape", "yesno", "object"]
 # Below these, a label or a line of text is not worth telling the decoder about.
 MIN_OBJECT_SCORE = 0.15
 SURE_OBJECT_SCORE = 0.45
-# Blobs in photos fill their best-fitting circle, rectangle or triangle poorly (measured: most
-# under 0.6 on the darknet and foolbox photos), drawn shapes well (0.57-0.99, most over 0.8).
-DRAWN_FILL = 0.6
 NOTE_TEXT_CHARS = 400
 
 _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
@@ -171,13 +168,9 @@ def choose_way(kind: Kind, question: str, words: VisualWords) -> Way:
 
 
 def is_drawing(words: VisualWords) -> bool:
-    """A picture of drawn shapes, not a photo in which contours happened to be found."""
-    return (
-        bool(words.shapes)
-        and all(shape.fill >= DRAWN_FILL for shape in words.shapes)
-        and not words.text
-        and not _sure_object(words)
-    )
+    """A picture of drawn shapes: find_shapes drops blobs that fit no form (objects in
+    photos); a confident object label or text says it is something else all the same."""
+    return bool(words.shapes) and not words.text and not _sure_object(words)
 
 
 def _sure_object(words: VisualWords) -> bool:
@@ -225,13 +218,12 @@ def words_note(words: VisualWords, question: str = "") -> str:
         sentences.append(_shapes_sentence(shapes))
     elif objects:
         top = objects[0]
-        detail = f", probably a {top.detail}" if top.detail and top.detail != top.name else ""
         if top.score >= SURE_OBJECT_SCORE:
-            sentences.append(f"The picture shows {_article(top.name)}{detail}.")
+            sentences.append(f"The picture shows {_article(top.name)}.")
         else:
-            sentences.append(
-                f"The picture may show {_article(top.name)}{detail}, but it is not clear."
-            )
+            sentences.append(f"The picture may show {_article(top.name)}, but it is not clear.")
+        if asks_detail and top.detail and top.detail.lower() != top.name:
+            sentences.append(f"The {top.name} looks like {_article(top.detail.lower())}.")
         others = [o.name for o in objects[1:3] if o.name != top.name]
         if others and top.score < SURE_OBJECT_SCORE:
             sentences.append(f"It could also be {' or '.join(_article(o) for o in others)}.")

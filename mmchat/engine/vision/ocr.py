@@ -1,7 +1,7 @@
 """Text in pictures: PP-OCRv4 detection and recognition through rapidocr's ONNX pipeline.
 
 rapidocr-onnxruntime is installed with --no-deps (it declares opencv-python, which needs libGL);
-mmchat provides opencv-python-headless, pyclipper and shapely, the modules it really imports.
+mmchat provides opencv-python-headless, pyclipper, shapely and PyYAML, the modules it imports.
 Its model files are checked by sha256 before the first session opens.
 
 Detection costs grow with pixels and recognition with the number of lines, so the detector
@@ -39,9 +39,13 @@ RECOGNISE_SIDE = 2000
 # Measured on 27 photos (Debian darknet's and foolbox's samples): guesses at texture scored
 # 0.08-0.48 and fragments of real lettering 0.65-0.75; rendered and scanned text read 0.97+.
 MIN_SCORE = 0.8
-# Intra-op threads per session. Measured on a 2-core CPU, medians of 4 interleaved reads: a
-# page 1.28 s with one thread, 1.02 s with two; a screenshot 0.39 vs 0.53 s. Two, for pages.
-THREADS = min(2, os.cpu_count() or 1)
+# Recognition costs ~0.1 s a line on a 2-core CPU (a 1920x1080 screenshot with 20 lines of
+# 14 px text: 0.7 s to detect, 2.6 s to read under load); a book page holds about 40 lines.
+MAX_LINES = 60
+# Intra-op threads per session: cores - 1, as the engine's own threads. On a 2-core CPU
+# (medians of 4 interleaved reads of an A4 page), two threads won while the machine was
+# quiet (1.02 s vs 1.28 s) and lost badly while other work ran (1.86 s vs 1.10 s).
+THREADS = max(1, (os.cpu_count() or 2) - 1)
 
 
 class OcrError(Exception):
@@ -67,25 +71,34 @@ def _shrunk(pixels: np.ndarray, side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), scale
 
 
-def reading_order(lines: list[TextLine]) -> list[TextLine]:
-    """Top to bottom, and left to right within a row of lines that overlap vertically."""
-    rows: list[list[TextLine]] = []
-    for line in sorted(lines, key=lambda item: (item.box[1] + item.box[3]) / 2):
-        centre = (line.box[1] + line.box[3]) / 2
-        if rows and rows[-1][0].box[1] <= centre <= rows[-1][0].box[3]:
-            rows[-1].append(line)
+def _reading_indices(boxes: list[Box]) -> list[int]:
+    """Top to bottom, and left to right within a row of boxes that overlap vertically."""
+    rows: list[list[int]] = []
+    for i in sorted(range(len(boxes)), key=lambda i: boxes[i][1] + boxes[i][3]):
+        centre = (boxes[i][1] + boxes[i][3]) / 2
+        if rows and boxes[rows[-1][0]][1] <= centre <= boxes[rows[-1][0]][3]:
+            rows[-1].append(i)
         else:
-            rows.append([line])
-    return [line for row in rows for line in sorted(row, key=lambda item: item.box[0])]
+            rows.append([i])
+    return [i for row in rows for i in sorted(row, key=lambda i: boxes[i][0])]
+
+
+def reading_order(lines: list[TextLine]) -> list[TextLine]:
+    return [lines[i] for i in _reading_indices([line.box for line in lines])]
 
 
 class TextReader:
     """Reads the lines of text in a picture; models load on first use."""
 
     def __init__(
-        self, min_score: float = MIN_SCORE, threads: int = THREADS, upside_down: bool = False
+        self,
+        min_score: float = MIN_SCORE,
+        threads: int = THREADS,
+        upside_down: bool = False,
+        max_lines: int = MAX_LINES,
     ) -> None:
         self.min_score = min_score
+        self.max_lines = max_lines  # the first lines in reading order: a bounded time
         self.threads = threads
         # PP-OCR's 0/180 degree classifier turned a right-way-up line of a rendered page
         # upside down (read as "o psan sm qoea pue"); screenshots and scans are upright.
@@ -97,12 +110,16 @@ class TextReader:
         with self._lock:
             if self._ocr is not None:
                 return
+            # Checked before the import, so a missing package says how to install it.
+            paths = [
+                _verified(a) for a in (OCR_DETECTOR_ONNX, OCR_CLASSIFIER_ONNX, OCR_RECOGNISER_ONNX)
+            ]
             from rapidocr_onnxruntime import RapidOCR
 
             self._ocr = RapidOCR(
-                det_model_path=_verified(OCR_DETECTOR_ONNX),
-                cls_model_path=_verified(OCR_CLASSIFIER_ONNX),
-                rec_model_path=_verified(OCR_RECOGNISER_ONNX),
+                det_model_path=paths[0],
+                cls_model_path=paths[1],
+                rec_model_path=paths[2],
                 intra_op_num_threads=self.threads,
                 inter_op_num_threads=1,
                 # Our own scaling decides the detector's input (the default, shortest side
@@ -120,21 +137,22 @@ class TextReader:
         # The library wants BGR, OpenCV's order.
         full = np.ascontiguousarray(np.asarray(to_rgb(image))[:, :, ::-1])
         full, _ = _shrunk(full, RECOGNISE_SIDE)
+        height, width = full.shape[:2]
         with self._lock:  # onnxruntime sessions are thread-safe, the pipeline's state is not
             quads = self._detect(full)
-            if not quads:
+            boxes = [_box(quad, width, height) for quad in quads]
+            order = _reading_indices(boxes)[: self.max_lines]
+            if not order:
                 return []
-            crops = self._ocr.get_crop_img_list(full, quads)
+            crops = self._ocr.get_crop_img_list(full, [quads[i] for i in order])
             if self.upside_down:
                 crops, _, _ = self._ocr.text_cls(crops)
             results, _ = self._ocr.text_rec(crops, False)
-        height, width = full.shape[:2]
-        lines = [
-            TextLine(text=text.strip(), score=float(score), box=_box(quad, width, height))
-            for quad, (text, score, *_rest) in zip(quads, results, strict=True)
+        return [
+            TextLine(text=text.strip(), score=float(score), box=boxes[i])
+            for i, (text, score, *_rest) in zip(order, results, strict=True)
             if float(score) >= self.min_score and text.strip()
         ]
-        return reading_order(lines)
 
     def _detect(self, full: np.ndarray) -> list[np.ndarray]:
         """Line quadrilaterals (4x2, float32) in `full`'s pixels."""

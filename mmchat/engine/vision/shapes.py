@@ -2,10 +2,11 @@
 
 The background is modelled from the picture's border as a plane per Lab channel, so flat,
 gradient and noisy backgrounds all fall away; what differs from it by more than the border's
-own noise is foreground. Each outer contour is then matched against the three shapes by how
-much of the smallest enclosing rectangle, triangle and circle it fills (a rectangle fills its
-rectangle, a triangle its triangle, a circle its circle), which does not care about rotation,
-outline or fill.
+own noise is foreground. Each blob loses its faint halo (anti-aliasing, JPEG ringing), and its
+convex hull is matched against the three shapes by how much of the smallest enclosing
+rectangle, triangle and circle it fills (a rectangle fills its rectangle, a triangle its
+triangle, a circle its circle), which does not care about rotation, outline or fill. Blobs that
+fill none of them well, or are far from convex, are objects in a photo and are left out.
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ WORK_SIDE = 384  # pictures are analysed at this longest side: tiny ones gain pi
 # the contour fits, huge ones cost no more than this
 MIN_AREA = 0.002  # of the picture: smaller blobs are JPEG or noise specks
 MIN_DISTANCE = 12.0  # Lab units a pixel must differ from the background, at least
+# What a drawn shape looks like, measured on 415 generated and 199 easy-vqa test shapes vs 25
+# blobs in 17 photos: its convex hull fills the best enclosing form (generated: 0.85+ in 99%)
+# and it fills its hull (solidity 0.90+ in 99%); photo blobs mostly fail one of the two.
+MIN_FILL = 0.8
+MIN_SOLIDITY = 0.85
+# Below this many pixels in the original picture, pixelation and JPEG blur the outline.
+SMALL_SHAPE = 1600
+SMALL_MIN_FILL = 0.7
 
 
 def find_shapes(image: Image.Image) -> list[Shape]:
@@ -31,6 +40,7 @@ def find_shapes(image: Image.Image) -> list[Shape]:
         return []
     rgb = _at_work_size(np.asarray(to_rgb(image)))
     height, width = rgb.shape[:2]
+    native = image.size[0] * image.size[1] / (width * height)  # original pixels per pixel
     mask, distance = _foreground(rgb)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     shapes = []
@@ -42,11 +52,15 @@ def find_shapes(image: Image.Image) -> list[Shape]:
         cv2.drawContours(region, [contour], -1, 255, thickness=cv2.FILLED)
         region &= mask
         core = _core(region, distance)
-        name, fill = _shape_name(core)
+        hull = cv2.convexHull(core)  # jagged edges (noise, JPEG) do not change the hull much
+        solidity = cv2.contourArea(core) / max(cv2.contourArea(hull), 1e-6)
+        name, fill = _shape_name(hull)
+        small = cv2.contourArea(hull) * native < SMALL_SHAPE
+        if fill < (SMALL_MIN_FILL if small else MIN_FILL) or solidity < MIN_SOLIDITY:
+            continue  # an object in a photo, not a drawing
         x, y, w, h = cv2.boundingRect(core)
         box = (x / width, y / height, (x + w) / width, (y + h) / height)
-        color = _color_of(rgb, region, distance)
-        shapes.append(Shape(name=name, color=color, box=box, fill=round(fill, 3)))
+        shapes.append(Shape(name=name, color=_color_of(rgb, region, distance), box=box))
     return sorted(shapes, key=lambda shape: shape.box[0])
 
 
@@ -54,7 +68,7 @@ def _at_work_size(rgb: np.ndarray) -> np.ndarray:
     height, width = rgb.shape[:2]
     scale = WORK_SIDE / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    # Nearest-neighbour upscaling keeps a tiny picture's edges sharp for the fits.
+    # Cubic upscaling gives a tiny picture's shapes smooth outlines for the fits.
     method = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     return cv2.resize(rgb, size, interpolation=method)
 
@@ -106,7 +120,7 @@ def _shape_name(contour: np.ndarray) -> tuple[str, float]:
         "circle": area / max(np.pi * radius * radius, 1e-6),
     }
     best = max(fills, key=fills.__getitem__)
-    return best, min(1.0, fills[best])
+    return best, fills[best]
 
 
 def _core(region: np.ndarray, distance: np.ndarray) -> np.ndarray:

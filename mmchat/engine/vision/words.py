@@ -40,7 +40,6 @@ class Shape:
     name: str  # circle, rectangle, triangle
     color: str  # a basic colour term
     box: Box
-    fill: float = 1.0  # how much of its smallest enclosing form the blob fills (1: all)
 
 
 @dataclass
