@@ -34,7 +34,8 @@ def setup(
     wanted = list(MINIMAL if minimal else PACKAGES)
     for name in wanted:
         typer.echo(f"  {name:<30} {PACKAGES[name]}")
-    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", *wanted]
+    # -P: a pip.py or json.py in the current folder must not run instead of pip's own.
+    command = [sys.executable, "-P", "-m", "pip", "install", "--no-deps", "--quiet", *wanted]
     try:
         subprocess.run(command, check=True)
     except (subprocess.CalledProcessError, OSError) as exc:

@@ -73,9 +73,13 @@ class ProcessEngine:
         env.setdefault("TRANSFORMERS_VERBOSITY", "error")
         env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         env["PYTHONUNBUFFERED"] = "1"
+        # -P: `-m` would put the current folder first on sys.path, and a json.py or mmchat/ in
+        # whatever folder mmchat runs from would be imported by the worker. PYTHONSAFEPATH
+        # carries the same rule to anything the worker starts.
+        env["PYTHONSAFEPATH"] = "1"
         try:
             return subprocess.Popen(
-                [sys.executable, "-m", "mmchat.engine.worker"],
+                [sys.executable, "-P", "-m", "mmchat.engine.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
