@@ -29,6 +29,7 @@ from mmchat.engine.base import (
 )
 from mmchat.engine.context import fit_messages
 from mmchat.engine.decode import IncrementalDetokenizer, Sampler, decode_fast, decode_tokens
+from mmchat.engine.markers import defuse_messages, marker_strings
 from mmchat.engine.quant import bnb_config, quantize_int8_dynamic, resolve_quant
 from mmchat.engine.registry import ModelSpec
 
@@ -194,6 +195,19 @@ class HFEngine:
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(self._encode_prompt(messages))
 
+    def plain_text(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+        """The messages with every control-token string in their text made plain text.
+
+        All of it, the system prompt included: documents, history, file names and persona
+        variables all reach the prompt as message text, and the chat template alone may add
+        control tokens.
+        """
+        return defuse_messages(messages, marker_strings(self.tokenizer))
+
+    def prompt_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """The token ids the model is given for `messages` (without fitting the window)."""
+        return self._encode_prompt(self.plain_text(messages))
+
     def _encode_prompt(self, messages: Sequence[ChatMessage]) -> list[int]:
         chat = [{"role": m.role, "content": m.content} for m in messages]
         if self.processor is not None:
@@ -229,7 +243,8 @@ class HFEngine:
         started = time.perf_counter()
         try:
             budget = self.info.context_window - request.max_new_tokens
-            messages, dropped = fit_messages(request.messages, self.count_tokens, budget)
+            untrusted = self.plain_text(request.messages)
+            messages, dropped = fit_messages(untrusted, self.count_tokens, budget)
             features = self._image_features(messages)
             images = self._open_images(messages) if self.processor is not None else []
             prompt = self._encode_prompt(messages)
