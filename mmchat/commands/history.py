@@ -79,7 +79,8 @@ def delete(
     with _store(db) as store:
         try:
             conv = store.conversation(conversation)
-            if not yes and not typer.confirm(f"Delete conversation {conv.id} '{conv.title}'?"):
+            title = one_line(conv.title or "(untitled)", 60)
+            if not yes and not typer.confirm(f"Delete conversation {conv.id} '{title}'?"):
                 raise typer.Exit(1)
             store.delete_conversation(conversation)
         except StoreError as exc:
