@@ -37,7 +37,7 @@ from mmchat.hooks import (
 from mmchat.images import CheckedImage
 from mmchat.personas import Persona
 from mmchat.retrieval import search_retrievers
-from mmchat.store import Message, Store
+from mmchat.store import PROMPT_TEXT, Message, Store
 from mmchat.text import one_line, strip_control
 
 CHECKPOINT_SECONDS = 0.5
@@ -136,11 +136,14 @@ class Turn:
         context = PromptContext(
             conversation_id=conversation_id,
             persona=self.persona,
-            user_text=last_user.content,
+            user_text=prompt_text(last_user),
             passages=passages,
-            history=[(m.role, m.content) for m in history[:-1]],
+            history=[(m.role, prompt_text(m)) for m in history[:-1]],
         )
         reply = self._before_prompt(context)
+        if context.user_text != prompt_text(last_user):
+            # A redaction holds for every later turn too: history is sent again each turn.
+            self.store.set_prompt_text(last_user.id, context.user_text)
         if reply is not None:
             yield from self._canned(conversation_id, context, reply)
             return
@@ -186,7 +189,7 @@ class Turn:
             if message.role == "assistant" and not message.content.strip():
                 continue
             images = [self.store.blob(a.sha256) for a in message.attachments]
-            messages.append(ChatMessage(message.role, message.content, images))  # type: ignore[arg-type]
+            messages.append(ChatMessage(message.role, prompt_text(message), images))  # type: ignore[arg-type]
         # A hook may have rewritten the person's text; the passages come before it, in its turn.
         messages[-1].content = with_passages(context.passages, context.user_text)
         return messages
@@ -301,6 +304,12 @@ class Turn:
         for _, result in self.plugins.call_each("mmchat_turn_finished", expect=is_meta, turn=turn):
             extra.update(result)
         return extra
+
+
+def prompt_text(message: Message) -> str:
+    """What the model is shown for a stored message: a plugin's rewrite, or the text itself."""
+    rewritten = message.meta.get(PROMPT_TEXT) if message.role == "user" else None
+    return rewritten if isinstance(rewritten, str) else message.content
 
 
 def format_passages(passages: Sequence[Passage]) -> str:
