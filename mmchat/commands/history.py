@@ -91,7 +91,10 @@ def delete(
 def export(
     conversation: int,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md or json")] = "md",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="New file to write (created 0600).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing -o file.")] = False,
     db: DbOption = None,
 ) -> None:
     """Export a conversation to Markdown or JSON."""
@@ -107,10 +110,12 @@ def export(
     if output is None:
         typer.echo(text)
         return
+    from mmchat.safe_write import WriteRefused, write_private
+
     try:
-        output.write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}")
+        write_private(output, text + "\n", force=force)
+    except WriteRefused as exc:
+        fail(str(exc), 2)
 
 
 def to_markdown(store: Any, conversation: int) -> str:
