@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from mmchat.images import CheckedImage
 from mmchat.migrations import MIGRATIONS, SCHEMA_VERSION
@@ -162,7 +163,8 @@ class Store:
                 ) from None
         elif not path.exists():
             raise StoreError(f"no database at {path}")
-        uri = f"file:{path}?mode=ro" if self.readonly else f"file:{path}"
+        # Quoted: `#`, `?` and `%` in a folder name would otherwise end the path or decode.
+        uri = f"file:{quote(str(path))}" + ("?mode=ro" if self.readonly else "")
         try:
             db = sqlite3.connect(
                 uri,

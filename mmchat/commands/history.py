@@ -14,14 +14,22 @@ from mmchat.text import json_for_terminal, one_line, strip_control
 app = typer.Typer(help="List, show, rename, delete and export conversations.", no_args_is_help=True)
 
 
-def _store(db: str | None) -> Any:
+def _store(db: str | None, *, readonly: bool = False) -> Any:
+    """The store; read-only for commands that only read: they never create, upgrade or repair
+    a database (it may be another mmchat's, or a backup)."""
     from mmchat.config import default_db_path
     from mmchat.store import Store, StoreError
 
     try:
-        return Store(Path(db) if db else default_db_path())
+        return Store(Path(db) if db else default_db_path(), readonly=readonly)
     except StoreError as exc:
         fail(str(exc))
+
+
+def _has_db(db: str | None) -> bool:
+    from mmchat.config import default_db_path
+
+    return (Path(db) if db else default_db_path()).exists()
 
 
 def _when(timestamp: float) -> str:
@@ -35,7 +43,9 @@ def list_(
     db: DbOption = None,
 ) -> None:
     """Conversations, newest first."""
-    with _store(db) as store:
+    if not _has_db(db):
+        return  # nothing saved yet
+    with _store(db, readonly=True) as store:
         for conv in store.conversations(search, limit):
             title = one_line(conv.title or "(untitled)", 60)
             typer.echo(
@@ -48,7 +58,7 @@ def show(conversation: int, db: DbOption = None) -> None:
     """Print a conversation as Markdown."""
     from mmchat.store import StoreError
 
-    with _store(db) as store:
+    with _store(db, readonly=True) as store:
         try:
             typer.echo(to_markdown(store, conversation))
         except StoreError as exc:
@@ -102,7 +112,7 @@ def export(
 
     if fmt not in ("md", "json"):
         fail(f"unknown format {fmt!r}: use md or json", 2)
-    with _store(db) as store:
+    with _store(db, readonly=True) as store:
         try:
             text = to_markdown(store, conversation) if fmt == "md" else to_json(store, conversation)
         except StoreError as exc:
