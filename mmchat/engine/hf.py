@@ -147,10 +147,13 @@ class HFEngine:
     def _load_fusion(self) -> None:
         from mmchat.engine import fusion
 
-        if self.spec.kind == "default":
-            self.fusion = fusion.load_default()
-        else:
-            self.fusion = fusion.FusionModel.from_pretrained(Path(self.spec.location))
+        try:
+            if self.spec.kind == "default":
+                self.fusion = fusion.load_default()
+            else:
+                self.fusion = fusion.FusionModel.from_pretrained(Path(self.spec.location))
+        except OSError as exc:
+            raise EngineError(_explain_load_error(self.spec.location, exc, "fusion")) from None
         self.model = self.fusion.decoder
         self.tokenizer = self.fusion.tokenizer
 
