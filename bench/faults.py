@@ -277,7 +277,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the CI counts")
     parser.add_argument("--no-model", action="store_true", help="skip real-model scenarios")
     args = parser.parse_args()
-    os.environ.setdefault("MMCHAT_CACHE_DIR", "/tmp/mmchat-shared-cache")
+    if "MMCHAT_CACHE_DIR" not in os.environ:
+        os.environ["MMCHAT_CACHE_DIR"] = str(askkit.private_cache())
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mmchat-faults-") as tmp:
         work = Path(tmp)
