@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -83,7 +84,11 @@ def test_embedder_load_leaves_the_environment_alone(monkeypatch: pytest.MonkeyPa
     engine = ProcessEngine(resolve("smollm2"))
     proc = engine._start()
     try:
-        child = psutil.Process(proc.pid).environ()
+        worker = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 10
+        while "mmchat.engine.worker" not in worker.cmdline() and time.monotonic() < deadline:
+            time.sleep(0.01)  # until exec: before it, /proc shows the parent's environment
+        child = worker.environ()
         assert "PYTHONSAFEPATH" in child  # read the right process
         assert "HF_HUB_OFFLINE" not in child
     finally:
