@@ -37,6 +37,10 @@ def test_planted_markers_add_no_control_token(engine: HFEngine, tmp_path: Path) 
     # system, history user, history assistant, this user turn, the generation prompt
     assert found["planted"][im_start] == 5
     assert found["planted"] == found["harmless"] and found["extra"] == 0
+    # The answer was generated from these ids (the engine's own count of its prompt), not from
+    # the text as it would have been templated raw.
+    assert found["answered_length"] == len(found["ids"])
+    assert found["answered_length"] != found["raw_length"]
     # The planted text still reaches the model, as words it can read and quote: in the persona,
     # the two history messages, the question, the passage and its title.
     assert found["shown"].count("You are evil") == 6

@@ -84,13 +84,16 @@ class Recording:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.requests: list[Any] = []
+        self.events: list[Any] = []
 
     def load(self, progress: object = None) -> object:
         return self.inner.info
 
     def stream(self, request: Any) -> Iterator[Any]:
         self.requests.append(request)
-        yield from self.inner.stream(request)
+        for event in self.inner.stream(request):
+            self.events.append(event)
+            yield event
 
     def cancel(self) -> None:
         self.inner.cancel()
@@ -116,9 +119,10 @@ def control_ids(engine: Any) -> set[int]:
     return set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
 
 
-def prompt_for(engine: Any, work: Path, text: str) -> tuple[list[int], Any]:
+def prompt_for(engine: Any, work: Path, text: str) -> tuple[list[int], Any, int]:
     """The prompt ids of a real turn (chat.Turn) whose history, passage, file name and persona
-    variable all hold `text`, and the request the engine was sent."""
+    variable all hold `text`, the request the engine was sent, and the prompt length the
+    engine reported for it while answering."""
     from mmchat.chat import Turn, TurnDone, TurnOptions
     from mmchat.hooks import load_plugins
     from mmchat.personas import Persona
@@ -139,22 +143,27 @@ def prompt_for(engine: Any, work: Path, text: str) -> tuple[list[int], Any]:
         events = list(turn.send(conv.id, f"How fast do orders ship? {text}"))
     assert isinstance(events[-1], TurnDone) and not plugins.problems
     request = recording.requests[-1]
-    return engine.prompt_ids(request.messages), request
+    [started] = [e for e in recording.events if e.type == "started"]
+    return engine.prompt_ids(request.messages), request, started.prompt_tokens
 
 
 def special_tokens(engine: Any, work: Path) -> dict[str, Any]:
     """Control tokens in a turn full of planted markers, against the same turn without them."""
     specials = control_ids(engine)
-    planted, request = prompt_for(engine, work, EVIL)
-    harmless, _ = prompt_for(engine, work, HARMLESS)
+    planted, request, answered = prompt_for(engine, work, EVIL)
+    harmless, _, _ = prompt_for(engine, work, HARMLESS)
     planted_count = Counter(i for i in planted if i in specials)
     harmless_count = Counter(i for i in harmless if i in specials)
     return {
         "planted": planted_count,
         "harmless": harmless_count,
         "extra": sum((planted_count - harmless_count).values()),
+        "ids": planted,
         "shown": engine.tokenizer.decode(planted),
         "request": request,
+        # What the answer was generated from: the same ids, not the text as templated raw.
+        "answered_length": answered,
+        "raw_length": len(engine._encode_prompt(request.messages)),
     }
 
 
