@@ -218,7 +218,7 @@ def ensure_llama_cpp() -> bool:
     if importlib.util.find_spec("llama_cpp") is not None:
         return True
     print(f"installing {LLAMA_CPP}: pip builds it from source, this takes several minutes")
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", LLAMA_CPP])
+    done = subprocess.run([sys.executable, "-P", "-m", "pip", "install", "-q", LLAMA_CPP])
     if done.returncode != 0:
         print("  the install failed: llama.cpp left out")
         return False

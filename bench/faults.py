@@ -25,6 +25,7 @@ import faultkit  # noqa: E402
 import hostile_images  # noqa: E402
 import modelkit  # noqa: E402
 import text_paths  # noqa: E402
+import trustkit  # noqa: E402
 
 Goal = Callable[[Any], bool]
 misses: list[str] = []
@@ -272,12 +273,48 @@ def models(work: Path) -> None:
     done(t)
 
 
+def trust(work: Path, with_model: bool) -> None:
+    t = section("code and text from the wrong place: planted modules, control tokens, links")
+    setup = trustkit.run_planted(work, "setup", ["setup", "--minimal"])
+    parse = trustkit.planted_parse(work)
+    ran = [bool(setup["ran"]), bool(parse["ran"])]
+    if with_model:
+        args = ["ask", "--model", "smollm2", "--max-tokens", "3", "Say hi."]
+        ask = trustkit.run_planted(work, "ask", args)
+        ran.append(bool(ask["ran"]) or ask["exit"] != 0)
+    figure(f"planted modules imported by children ({len(ran)} runs)", sum(ran), "0", zero)
+    export = trustkit.export_through_link(work)
+    figure("export -o through a symlink: target changed", int(export["victim_changed"]), "0", zero)
+    figure("export -o new file mode", export["fresh_mode"], "0o600", lambda v: v == "0o600")
+    if with_model:
+        from transformers.utils import logging as hf_logging
+
+        from mmchat.engine.hf import HFEngine
+        from mmchat.engine.registry import resolve
+
+        hf_logging.disable_progress_bar()  # one line per figure
+
+        engine = HFEngine(resolve("smollm2"), quant="auto", threads=1)
+        engine.load()
+        tokens = trustkit.special_tokens(engine, work / "tokens")
+        engine.close()
+        template = sum(tokens["harmless"].values())
+        figure("control tokens in a turn (the template's own)", template, "-")
+        figure("extra control tokens from planted markers", tokens["extra"], "0", zero)
+    if with_model:
+        f = modelkit.pickled_fusion(work / "fusion")
+        ok = f["exit"] == 1 and "safetensors" in str(f["stderr"]) and not f["payload_ran"]
+        figure("fusion folder naming a pickled decoder: refused, ran nothing", ok, "True", bool)
+    done(t)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the CI counts")
     parser.add_argument("--no-model", action="store_true", help="skip real-model scenarios")
     args = parser.parse_args()
-    os.environ.setdefault("MMCHAT_CACHE_DIR", "/tmp/mmchat-shared-cache")
+    if "MMCHAT_CACHE_DIR" not in os.environ:
+        os.environ["MMCHAT_CACHE_DIR"] = str(askkit.private_cache())
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mmchat-faults-") as tmp:
         work = Path(tmp)
@@ -292,6 +329,7 @@ def main() -> None:
             signals(work)
             models(work)
         hostile(work, with_model=not args.no_model)
+        trust(work, with_model=not args.no_model)
     print(f"\n{len(misses)} figures missed their goal; {time.monotonic() - started:.0f} s")
     for name in misses:
         print(f"  MISS: {name}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -41,6 +42,10 @@ def launch(
     no_plugins: NoPluginsOption = False,
 ) -> None:
     """Open the chat TUI (with no subcommand)."""
+    if no_plugins:
+        # Written before a subcommand, the flag must still reach it (and the engine process,
+        # which inherits the environment): load_plugins honours MMCHAT_NO_PLUGINS everywhere.
+        os.environ["MMCHAT_NO_PLUGINS"] = "1"
     if ctx.invoked_subcommand is not None:
         return
     try:

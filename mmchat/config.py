@@ -8,6 +8,7 @@ MMCHAT_DATA_DIR, MMCHAT_CONFIG_DIR and MMCHAT_CACHE_DIR move one each.
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -50,6 +51,33 @@ def cache_dir() -> Path:
 def ensure_private_dir(path: Path) -> Path:
     """Create a directory readable by its owner alone (conversations are private)."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def owned_dir_problem(path: Path) -> str | None:
+    """Why files in `path` could have been put there by someone else, or None: a link, another
+    user's folder, or one that others may write to."""
+    try:
+        status = path.lstat()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISLNK(status.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(status.st_mode):
+        return "is not a folder"
+    if status.st_uid != os.getuid():
+        return "belongs to another user"
+    if status.st_mode & 0o022:
+        return f"others may write to it (mode {status.st_mode & 0o777:o})"
+    return None
+
+
+def ensure_owned_dir(path: Path) -> Path:
+    """A folder whose contents only this user can have written: created 0700 if missing,
+    refused (ConfigError) if it is a link, another user's, or writable by others."""
+    ensure_private_dir(path)
+    if (problem := owned_dir_problem(path)) is not None:
+        raise ConfigError(f"{path} {problem}; not used")
     return path
 
 

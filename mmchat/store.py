@@ -19,12 +19,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from mmchat.images import CheckedImage
 from mmchat.migrations import MIGRATIONS, SCHEMA_VERSION
 from mmchat.text import strip_control
 
 BUSY_TIMEOUT_MS = 10_000
+# Message meta key: the text the model is shown for a user message, when a plugin rewrote it.
+PROMPT_TEXT = "prompt_text"
 
 
 class StoreError(Exception):
@@ -160,7 +163,8 @@ class Store:
                 ) from None
         elif not path.exists():
             raise StoreError(f"no database at {path}")
-        uri = f"file:{path}?mode=ro" if self.readonly else f"file:{path}"
+        # Quoted: `#`, `?` and `%` in a folder name would otherwise end the path or decode.
+        uri = f"file:{quote(str(path))}" + ("?mode=ro" if self.readonly else "")
         try:
             db = sqlite3.connect(
                 uri,
@@ -454,11 +458,22 @@ class Store:
 
     def edit_message(self, message_id: int, content: str) -> Message:
         with self.write() as db:
+            # The text a plugin rewrote for the model belonged to the old words.
             db.execute(
-                "UPDATE messages SET content = ?, updated_at = ? WHERE id = ?",
-                (content, time.time(), message_id),
+                "UPDATE messages SET content = ?, meta = json_remove(meta, ?), updated_at = ?"
+                " WHERE id = ?",
+                (content, f"$.{PROMPT_TEXT}", time.time(), message_id),
             )
         return self.message(message_id)
+
+    def set_prompt_text(self, message_id: int, text: str) -> None:
+        """Keep what a plugin rewrote a person's message to (a redaction): every later
+        prompt sends this instead of the words as typed."""
+        with self.write() as db:
+            db.execute(
+                "UPDATE messages SET meta = json_set(meta, ?, ?), updated_at = ? WHERE id = ?",
+                (f"$.{PROMPT_TEXT}", text, time.time(), message_id),
+            )
 
     def delete_messages_from(self, message_id: int) -> int:
         """Delete a message and every later one in its conversation (regenerate, edit)."""

@@ -117,7 +117,8 @@ def encode_split(
     from mmchat.config import cache_dir
 
     path = cache_dir() / "fusion-train" / f"easy-vqa-{split}-g{model.config.pool_grid}.pt"
-    cache: dict[int, torch.Tensor] = torch.load(path) if path.is_file() else {}
+    # weights_only: tensors and plain containers, never arbitrary objects from a pickle.
+    cache: dict[int, torch.Tensor] = torch.load(path, weights_only=True) if path.is_file() else {}
     todo = [i for i in ids if i not in cache]
     started = time.perf_counter()
     for n in range(0, len(todo), batch):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from mmchat.config import ensure_owned_dir
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_CACHE = Path(os.environ.get("MMCHAT_TEST_CACHE", REPO / ".mmchat-test" / "cache"))
 
@@ -21,6 +23,9 @@ SHARED_CACHE = Path(os.environ.get("MMCHAT_TEST_CACHE", REPO / ".mmchat-test" / 
 def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """For module- and session-scoped fixtures (engine processes): never the real home."""
     home = tmp_path_factory.mktemp("session-home")
+    # Converted models are trusted once their `.complete` marker is there: only a folder no
+    # one else can write to may hold them.
+    ensure_owned_dir(SHARED_CACHE)
     saved = {k: os.environ.get(k) for k in ("MMCHAT_HOME", "MMCHAT_CACHE_DIR")}
     os.environ["MMCHAT_HOME"] = str(home)
     os.environ["MMCHAT_CACHE_DIR"] = str(SHARED_CACHE)

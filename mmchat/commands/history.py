@@ -14,14 +14,22 @@ from mmchat.text import json_for_terminal, one_line, strip_control
 app = typer.Typer(help="List, show, rename, delete and export conversations.", no_args_is_help=True)
 
 
-def _store(db: str | None) -> Any:
+def _store(db: str | None, *, readonly: bool = False) -> Any:
+    """The store; read-only for commands that only read: they never create, upgrade or repair
+    a database (it may be another mmchat's, or a backup)."""
     from mmchat.config import default_db_path
     from mmchat.store import Store, StoreError
 
     try:
-        return Store(Path(db) if db else default_db_path())
+        return Store(Path(db) if db else default_db_path(), readonly=readonly)
     except StoreError as exc:
         fail(str(exc))
+
+
+def _has_db(db: str | None) -> bool:
+    from mmchat.config import default_db_path
+
+    return (Path(db) if db else default_db_path()).exists()
 
 
 def _when(timestamp: float) -> str:
@@ -35,7 +43,9 @@ def list_(
     db: DbOption = None,
 ) -> None:
     """Conversations, newest first."""
-    with _store(db) as store:
+    if not _has_db(db):
+        return  # nothing saved yet
+    with _store(db, readonly=True) as store:
         for conv in store.conversations(search, limit):
             title = one_line(conv.title or "(untitled)", 60)
             typer.echo(
@@ -48,7 +58,7 @@ def show(conversation: int, db: DbOption = None) -> None:
     """Print a conversation as Markdown."""
     from mmchat.store import StoreError
 
-    with _store(db) as store:
+    with _store(db, readonly=True) as store:
         try:
             typer.echo(to_markdown(store, conversation))
         except StoreError as exc:
@@ -79,7 +89,8 @@ def delete(
     with _store(db) as store:
         try:
             conv = store.conversation(conversation)
-            if not yes and not typer.confirm(f"Delete conversation {conv.id} '{conv.title}'?"):
+            title = one_line(conv.title or "(untitled)", 60)
+            if not yes and not typer.confirm(f"Delete conversation {conv.id} '{title}'?"):
                 raise typer.Exit(1)
             store.delete_conversation(conversation)
         except StoreError as exc:
@@ -90,7 +101,10 @@ def delete(
 def export(
     conversation: int,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md or json")] = "md",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="New file to write (created 0600).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing -o file.")] = False,
     db: DbOption = None,
 ) -> None:
     """Export a conversation to Markdown or JSON."""
@@ -98,7 +112,7 @@ def export(
 
     if fmt not in ("md", "json"):
         fail(f"unknown format {fmt!r}: use md or json", 2)
-    with _store(db) as store:
+    with _store(db, readonly=True) as store:
         try:
             text = to_markdown(store, conversation) if fmt == "md" else to_json(store, conversation)
         except StoreError as exc:
@@ -106,10 +120,12 @@ def export(
     if output is None:
         typer.echo(text)
         return
+    from mmchat.safe_write import WriteRefused, write_private
+
     try:
-        output.write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}")
+        write_private(output, text + "\n", force=force)
+    except WriteRefused as exc:
+        fail(str(exc), 2)
 
 
 def to_markdown(store: Any, conversation: int) -> str:

@@ -45,12 +45,11 @@ def models(no_plugins: NoPluginsOption = False) -> None:
     if converted.is_dir():
         for folder in sorted(converted.iterdir()):
             if folder.name.startswith("gguf-") and (folder / ".complete").is_file():
-                typer.echo(
-                    f"  {str(folder):<24} converted GGUF (pass the .gguf path or this folder)"
-                )
+                shown = one_line(str(folder))
+                typer.echo(f"  {shown:<24} converted GGUF (pass the .gguf path or this folder)")
     for repo in _hub_cache():
         mark = "*" if default == repo else " "
-        typer.echo(f"{mark} {repo:<24} {'in hub cache':<14} Hugging Face model")
+        typer.echo(f"{mark} {one_line(repo):<24} {'in hub cache':<14} Hugging Face model")
 
 
 def _hub_cache() -> list[str]:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from mmchat.commands.common import NoPluginsOption, fail, warn
-from mmchat.text import one_line, strip_control
+from mmchat.text import json_for_terminal, one_line, strip_control
 
 app = typer.Typer(
     help="Personas: who the assistant is (from plugins and TOML files in the config dir).",
@@ -52,7 +52,7 @@ def list_personas(
             {"name": p.name, "description": p.fill(p.description), "source": p.source}
             for p in personas
         ]
-        typer.echo(json.dumps(rows, ensure_ascii=False))
+        typer.echo(json_for_terminal(rows))
         return
     for persona in personas:
         mark = "*" if persona.name == default else " "
@@ -92,7 +92,7 @@ def show(
         "system_prompt": persona.render_system_prompt(),
     }
     if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False))
+        typer.echo(json_for_terminal(data))
         return
     for key, value in data.items():
         if key in {"greeting", "system_prompt"}:

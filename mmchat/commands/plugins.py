@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
 
 from mmchat.commands.common import NoPluginsOption
-from mmchat.text import one_line
+from mmchat.text import json_for_terminal, one_line
 
 
 def check_plugins(no_plugins: bool) -> tuple[Any, list[str]]:
@@ -46,7 +45,7 @@ def plugins(
             "persona_problems": persona_problems,
             "allow_list": sorted(allowed) if allowed is not None else None,
         }
-        typer.echo(json.dumps(data, ensure_ascii=False))
+        typer.echo(json_for_terminal(data))
         return
     typer.echo(f"{'NAME':<20} {'VERSION':<10} {'STATUS':<9} {'FROM':<28} HOOKS")
     for info in infos:

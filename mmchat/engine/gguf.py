@@ -46,10 +46,14 @@ def converted_gguf_dir(
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         try:
-            tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+            tokenizer = AutoTokenizer.from_pretrained(
+                path.parent, gguf_file=path.name, trust_remote_code=False
+            )
             if progress:
                 progress(Progress(f"converting {path.name} (once)", 0.4))
-            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
+            model = AutoModelForCausalLM.from_pretrained(
+                path.parent, gguf_file=path.name, trust_remote_code=False
+            )
         except (ValueError, KeyError, OSError, IndexError, TypeError) as exc:
             first = (
                 str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__

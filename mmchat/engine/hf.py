@@ -35,6 +35,7 @@ from mmchat.engine.decode import (
     decode_fast,
     decode_tokens,
 )
+from mmchat.engine.markers import defuse_messages, marker_strings
 from mmchat.engine.quant import bnb_config, quantize_int8_dynamic, resolve_quant
 from mmchat.engine.registry import ModelSpec
 
@@ -153,10 +154,13 @@ class HFEngine:
     def _load_fusion(self) -> None:
         from mmchat.engine import fusion
 
-        if self.spec.kind == "default":
-            self.fusion = fusion.load_default()
-        else:
-            self.fusion = fusion.FusionModel.from_pretrained(Path(self.spec.location))
+        try:
+            if self.spec.kind == "default":
+                self.fusion = fusion.load_default()
+            else:
+                self.fusion = fusion.FusionModel.from_pretrained(Path(self.spec.location))
+        except OSError as exc:
+            raise EngineError(_explain_load_error(self.spec.location, exc, "fusion")) from None
         self.model = self.fusion.decoder
         self.tokenizer = self.fusion.tokenizer
         from mmchat.engine.image_turn import ImageTurns
@@ -205,6 +209,19 @@ class HFEngine:
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(self._encode_prompt(messages))
 
+    def plain_text(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+        """The messages with every control-token string in their text made plain text.
+
+        All of it, the system prompt included: documents, history, file names and persona
+        variables all reach the prompt as message text, and the chat template alone may add
+        control tokens.
+        """
+        return defuse_messages(messages, marker_strings(self.tokenizer))
+
+    def prompt_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """The token ids the model is given for `messages` (without fitting the window)."""
+        return self._encode_prompt(self.plain_text(messages))
+
     def _encode_prompt(self, messages: Sequence[ChatMessage]) -> list[int]:
         chat = [{"role": m.role, "content": m.content} for m in messages]
         if self.processor is not None:
@@ -241,10 +258,12 @@ class HFEngine:
         self.last_plan = None
         try:
             budget = self.info.context_window - request.max_new_tokens
-            messages, dropped = fit_messages(request.messages, self.count_tokens, budget)
+            untrusted = self.plain_text(request.messages)
+            messages, dropped = fit_messages(untrusted, self.count_tokens, budget)
             if self.image_turns is not None and any(m.images for m in messages):
                 self.last_plan = plan = self.image_turns.plan(messages)
-                messages, features = plan.messages, plan.features
+                # The note holds text read from the picture: untrusted like the rest.
+                messages, features = self.plain_text(plan.messages), plan.features
             else:
                 self._refuse_images(messages)
                 features = None

@@ -5,6 +5,7 @@ Importing this module does not import torch; the TUI and the CLI use it and stay
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -27,6 +28,18 @@ from mmchat.engine.base import (
     event_from_json,
 )
 from mmchat.engine.registry import ModelSpec
+
+
+def open_log(path: Path) -> int:
+    """The log file, for appending: created 0600 (tracebacks in it can quote prompts and
+    answers), and never through a symbolic link, which could name any file of this user's."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise EngineError(f"{path} is a symbolic link; not followed (remove it)") from None
+        raise EngineError(f"cannot open {path}: {exc.strerror or exc}") from None
 
 
 class ProcessEngine:
@@ -65,17 +78,19 @@ class ProcessEngine:
         log: IO[str] | int = subprocess.DEVNULL
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            # 0600: tracebacks in the log can quote prompts and answers.
-            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            log = os.fdopen(fd, "a", encoding="utf-8")
+            log = os.fdopen(open_log(self.log_path), "a", encoding="utf-8")
         env = dict(os.environ)
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         env.setdefault("TRANSFORMERS_VERBOSITY", "error")
         env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         env["PYTHONUNBUFFERED"] = "1"
+        # -P: `-m` would put the current folder first on sys.path, and a json.py or mmchat/ in
+        # whatever folder mmchat runs from would be imported by the worker. PYTHONSAFEPATH
+        # carries the same rule to anything the worker starts.
+        env["PYTHONSAFEPATH"] = "1"
         try:
             return subprocess.Popen(
-                [sys.executable, "-m", "mmchat.engine.worker"],
+                [sys.executable, "-P", "-m", "mmchat.engine.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,

@@ -31,7 +31,7 @@ def is_vision_language_folder(folder: str) -> bool:
     ):
         return False
     try:
-        config = AutoConfig.from_pretrained(folder)
+        config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
     except (OSError, ValueError):
         return False
     return config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
@@ -40,9 +40,9 @@ def is_vision_language_folder(folder: str) -> bool:
 def load(folder: str, **kwargs: Any) -> tuple[Any, Any]:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    processor = AutoProcessor.from_pretrained(
-        folder, trust_remote_code=kwargs.get("trust_remote_code", False)
-    )
+    # trust_remote_code is False unless the person asked for it (--trust-remote-code).
+    kwargs = {**kwargs, "trust_remote_code": bool(kwargs.get("trust_remote_code", False))}
+    processor = AutoProcessor.from_pretrained(folder, trust_remote_code=kwargs["trust_remote_code"])
     model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
     return model, processor
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from plugins_api_helpers import RecordingEngine, mmchat
 
-from mmchat.chat import Notice, Turn, TurnOptions, format_passages
+from mmchat.chat import PASSAGES_RULE, Notice, Turn, TurnOptions, format_passages
 from mmchat.hooks import FinishedTurn, Passage, PluginManager, hookimpl, load_plugins
 from mmchat.personas import Persona
 from mmchat.store import Store
@@ -98,9 +98,11 @@ def test_named_retriever_joins_hook_passages_quoted_and_cited(store: Store) -> N
     plugins.register(HookRetrieve(), "hook")
     engine, events = run_turn(store, plugins)
     hook_passage = Passage("From the hook.", "/kb/hook.md")
-    system = engine.requests[0].messages[0].content
+    system, question = engine.requests[0].messages
+    assert system.content == "Help.\n\n" + PASSAGES_RULE
     # the FAQ passage came from both: quoted once, after the hook's passages
-    assert system == "Help.\n\n" + format_passages([hook_passage, FAQ])
+    passages = format_passages([hook_passage, FAQ])
+    assert question.content == f"{passages}\n\n{QUESTION}"
     assert events[-1].message.meta["citations"] == [
         {"n": 1, "source": "/kb/hook.md", "title": "", "location": ""},
         {"n": 2, "source": FAQ.source, "title": "Example FAQ", "location": "Refunds"},
@@ -153,7 +155,7 @@ def test_failing_retriever_is_disabled_once_and_the_turn_completes(
     assert [e.text for e in events if isinstance(e, Notice)] == [
         f"plugin broken disabled (retriever broken): {error}"
     ]
-    assert "Refunds take 5 working days" in engine.requests[0].messages[0].content  # the others
+    assert "Refunds take 5 working days" in engine.requests[0].messages[-1].content  # the others
     _, again = run_turn(store, plugins, persona)
     assert not [e for e in again if isinstance(e, Notice)] and Broken.calls == 1
 

@@ -26,10 +26,24 @@ def mmchat_command() -> list[str]:
     return [sys.executable, "-m", "mmchat.cli"]
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def private_cache() -> Path:
+    """The converted-model cache when none is set: this user's own, under the repository
+    (git ignores .mmchat-test/). A shared folder in /tmp would be trusted by its `.complete`
+    markers, and anyone on the machine could have put a model there first."""
+    from mmchat.config import ensure_owned_dir
+
+    chosen = os.environ.get("MMCHAT_TEST_CACHE")
+    return ensure_owned_dir(Path(chosen) if chosen else REPO / ".mmchat-test" / "cache")
+
+
 def ask_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["MMCHAT_HOME"] = str(home)
-    env.setdefault("MMCHAT_CACHE_DIR", "/tmp/mmchat-shared-cache")
+    if "MMCHAT_CACHE_DIR" not in env:
+        env["MMCHAT_CACHE_DIR"] = str(private_cache())
     env.pop("MMCHAT_DB", None)
     env["NO_COLOR"] = "1"
     env["MMCHAT_THREADS"] = "1"

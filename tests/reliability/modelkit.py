@@ -142,3 +142,31 @@ def killed_mid_load(workdir: Path) -> dict[str, object]:
         "one_line": err.count("\n") == 1 and "Traceback" not in err,
         "prompt_saved": prompt_saved(home, "remember me too"),
     }
+
+
+def pickled_decoder(folder: Path, payload_marker: Path | None = None) -> Path:
+    """A tiny Llama decoder whose only weights are a pickle: real tensors, or a payload."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    model_folder(folder, CONFIG)
+    weights = folder / "pytorch_model.bin"
+    if payload_marker is None:
+        config = LlamaConfig(**{k: v for k, v in CONFIG.items() if k != "architectures"})
+        torch.save(LlamaForCausalLM(config).state_dict(), weights)
+    else:
+        weights.write_bytes(pickle.dumps(Payload(payload_marker)))
+    return folder
+
+
+def pickled_fusion(workdir: Path) -> dict[str, object]:
+    """`--model` on a fusion folder whose config names a decoder folder holding a pickle."""
+    marker = workdir / "fusion-pickle-marker"
+    decoder = pickled_decoder(workdir / "fusion-decoder", marker)
+    folder = workdir / "fusion"
+    folder.mkdir()
+    config = {"model_type": "mmchat-fusion", "decoder": str(decoder), "text_width": 16}
+    (folder / "config.json").write_text(json.dumps(config))
+    figures = ask(workdir / "home", "--model", str(folder), "a fusion question")
+    figures["payload_ran"] = marker.exists()
+    return figures

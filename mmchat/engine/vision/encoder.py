@@ -120,7 +120,9 @@ def encoder_dir() -> Path:
 def load_encoder(folder: Path | None = None) -> Dinov2Model:
     from transformers import Dinov2Model
 
-    model = Dinov2Model.from_pretrained(folder or encoder_dir())
+    model = Dinov2Model.from_pretrained(
+        folder or encoder_dir(), trust_remote_code=False, use_safetensors=True
+    )
     return model.eval()
 
 

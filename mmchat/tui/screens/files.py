@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from rich.text import Text, TextType
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,9 +14,15 @@ from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Label
 
 from mmchat.images import SUFFIXES
+from mmchat.text import one_line
 
 
 class ImageTree(DirectoryTree):
+    def process_label(self, label: TextType) -> Text:
+        # Names come from disk: an escape sequence in one would reach the terminal raw.
+        plain = label.plain if isinstance(label, Text) else label
+        return Text(one_line(plain, limit=200))
+
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         return [
             p

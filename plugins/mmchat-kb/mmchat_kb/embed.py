@@ -7,7 +7,6 @@ sentence-transformers is imported on first use, not at plugin load: the import a
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -69,16 +68,31 @@ class Embedder:
         return self._questions
 
     def _open(self) -> Any:
+        from mmchat_kb.model_check import custom_code_problem, packaged_problem
+
         folder = packaged_model_dir(self.model_id)
-        if folder is not None:
-            os.environ["HF_HUB_OFFLINE"] = "1"  # a local folder: never ask the hub
+        if folder is not None and (problem := packaged_problem(folder)):
+            raise EmbedderError(f"cannot load embedding model {self.model_id!r}: {problem}")
+        local = folder or (Path(self.model_id) if Path(self.model_id).is_dir() else None)
+        if local is not None and (problem := custom_code_problem(local)):
+            raise EmbedderError(
+                f"refusing embedding model {self.model_id!r}: {problem}; a model folder's own "
+                "code would run as you on every turn"
+            )
         from sentence_transformers import SentenceTransformer  # 4-6 s: see module docstring
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a bar per load would garble the CLI's own output
 
         try:
-            return SentenceTransformer(str(folder or self.model_id), device="cpu")
+            # A local folder never asks the hub (local_files_only, for this load alone: the
+            # process's environment, which the engine process inherits, stays as it was).
+            return SentenceTransformer(
+                str(local or self.model_id),
+                device="cpu",
+                trust_remote_code=False,
+                local_files_only=local is not None,
+            )
         except Exception as exc:  # hub, file and config errors all mean "cannot use it"
             hint = "" if folder else " (a model id needs internet the first time)"
             raise EmbedderError(

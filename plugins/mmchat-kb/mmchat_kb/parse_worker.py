@@ -2,15 +2,20 @@
 
 Hostile files (PDF and zip bombs, endless PDFs) are parsed here, not in mmchat's process: the
 address space is capped with RLIMIT_AS, and the parent kills this process when a file takes too
-long, so the worst a file can do is lose its own ingest.
+long, so the worst a file can do is lose its own ingest. Should the parent be gone (killed, or
+stuck), each file also has a CPU-time limit (RLIMIT_CPU: the kernel ends the process), and a
+watchdog ends the process as soon as its parent is no longer the one that started it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import resource
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,32 @@ def _cap_memory(limit: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (ValueError, OSError):
         pass  # a lower hard limit is already in force
+
+
+def _cap_cpu(seconds: float) -> None:
+    """At most `seconds` more CPU time for the file about to be read: RLIMIT_CPU counts the
+    whole process's life, so the soft limit is moved to what is used now plus the budget."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(used.ru_utime + used.ru_stime + seconds) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    except (ValueError, OSError):
+        pass  # a lower hard limit is already in force
+
+
+def _watch_parent(parent: int, every: float = 0.5) -> None:
+    """End this process once its parent is gone (it is then re-parented): a file mid-parse
+    must not keep a core busy for nobody."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def handle(request: dict[str, Any], limits: Limits) -> dict[str, Any]:
@@ -47,7 +78,10 @@ def handle(request: dict[str, Any], limits: Limits) -> dict[str, Any]:
 def main() -> None:
     limits = Limits(**json.loads(sys.argv[1]))
     _cap_memory(limits.parse_memory_bytes)
+    _watch_parent(os.getppid())
     for line in sys.stdin:
+        # The parent's deadline is wall time; this one holds even when the parent is gone.
+        _cap_cpu(limits.parse_seconds)
         try:
             reply = handle(json.loads(line), limits)
         except MemoryError:

@@ -35,8 +35,9 @@ class Parser:
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
+            # -P: never import from the current folder (`-m` would put it first on sys.path).
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "mmchat_kb.parse_worker", limits_arg(self.limits)],
+                [sys.executable, "-P", "-m", "mmchat_kb.parse_worker", limits_arg(self.limits)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,  # library warnings about broken files are noise

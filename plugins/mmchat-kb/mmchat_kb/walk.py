@@ -69,14 +69,23 @@ def _ext(path: Path) -> str:
 
 
 def _walk(root: Path, found: FileList) -> list[Path]:
-    """Supported files under `root`, sorted, hidden files and folders left out."""
+    """Supported files under `root`, sorted, hidden files and folders left out.
+
+    A link to a file outside `root` is not followed: a downloaded folder's `notes.txt` could
+    point at ~/.ssh/id_rsa, and its text would be stored and quoted to the model. (Folder links
+    are never descended: os.walk does not follow them.)
+    """
     out: list[Path] = []
+    top = root.resolve()
     for folder, dirs, names in os.walk(root, onerror=lambda e: _unreadable(e, found)):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             path = Path(folder, name)
             if name.startswith(".") or kind_of(path) is None:
                 found.ignored += 1
+            elif path.is_symlink() and not path.resolve().is_relative_to(top):
+                reason = "is a link to a file outside the folder; not followed"
+                found.problems.append(_problem(path, "skipped", reason))
             elif path.is_file():
                 out.append(path)
             else:

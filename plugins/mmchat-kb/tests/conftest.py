@@ -15,6 +15,14 @@ REPO = Path(__file__).resolve().parents[3]
 SHARED_CACHE = Path(os.environ.get("MMCHAT_TEST_CACHE", REPO / ".mmchat-test" / "cache"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def owned_cache() -> Path:
+    """Converted models are trusted by their `.complete` marker: only this user's folder."""
+    from mmchat.config import ensure_owned_dir
+
+    return ensure_owned_dir(SHARED_CACHE)
+
+
 @pytest.fixture(autouse=True)
 def kb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"

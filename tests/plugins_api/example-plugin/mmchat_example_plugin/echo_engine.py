@@ -23,7 +23,8 @@ from mmchat.hooks import (
     Started,
 )
 
-# The first passage mmchat quoted into the system prompt: [1] source: ...\n"""\ntext\n"""
+# The first passage mmchat quoted at the start of the person's turn, inside
+# <documents> ... </documents>: [1] source: ...\n"""\ntext\n"""
 FIRST_PASSAGE = re.compile(r'^\[1\] source: [^\n]*\n"""\n(.*?)\n"""', re.MULTILINE | re.DOTALL)
 VOICES = {"echo": "Echo", "parrot": "Squawk"}
 
@@ -57,10 +58,10 @@ class EchoEngine:
 
 def reply(voice: str, request: GenerationRequest) -> str:
     """What the person said, and the first passage they were given, if any."""
-    question = request.messages[-1].content.strip()
-    text = f"{VOICES[voice]}: {question}"
-    system = next((m.content for m in request.messages if m.role == "system"), "")
-    if match := FIRST_PASSAGE.search(system):
+    turn = request.messages[-1].content
+    documents, _, question = turn.rpartition("</documents>\n\n")
+    text = f"{VOICES[voice]}: {question.strip()}"
+    if match := FIRST_PASSAGE.search(documents):
         text += f" From [1]: {match.group(1)}"
     return text
 
