@@ -64,6 +64,14 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
 )
 
 
+_DOCUMENTS = re.compile(r"^\s*<documents>.*?</documents>\s*", re.DOTALL)
+
+
+def own_words(content: str) -> str:
+    """The person's message without the retrieved passages a turn puts before it."""
+    return _DOCUMENTS.sub("", content, count=1)
+
+
 def question_kind(text: str) -> Kind:
     lowered = text.lower()
     for kind, pattern in _KINDS:
@@ -97,7 +105,7 @@ class ImageTurns:
     def plan(self, messages: Sequence[ChatMessage]) -> TurnPlan:
         """Decide how this turn reads the conversation's pictures."""
         force_way = self.force_way
-        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        question = own_words(next((m.content for m in reversed(messages) if m.role == "user"), ""))
         plain = [replace(m, images=[]) for m in messages]
         gate = self.fusion.relevance
         probability = 1.0
