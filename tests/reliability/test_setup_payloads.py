@@ -44,9 +44,15 @@ def test_setup_refuses_a_tampered_payload(tmp_path: Path) -> None:
 
 
 def test_setup_checks_every_payload_of_a_good_install(tmp_path: Path) -> None:
+    from mmchat.commands.setup import PACKAGES
+    from mmchat.engine.assets import PAYLOADS
+
+    names = [name.split("==")[0] for name in PACKAGES]
+    assert set(names) == set(PAYLOADS), "every package setup installs has its payloads listed"
     done = setup(tmp_path / "home", {})
     assert done.returncode == 0, done.stderr
-    assert "Checked 4 payloads by sha256" in done.stdout
+    expected = sum(len(PAYLOADS[name]) for name in names)
+    assert expected >= 8 and f"Checked {expected} payloads by sha256" in done.stdout
 
 
 def source_package(folder: Path, marker: Path) -> None:
