@@ -55,8 +55,10 @@ def train_into(folder: Path, log: Callable[[str], None] = print) -> dict[str, fl
     from mmchat.training.relevance_data import examples
 
     source = smollm2_dir()
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    decoder = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    decoder = AutoModelForCausalLM.from_pretrained(
+        source, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
+    ).eval()
     rows = examples()
     log(f"relevance gate: {len(rows)} messages, block {LAYER}")
     gate = train(decoder, tokenizer, rows)
