@@ -246,18 +246,17 @@ def text_turns(asker: Asker, pictures: list[bytes], limit: int) -> None:
 
 
 def timings(asker: Asker, pictures: list[bytes]) -> None:
-    from mmchat.engine.vision.perceive import Perception
-
-    perception = Perception()
     from mmchat.images import open_image_bytes
+
+    perception = asker.engine.image_turns.perception  # the engine's own: one set of models
 
     rows: dict[str, list[float]] = defaultdict(list)
     for i, blob in enumerate(pictures[:20]):
-        words = perception.words(str(i), open_image_bytes(blob))
+        words = perception.words(f"timing-{i}", open_image_bytes(blob))
         for module, seconds in words.seconds.items():
             rows[module].append(seconds)
         rows["all"].append(sum(words.seconds.values()))
-    print("\nperception per picture, median / max s (first load excluded):")
+    print("\nperception per picture, median / max s (the first picture excluded):")
     for module, values in rows.items():
         rest = values[1:] or values
         print(f"  {module:8s} {statistics.median(rest):.3f} / {max(rest):.3f}")

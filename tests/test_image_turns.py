@@ -150,6 +150,22 @@ def test_a_picture_with_nothing_in_it_gets_a_sentence_not_a_stray_word(
     assert "can't make out" in said and len(said.split()) > 5, said
 
 
+def test_the_gate_reads_block_12_without_running_the_rest(engine: HFEngine) -> None:
+    import torch
+
+    from mmchat.engine.vision.relevance import message_states
+
+    decoder, tokenizer = engine.fusion.decoder, engine.fusion.tokenizer
+    text = "What colour is the car?"
+    ids = tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids
+    with torch.inference_mode():
+        full = decoder.model(input_ids=ids, output_hidden_states=True).hidden_states[12]
+    assert torch.equal(message_states(decoder, tokenizer, [text], 12)[0], full[0].mean(dim=0))
+    gate = engine.fusion.relevance
+    assert gate.about_image(decoder, tokenizer, "What does the sign say?")
+    assert not gate.about_image(decoder, tokenizer, "What is the capital of France?")
+
+
 def test_question_kinds() -> None:
     assert question_kind("What does the sign say?") == "text"
     assert question_kind("Describe this image.") == "describe"
