@@ -151,6 +151,8 @@ def test_a_picture_with_nothing_in_it_gets_a_sentence_not_a_stray_word(
 
 
 def test_the_gate_reads_block_12_without_running_the_rest(engine: HFEngine) -> None:
+    import copy
+
     import torch
 
     from mmchat.engine.vision.relevance import message_states
@@ -158,12 +160,16 @@ def test_the_gate_reads_block_12_without_running_the_rest(engine: HFEngine) -> N
     decoder, tokenizer = engine.fusion.decoder, engine.fusion.tokenizer
     text = "What colour is the car?"
     ids = tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids
+    # A copy: transformers leaves its output-recording hooks on a model that was asked for
+    # hidden states, and hooks keep the engine's decoder off the fast path.
+    reference = copy.deepcopy(decoder)
     with torch.inference_mode():
-        full = decoder.model(input_ids=ids, output_hidden_states=True).hidden_states[12]
+        full = reference.model(input_ids=ids, output_hidden_states=True).hidden_states[12]
     assert torch.equal(message_states(decoder, tokenizer, [text], 12)[0], full[0].mean(dim=0))
     gate = engine.fusion.relevance
     assert gate.about_image(decoder, tokenizer, "What does the sign say?")
     assert not gate.about_image(decoder, tokenizer, "What is the capital of France?")
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in decoder.modules())
 
 
 def test_question_kinds() -> None:
