@@ -88,7 +88,7 @@ class TurnPlan:
     way: Way
     messages: list[ChatMessage]  # what the decoder reads: pictures removed
     features: torch.Tensor | None = None  # the fusion way's projected image tokens
-    reply: str | None = None  # the unsure way's answer
+    reply: str | None = None  # the scene and unsure ways: the whole answer, no decoder
     about_image: float = 0.0  # the gate's probability
     kind: Kind = "object"
     words: VisualWords | None = None
@@ -97,6 +97,8 @@ class TurnPlan:
 
 
 class ImageTurns:
+    """Plans each turn of a fusion model whose conversation holds pictures."""
+
     def __init__(self, fusion: FusionModel, perception: Perception) -> None:
         self.fusion = fusion
         self.perception = perception
@@ -122,7 +124,7 @@ class ImageTurns:
         words = self.perception.words(hashlib.sha256(blob).hexdigest(), picture)
         plan = TurnPlan("words", plain, about_image=probability, kind=kind, words=words)
         way = force_way or choose_way(kind, question, words)
-        if way == "fusion" and len(words.shapes) == 1 and words.shapes[0].color in PALETTE:
+        if way == "fusion" and one_known_shape(words):
             plan.way = "fusion"
             plan.features = self._shape_features(words)
         elif way == "scene" and (answer := scene_answer(question, words.shapes)):
@@ -168,14 +170,18 @@ def choose_way(kind: Kind, question: str, words: VisualWords) -> Way:
     """By bench/seeing.py's figures: on drawings of shapes, what a program can check goes to
     the scene; one shape in a colour the fusion layers know goes to them for colour and shape."""
     if is_drawing(words):
-        single = len(words.shapes) == 1 and words.shapes[0].color in PALETTE
-        if single and kind in ("color", "shape"):
+        if one_known_shape(words) and kind in ("color", "shape"):
             return "fusion"
         if scene_answer(question, words.shapes) is not None:
             return "scene"
     if not recognised(words):
         return "unsure"
     return "words"
+
+
+def one_known_shape(words: VisualWords) -> bool:
+    """One shape, in a colour the fusion layers were trained on (easy-vqa's)."""
+    return len(words.shapes) == 1 and words.shapes[0].color in PALETTE
 
 
 def is_drawing(words: VisualWords) -> bool:
