@@ -194,10 +194,15 @@ def preprocess(image: Image) -> torch.Tensor:
     width, height = rgb.size
     side = max(1, round(min(width, height) * CROP_FRACTION))
     left, top = (width - side) // 2, (height - side) // 2
-    square = rgb.crop((left, top, left + side, top + side))
-    pixels = np.asarray(
-        square.resize((IMAGE_SIZE, IMAGE_SIZE), PILImage.Resampling.BICUBIC), dtype=np.float32
+    # box= crops while resizing (no copy of a huge photo); reducing_gap box-reduces it first,
+    # ~10x faster for a 24 Mpx photo and the same to the eye.
+    resized = rgb.resize(
+        (IMAGE_SIZE, IMAGE_SIZE),
+        PILImage.Resampling.BICUBIC,
+        box=(left, top, left + side, top + side),
+        reducing_gap=3.0,
     )
+    pixels = np.asarray(resized, dtype=np.float32)
     pixels = (pixels / 255.0 - MEAN) / STD
     return torch.from_numpy(pixels.transpose(2, 0, 1).copy()).unsqueeze(0)
 
@@ -212,7 +217,7 @@ def as_rgb(image: Image) -> Image:
         return PILImage.alpha_composite(white, rgba).convert("RGB")
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         return image.point(lambda v: v / 256).convert("L").convert("RGB")
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 class Classifier:
