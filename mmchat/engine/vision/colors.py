@@ -3,10 +3,10 @@
 The subject is told from a uniform background by the border: when most border pixels share
 one colour, pixels far from it (in CIELAB) are the foreground. A transparent background is
 the alpha channel's to say. In a photo with no such background, pixels weigh more towards the
-centre and less where their colour also occurs on the border (grass, sky, a table top): on
-foolbox's strawberries on paper went from "brown" (0.63) to "red" (0.71). Each pixel is named by
-the nearest of a few dozen named shades in CIELAB, where distance follows what people see;
-the shares of each name are summed.
+centre and less where their colour also occurs on the border (grass, sky, a table top); with
+that, foolbox's strawberries on paper went from "brown" (0.63) to "red" (0.71). Each pixel is
+named by the nearest of a few dozen named shades in CIELAB, where distance follows what people
+see; the shares of each name are summed.
 """
 
 from __future__ import annotations
