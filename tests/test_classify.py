@@ -179,3 +179,16 @@ def test_a_photo_takes_well_under_half_a_second_on_one_thread(classifier: Classi
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"classify + colours: median {1000 * median:.0f} ms, peak RSS {peak_mb:.0f} MB")
     assert median < 0.5
+
+
+def test_a_huge_photo_is_reduced_fast_and_still_named(classifier: Classifier) -> None:
+    photo = Image.open(package_data("skimage", SKIMAGE) / "chelsea.png").convert("RGB")
+    huge = photo.resize((6000, 4000))  # 24 Mpx, as a phone camera writes
+    start = time.perf_counter()
+    labels = classifier.labels(huge)
+    colours = dominant_colors(huge)
+    seconds = time.perf_counter() - start
+    print(f"24 Mpx photo: classify + colours {1000 * seconds:.0f} ms")
+    assert labels[0].name == "cat"
+    assert colours[0].name in {"brown", "orange"}  # a ginger tabby
+    assert seconds < 1.0
