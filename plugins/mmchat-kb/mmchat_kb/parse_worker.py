@@ -44,16 +44,28 @@ def _cap_cpu(seconds: float) -> None:
         pass  # a lower hard limit is already in force
 
 
+WATCHDOG_STACK = 256 * 1024
+
+
 def _watch_parent(parent: int, every: float = 0.5) -> None:
     """End this process once its parent is gone (it is then re-parented): a file mid-parse
     must not keep a core busy for nobody."""
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(every)
-        os._exit(3)
+        while True:
+            try:
+                if os.getppid() != parent:
+                    os._exit(3)
+                time.sleep(every)
+            except MemoryError:  # the file being read took the address space: look again
+                continue
 
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+    # A small stack: a thread's default 8 MB counts against the address-space cap (RLIMIT_AS).
+    previous = threading.stack_size(WATCHDOG_STACK)
+    try:
+        threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+    finally:
+        threading.stack_size(previous)
 
 
 def handle(request: dict[str, Any], limits: Limits) -> dict[str, Any]:

@@ -42,6 +42,9 @@ class Parser:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,  # library warnings about broken files are noise
                 bufsize=0,
+                # One malloc arena: glibc reserves 64 MB of address space for each thread that
+                # allocates, which the worker's address-space cap would count against a file.
+                env={**os.environ, "MALLOC_ARENA_MAX": "1"},
             )
         return self._proc
 
