@@ -88,7 +88,9 @@ def test_one_stage_trains_straight_into_out_from_init(tmp_path: Path) -> None:
     out = tmp_path / "out"
     recipe.run(out, (stage,), init=tmp_path / "before", trainers={"top-layer": writes("t")})
     assert (out / "weights").read_text() == "w" and not (out / "stages").exists()
-    assert json.loads((out / "training.json").read_text())["recipe"][0]["settings"]["steps"] == 7
+    written = json.loads((out / "training.json").read_text())
+    assert written["recipe"][0]["settings"]["steps"] == 7
+    assert written["stages"][0]["init_folder"] == str(tmp_path / "before")
 
 
 def test_a_recipe_that_cannot_run_says_why_before_training(tmp_path: Path) -> None:

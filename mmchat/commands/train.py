@@ -33,6 +33,9 @@ def train_fusion(
     images: Annotated[
         int | None, typer.Option(help="With --stage: training images to encode.")
     ] = None,
+    held_out: Annotated[
+        int | None, typer.Option(help="With --stage top-layer: images kept out of training.")
+    ] = None,
     threads: Annotated[int, typer.Option(help="Torch threads; 0: the cores not busy.")] = 0,
 ) -> None:
     """Train the fusion layers (decoder and encoder stay frozen); with no options but --out,
@@ -43,7 +46,14 @@ def train_fusion(
     def log(line: str) -> None:
         typer.echo(f"[{time.strftime('%H:%M:%S')}] {line}", err=True)
 
-    given = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "images": images}
+    given = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "images": images,
+        "held_out": held_out,
+    }
     overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     try:
         if stage is None:

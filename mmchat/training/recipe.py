@@ -164,7 +164,8 @@ def run(
             folder, init=start, threads=threads, log=log, **stage.settings
         )
         folders[stage.name] = folder
-        records.append({"stage": stage.name, **figures})
+        given = {"init_folder": str(start)} if number == 1 and start is not None else {}
+        records.append({"stage": stage.name, **given, **figures})
     if len(recipe) > 1:
         shutil.copytree(folders[recipe[-1].name], out, dirs_exist_ok=True)
     record = {"note": NOTE, "recipe": as_json(recipe), "stages": records}
