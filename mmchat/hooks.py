@@ -84,7 +84,7 @@ __all__ = [
 PROJECT = "mmchat"
 BUILTIN = "mmchat.builtin"
 # A per-turn hook that has not returned by then is disabled and the turn goes on without it.
-# Generous: a retrieval plugin's first call may load an embedding model (~5-10 s here).
+# Generous: a retrieval plugin's first call may load an embedding model, which takes seconds.
 HOOK_TIMEOUT_SECONDS = 60.0
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
