@@ -103,6 +103,31 @@ class Sidebar(Vertical):
         option = options.get_option_at_index(options.highlighted)
         return int(option.id) if option.id else None
 
+    def start_search(self) -> None:
+        self.display = True
+        self.query_one("#search").focus()
+
+    def _target(self, current: int | None, verb: str) -> int | None:
+        """The chat a key acts on: the highlighted one while the list has focus, else `current`."""
+        if self.options.has_focus and self.highlighted_id is not None:
+            return self.highlighted_id
+        if current is None:
+            self.notify(f"Open a chat to {verb} it", severity="warning")
+        return current
+
+    def rename_target(self, current: int | None) -> None:
+        if (conv_id := self._target(current, "rename")) is not None:
+            self.rename(conv_id)
+
+    def delete_target(self, current: int | None, streaming: int | None) -> None:
+        """Delete the targeted chat, unless it is `streaming` (the one an answer streams into)."""
+        if (conv_id := self._target(current, "delete")) is None:
+            return
+        if conv_id == streaming:
+            self.notify("An answer is streaming: press Esc to stop it first", severity="warning")
+        else:
+            self.delete(conv_id)
+
     @work(group="dialogs")
     async def rename(self, conv_id: int) -> None:
         try:
