@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from textual.dom import DOMNode
+from textual.widget import Widget
 
 from mmchat.text import one_line
 
 
-def fail(node: DOMNode, exc: BaseException | str) -> None:
+def fail(node: Widget, exc: BaseException | str) -> None:
     text = exc if isinstance(exc, str) else (str(exc) or type(exc).__name__)
     node.notify(one_line(text), severity="error", markup=False, timeout=8)
 
 
-def warn(node: DOMNode, text: str) -> None:
+def warn(node: Widget, text: str) -> None:
     node.notify(one_line(text), severity="warning", markup=False)
