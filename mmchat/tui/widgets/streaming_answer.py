@@ -49,7 +49,6 @@ class StreamingAnswer(MessageBox):
             partial(self.runner.run, self.job),
             name="answer",
             group="answer",
-            exclusive=True,
             thread=True,
             exit_on_error=False,
             description=f"answer in conversation {self.job.conversation_id}",
