@@ -1,8 +1,8 @@
 """The mmchat Textual app: owns the session and the model; the chat screen does the rest.
 
-The model loads in a thread worker that only waits on the engine process's pipe, so history can
-be browsed meanwhile. On quit, SIGTERM or SIGHUP a streaming answer is stopped (saved as
-stopped) and the engine process is closed: no orphan is left behind.
+The model loads in a thread worker (model_loading.py) while history can be browsed. On quit,
+SIGTERM or SIGHUP a streaming answer is stopped (saved as stopped) and the engine process is
+closed: no orphan is left behind.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from mmchat.config import Settings
-from mmchat.engine.base import Engine, Progress
 from mmchat.hooks import PluginManager
 from mmchat.personas import PersonaCatalog
 from mmchat.session import Session
@@ -28,7 +27,8 @@ from mmchat.text import one_line
 from mmchat.tui.coalesce import DEFAULT_INTERVAL
 from mmchat.tui.events import LoadProgress, ModelFailed, ModelReady
 from mmchat.tui.model_choices import model_choices
-from mmchat.tui.model_host import EngineFactory, LoadCancelled, ModelHost
+from mmchat.tui.model_host import EngineFactory, ModelHost
+from mmchat.tui.model_loading import ModelLoading
 from mmchat.tui.palette import chat_commands
 from mmchat.tui.screens.chat import ChatScreen
 from mmchat.tui.screens.picker import Choice
@@ -55,6 +55,7 @@ class MMChatApp(App[None]):
         self.initial_model = model
         self.initial_persona = session.personas.get(persona)
         self.host = ModelHost(engine_factory)
+        self.loading = ModelLoading(self, self.host)
         self.stream_interval = stream_interval
         self.load_stage = ""
         self.load_fraction: float | None = None
@@ -153,39 +154,14 @@ class MMChatApp(App[None]):
         return model_choices(self.session.engines, self.plugins, self.host.name)
 
     def load_model(self, name: str) -> None:
-        ticket, old = self.host.begin(name)
         self.load_stage, self.load_fraction = "starting", None
-        if old is not None:
-            self._close_engine(old)
+        self.loading.start(name)
         self._refresh_status()
-        self._load(ticket)
-
-    @work(thread=True, group="model", name="load-model", exit_on_error=False)
-    def _load(self, ticket: int) -> None:
-        def progress(event: Progress) -> None:
-            self.post_message(LoadProgress(event.stage, event.fraction))
-
-        name = self.host.name
-        try:
-            info = self.host.load(ticket, progress)
-        except LoadCancelled:
-            return
-        except Exception as exc:  # a failed load is a notification, never a crash
-            if self.host.failed(ticket, one_line(str(exc) or type(exc).__name__)):
-                self.post_message(ModelFailed(name, self.host.error))
-            return
-        self.post_message(ModelReady(name, info, self.host.engine))
 
     def cancel_load(self) -> None:
-        engine = self.host.cancel()
-        if engine is not None:
-            self._close_engine(engine)
+        self.loading.cancel()
         self.notify("Model loading cancelled; pick a model with ctrl+l")
         self._refresh_status()
-
-    @work(thread=True, group="close", name="close-engine", exit_on_error=False)
-    def _close_engine(self, engine: Engine) -> None:
-        engine.close()
 
     @on(LoadProgress)
     def _load_progress(self, event: LoadProgress) -> None:
