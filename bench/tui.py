@@ -40,8 +40,9 @@ STARTUP_CHILD = r"""
 import sys, time, json
 from pathlib import Path
 t0 = float(sys.argv[1])
-from mmchat.tui.app import run_tui, MMChatApp
+from mmchat.tui.app import MMChatApp
 import mmchat.tui.app as appmod
+import mmchat.tui.launch as launch
 
 class Probe(MMChatApp):
     CSS_PATH = str(Path(appmod.__file__).with_name("app.tcss"))
@@ -51,11 +52,11 @@ class Probe(MMChatApp):
         print(json.dumps({"ready_s": time.time() - t0, "heavy": heavy}), flush=True)
         self.exit()
 
-appmod.MMChatApp = Probe
+launch.MMChatApp = Probe
 from textual.app import App
 _run = App.run
 App.run = lambda self, **kw: _run(self, headless=True, **kw)
-run_tui(model="smollm2", persona=None, db=None, plugins=True)
+launch.run_tui(model="smollm2", persona=None, db=None, plugins=True)
 """
 
 

@@ -49,7 +49,7 @@ def launch(
     if ctx.invoked_subcommand is not None:
         return
     try:
-        from mmchat.tui.app import run_tui
+        from mmchat.tui.launch import run_tui
     except ImportError as exc:
         fail(f"the TUI is not available: {exc}")
     run_tui(model=model, persona=persona, db=Path(db) if db else None, plugins=not no_plugins)

@@ -1,8 +1,8 @@
 """The mmchat Textual app: owns the session and the model; the chat screen does the rest.
 
-The model loads in a thread worker that only waits on the engine process's pipe, so history can
-be browsed meanwhile. On quit, SIGTERM or SIGHUP a streaming answer is stopped (saved as
-stopped) and the engine process is closed: no orphan is left behind.
+The model loads in a thread worker (model_loading.py) while history can be browsed. On quit,
+SIGTERM or SIGHUP a streaming answer is stopped (saved as stopped) and the engine process is
+closed: no orphan is left behind.
 """
 
 from __future__ import annotations
@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
-import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from mmchat.config import Settings
-from mmchat.engine.base import Engine, Progress
 from mmchat.hooks import PluginManager
 from mmchat.personas import PersonaCatalog
 from mmchat.session import Session
@@ -27,10 +26,12 @@ from mmchat.store import Store
 from mmchat.text import one_line
 from mmchat.tui.coalesce import DEFAULT_INTERVAL
 from mmchat.tui.events import LoadProgress, ModelFailed, ModelReady
-from mmchat.tui.model_host import EngineFactory, LoadCancelled, ModelHost
+from mmchat.tui.model_choices import model_choices
+from mmchat.tui.model_host import EngineFactory, ModelHost
+from mmchat.tui.model_loading import ModelLoading
+from mmchat.tui.palette import chat_commands
 from mmchat.tui.screens.chat import ChatScreen
 from mmchat.tui.screens.picker import Choice
-from mmchat.tui.widgets.preview import enable_graphics
 
 SHUTDOWN_WAIT_SECONDS = 2.0
 
@@ -54,6 +55,7 @@ class MMChatApp(App[None]):
         self.initial_model = model
         self.initial_persona = session.personas.get(persona)
         self.host = ModelHost(engine_factory)
+        self.loading = ModelLoading(self, self.host)
         self.stream_interval = stream_interval
         self.load_stage = ""
         self.load_fraction: float | None = None
@@ -149,57 +151,17 @@ class MMChatApp(App[None]):
     # -- the model ---------------------------------------------------------------------------
 
     def model_choices(self) -> list[Choice]:
-        from mmchat.engine.plugin import describe, plugin_engines
-        from mmchat.engine.registry import ALIASES, UnknownModel, resolve
-
-        engines = self.session.engines
-        choices: list[Choice] = []
-        for name in dict.fromkeys([*ALIASES.values(), self.host.name]):
-            if not name:
-                continue
-            try:
-                choices.append(Choice(name, name, resolve(name, engines).description))
-            except UnknownModel:
-                choices.append(Choice(name, name))
-        for prefix, (plugin, factory) in plugin_engines(self.plugins).items():
-            detail = " - ".join(filter(None, [f"plugin {plugin}", describe(factory)]))
-            choices.append(Choice(f"{prefix}:", f"{prefix}:", detail))
-        return choices
+        return model_choices(self.session.engines, self.plugins, self.host.name)
 
     def load_model(self, name: str) -> None:
-        ticket, old = self.host.begin(name)
         self.load_stage, self.load_fraction = "starting", None
-        if old is not None:
-            self._close_engine(old)
+        self.loading.start(name)
         self._refresh_status()
-        self._load(ticket)
-
-    @work(thread=True, group="model", name="load-model", exit_on_error=False)
-    def _load(self, ticket: int) -> None:
-        def progress(event: Progress) -> None:
-            self.post_message(LoadProgress(event.stage, event.fraction))
-
-        name = self.host.name
-        try:
-            info = self.host.load(ticket, progress)
-        except LoadCancelled:
-            return
-        except Exception as exc:  # a failed load is a notification, never a crash
-            if self.host.failed(ticket, one_line(str(exc) or type(exc).__name__)):
-                self.post_message(ModelFailed(name, self.host.error))
-            return
-        self.post_message(ModelReady(name, info, self.host.engine))
 
     def cancel_load(self) -> None:
-        engine = self.host.cancel()
-        if engine is not None:
-            self._close_engine(engine)
+        self.loading.cancel()
         self.notify("Model loading cancelled; pick a model with ctrl+l")
         self._refresh_status()
-
-    @work(thread=True, group="close", name="close-engine", exit_on_error=False)
-    def _close_engine(self, engine: Engine) -> None:
-        engine.close()
 
     @on(LoadProgress)
     def _load_progress(self, event: LoadProgress) -> None:
@@ -231,90 +193,7 @@ class MMChatApp(App[None]):
 
     # -- command palette ---------------------------------------------------------------------
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if not isinstance(screen, ChatScreen):
-            return
-        commands = [
-            ("New chat", "Start a new conversation (ctrl+n)", screen.action_new_chat),
-            (
-                "Attach image",
-                "Attach an image file to the next message (ctrl+o)",
-                screen.action_attach,
-            ),
-            (
-                "Switch persona",
-                "Choose the persona for this chat (ctrl+t)",
-                screen.action_pick_persona,
-            ),
-            ("Switch model", "Load another model (ctrl+l)", screen.action_pick_model),
-            (
-                "Regenerate answer",
-                "Answer the last message again (ctrl+r)",
-                screen.action_regenerate,
-            ),
-            ("Stop", "Stop the answer or the model load (esc)", screen.action_stop),
-            (
-                "Copy last answer",
-                "Copy the last answer to the clipboard (f3)",
-                screen.action_copy_last,
-            ),
-            (
-                "Edit last message",
-                "Edit and resend your last message (f4)",
-                screen.action_edit_last,
-            ),
-            ("Rename chat", "Rename the current chat (f2)", screen.action_rename_chat),
-            ("Delete chat", "Delete the current chat (f8)", screen.action_delete_chat),
-            ("Search chats", "Search titles and messages (ctrl+f)", screen.action_search),
-            ("Toggle chat list", "Show or hide the sidebar (ctrl+b)", screen.action_toggle_sidebar),
-        ]
-        for title, help_text, callback in commands:
-            yield SystemCommand(title, help_text, callback)
-
-
-def run_tui(
-    model: str | None = None,
-    persona: str | None = None,
-    db: Path | None = None,
-    plugins: bool = True,
-) -> None:
-    """`mmchat` with no subcommand: open the TUI (errors before it starts are one line)."""
-    from mmchat.config import ConfigError, engine_threads
-    from mmchat.personas import PersonaError
-    from mmchat.session import make_engine, open_session
-    from mmchat.store import StoreError
-
-    try:
-        session = open_session(db, plugins=plugins)
-    except (StoreError, ConfigError) as exc:
-        print(f"mmchat: error: {one_line(str(exc))}", file=sys.stderr)
-        raise SystemExit(1) from None
-    settings = session.settings
-    try:
-        chosen = session.personas.get(persona or settings.persona or None)
-    except PersonaError as exc:
-        session.close()
-        print(f"mmchat: error: {one_line(str(exc))}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-    def factory(name: str) -> Engine:
-        return make_engine(
-            name,
-            quant=settings.quant,
-            threads=engine_threads(settings),
-            engines=session.engines,
-        )
-
-    enable_graphics()  # Kitty/Sixel previews, where the terminal says it draws them
-    app = MMChatApp(
-        session,
-        model=model or chosen.model or settings.model,
-        persona=chosen.name,
-        engine_factory=factory,
-    )
-    try:
-        app.run()
-    finally:
-        app.shutdown()
-        session.close()
+        if isinstance(screen, ChatScreen):
+            yield from chat_commands(screen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 from tui_helpers import wait_answered, wait_for, wait_ready
@@ -20,6 +21,22 @@ async def send(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
     composer.text = text
     composer.focus()
     await pilot.press("enter")
+
+
+async def test_composer_types_new_lines_and_plain_pastes_without_sending(make_app) -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_ready(pilot)
+        composer = app.screen.query_one(Composer)
+        composer.focus()
+        await pilot.press("h", "i", "alt+enter", "x", "ctrl+j", "y")
+        app.post_message(events.Paste(" and pasted text"))  # as the terminal driver does
+        await wait_for(pilot, lambda: composer.text.endswith("pasted text"))
+        assert composer.text == "hi\nx\ny and pasted text"
+        assert app.screen.query_one(ChatLog).boxes == []  # only Enter sends
+        await pilot.press("enter")
+        await wait_answered(pilot)
+        assert app.screen.query_one(ChatLog).boxes[0].text == "hi\nx\ny and pasted text"
 
 
 async def test_send_streams_a_coalesced_answer_and_saves_it(make_app, session) -> None:

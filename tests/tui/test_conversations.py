@@ -88,6 +88,53 @@ async def test_rename_and_delete_with_confirm(make_app, session) -> None:
         assert [c.id for c in session.store.conversations()] == [beta]
 
 
+async def test_list_keys_act_on_the_highlighted_chat_and_ctrl_n_starts_afresh(
+    make_app, session
+) -> None:
+    alpha, beta = seed(session.store)
+    app, _ = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.screen.open_conversation(alpha)
+        await pilot.pause()
+        options = app.screen.query_one("#conversations", OptionList)
+        assert options.highlighted == 1  # the open chat is marked in the list
+        options.focus()
+        options.highlighted = 0  # Beta, while Alpha is open
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt))
+        app.screen.query_one(Input).value = "Beta renamed"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: session.store.conversation(beta).title == "Beta renamed")
+        assert session.store.conversation(alpha).title == "Alpha chat"
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.conversation_id is None)
+        assert app.screen.query_one(ChatLog).boxes == []
+        assert app.screen.query_one(Composer).has_focus
+        sidebar = app.screen.query_one(Sidebar)
+        await pilot.press("ctrl+b")
+        assert not sidebar.display
+        await pilot.press("ctrl+b")
+        assert sidebar.display
+
+
+async def test_f4_edits_the_last_message_and_ctrl_l_lists_models(make_app) -> None:
+    app, _ = make_app(answers=["an answer"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_ready(pilot)
+        composer = app.screen.query_one(Composer)
+        composer.text = "my question"
+        await pilot.press("enter")
+        await wait_answered(pilot)
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "EditScreen")
+        assert "my question" in app.screen.query_one("TextArea").text  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChatScreen")
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
+        assert "scripted" in [c.value for c in app.screen.choices]  # type: ignore[attr-defined]
+
+
 async def test_persona_switch_shows_greeting_and_is_stored(session_with_persona) -> None:
     session = session_with_persona
     app = MMChatApp(session, model="scripted", engine_factory=lambda n: ScriptedEngine(n))

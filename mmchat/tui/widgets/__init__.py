@@ -1,1 +1,1 @@
-"""Widgets of the chat screen."""
+"""Widgets of the chat screen; each owns its state and reports by posting messages."""

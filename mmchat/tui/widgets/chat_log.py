@@ -38,6 +38,10 @@ class ChatLog(VerticalScroll):
     def boxes(self) -> list[MessageBox]:
         return [b for b in self.query_children(MessageBox) if not b.has_class("greeting")]
 
+    def last(self, role: str) -> MessageBox | None:
+        boxes = [b for b in self.boxes if b.role == role]
+        return boxes[-1] if boxes else None
+
     async def show(
         self,
         messages: list[StoredMessage],
@@ -102,6 +106,14 @@ class ChatLog(VerticalScroll):
             await hint.remove()
         await self.mount_all(boxes)
         self.scroll_end(animate=False)
+
+    def learn_ids(self, messages: list[StoredMessage]) -> None:
+        """Boxes mounted before their message was stored learn it (for edit and regenerate)."""
+        stored = [m for m in messages if m.role != "system"]
+        # Older messages may not be mounted: match from the newest end.
+        for box, message in zip(reversed(self.boxes), reversed(stored), strict=False):
+            if box.message is None and box.role == message.role:
+                box.message = message
 
     def follow(self, was_near_bottom: bool) -> None:
         if was_near_bottom:

@@ -43,25 +43,24 @@ class Composer(TextArea):
             placeholder="Message (Enter sends, Alt+Enter new line)",
         )
 
-    async def _on_key(self, event: events.Key) -> None:
+    # Public handlers run before TextArea's own (the subclass comes first in the MRO);
+    # prevent_default() keeps TextArea from also inserting the newline or the pasted text.
+
+    def on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.prevent_default()
             event.stop()
             self.post_message(self.Submitted(self.text))
-            return
-        await super()._on_key(event)
 
     def action_newline(self) -> None:
         self.insert("\n")
 
-    async def _on_paste(self, event: events.Paste) -> None:
+    def on_paste(self, event: events.Paste) -> None:
         paths = dropped_image_paths(event.text)
         if paths:
             event.prevent_default()
             event.stop()
             self.post_message(self.PathsDropped(paths))
-            return
-        await super()._on_paste(event)
 
 
 def dropped_image_paths(text: str) -> list[Path]:

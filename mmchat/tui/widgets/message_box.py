@@ -35,7 +35,7 @@ class MessageBox(Vertical, can_focus=True):
     ]
 
     class Action(Message):
-        """Asks the screen to act on this message (copy / edit / regenerate)."""
+        """Asks the screen to act on this message (edit / regenerate)."""
 
         def __init__(self, box: MessageBox, action: str) -> None:
             super().__init__()
@@ -144,7 +144,8 @@ class MessageBox(Vertical, can_focus=True):
     # -- actions -----------------------------------------------------------------------------
 
     def action_copy(self) -> None:
-        self.post_message(self.Action(self, "copy"))
+        self.app.copy_to_clipboard(self.text)
+        self.notify("Copied to the clipboard")
 
     def action_edit(self) -> None:
         self.post_message(self.Action(self, "edit"))

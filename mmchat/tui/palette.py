@@ -1,0 +1,28 @@
+"""The chat screen's entries in the command palette (ctrl+p), each naming its key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import SystemCommand
+
+from mmchat.tui.screens.chat import ChatScreen
+
+
+def chat_commands(screen: ChatScreen) -> Iterable[SystemCommand]:
+    commands = [
+        ("New chat", "Start a new conversation (ctrl+n)", screen.action_new_chat),
+        ("Attach image", "Attach an image file to the next message (ctrl+o)", screen.action_attach),
+        ("Switch persona", "Choose the persona for this chat (ctrl+t)", screen.action_pick_persona),
+        ("Switch model", "Load another model (ctrl+l)", screen.action_pick_model),
+        ("Regenerate answer", "Answer the last message again (ctrl+r)", screen.action_regenerate),
+        ("Stop", "Stop the answer or the model load (esc)", screen.action_stop),
+        ("Copy last answer", "Copy the last answer to the clipboard (f3)", screen.action_copy_last),
+        ("Edit last message", "Edit and resend your last message (f4)", screen.action_edit_last),
+        ("Rename chat", "Rename the current chat (f2)", screen.action_rename_chat),
+        ("Delete chat", "Delete the current chat (f8)", screen.action_delete_chat),
+        ("Search chats", "Search titles and messages (ctrl+f)", screen.action_search),
+        ("Toggle chat list", "Show or hide the sidebar (ctrl+b)", screen.action_toggle_sidebar),
+    ]
+    for title, help_text, callback in commands:
+        yield SystemCommand(title, help_text, callback)

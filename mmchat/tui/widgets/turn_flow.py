@@ -1,0 +1,138 @@
+"""The open chat's log and draft, and the turn through them: submit, answer, stop, answer again."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+
+from mmchat.images import CheckedImage
+from mmchat.text import one_line
+from mmchat.tui.app_services import AppServices, services
+from mmchat.tui.chat_state import ChatState
+from mmchat.tui.notify import fail, warn
+from mmchat.tui.runner import AnswerJob
+from mmchat.tui.turn_rules import attachment_of, refusal, turn_options
+from mmchat.tui.widgets.chat_log import ChatLog
+from mmchat.tui.widgets.draft import Draft
+from mmchat.tui.widgets.message_box import MessageBox
+from mmchat.tui.widgets.streaming_answer import StreamingAnswer
+
+
+class TurnFlow(Vertical):
+    class Changed(Message):
+        """A turn started or ended: the status and keys need a refresh (and the list, if set)."""
+
+        def __init__(self, conversations: bool = False) -> None:
+            super().__init__()
+            self.conversations = conversations
+
+    def __init__(self, state: ChatState, reopen: Callable[[int], Awaitable[None]]) -> None:
+        super().__init__(id="turns")
+        self.state = state
+        self.reopen = reopen  # shows a conversation afresh before it is answered again
+        self.answer: StreamingAnswer | None = None
+        self.tokens_per_second: float | None = None
+        self.send_when_ready = False  # Enter was pressed while the model was loading
+
+    def compose(self) -> ComposeResult:
+        yield ChatLog()
+        yield Draft()
+
+    @property
+    def mm(self) -> AppServices:
+        return services(self)
+
+    @property
+    def streaming(self) -> bool:
+        return self.answer is not None
+
+    def can_answer(self, images: Sequence[CheckedImage] = ()) -> bool:
+        refused = refusal(self.mm.host, images, self.streaming)
+        if refused is not None:
+            (fail if refused.severity == "error" else warn)(self, refused.text)
+        return refused is None
+
+    @on(Draft.Send)
+    async def send_draft(self) -> None:
+        """Send the composer's text and attachments; on any refusal the draft stays as it is."""
+        draft = self.query_one(Draft)
+        text, images = draft.text, draft.images
+        if not text and not images:
+            return
+        if self.mm.host.state == "loading" and not self.streaming:
+            self.send_when_ready = True
+            name = one_line(self.mm.host.name, 40)
+            self.notify(
+                f"{name} is still loading; your message is sent when it is ready", markup=False
+            )
+            return
+        if not self.can_answer(images):
+            return
+        try:
+            if self.state.ensure_stored(self.mm.store, self.mm.host.name, text, images):
+                self.post_message(self.Changed(conversations=True))
+        except Exception as exc:
+            fail(self, exc)
+            return
+        assert self.state.conversation_id is not None
+        listed = [attachment_of(i) for i in images]
+        blobs = {a.sha256: i.data for a, i in zip(listed, images, strict=True)}
+        user = MessageBox("user", text, attachments=listed, blobs=blobs)
+        await draft.clear()
+        await self.start_answer(self._job(self.state.conversation_id, text, images), user)
+
+    async def model_settled(self) -> None:
+        """The model finished loading (or failed): send a draft queued meanwhile."""
+        if self.send_when_ready:
+            self.send_when_ready = False
+            if self.mm.host.ready:
+                await self.send_draft()
+
+    def _job(
+        self, conv_id: int, text: str | None = None, images: list[CheckedImage] | None = None
+    ) -> AnswerJob:
+        options = turn_options(self.mm.settings, self.state.persona, self.mm.host.name)
+        return AnswerJob(self.mm.db_path, conv_id, self.state.persona, options, text, images or [])
+
+    async def start_answer(self, job: AnswerJob, *before: MessageBox) -> None:
+        engine = self.mm.host.engine
+        assert engine is not None
+        label, interval = self.state.persona.name, self.mm.stream_interval
+        self.answer = StreamingAnswer(job, engine, self.mm.plugins, label=label, interval=interval)
+        await self.query_one(ChatLog).add(*before, self.answer)
+        self.answer.run()
+        self.post_message(self.Changed())
+
+    def stop(self) -> bool:
+        """Stop the streaming answer (saved as stopped); False when none streams."""
+        if self.answer is not None:
+            self.answer.cancel()
+        return self.answer is not None
+
+    @on(StreamingAnswer.Finished)
+    def _finished(self, event: StreamingAnswer.Finished) -> None:
+        event.stop()
+        self.answer = None
+        self.tokens_per_second = event.tokens_per_second or self.tokens_per_second
+        if event.error:
+            fail(self, event.error)
+        elif event.message is not None and event.message.status == "failed":
+            fail(self, event.message.error or "the answer failed")
+        if self.state.conversation_id is not None:
+            try:  # boxes mounted before their message was stored learn their ids
+                self.query_one(ChatLog).learn_ids(
+                    self.mm.store.messages(self.state.conversation_id)
+                )
+            except Exception as exc:
+                fail(self, exc)
+        self.mm.report_plugin_problems()
+        self.post_message(self.Changed(conversations=True))
+
+    async def answer_again(self, conv_id: int) -> None:
+        """Show the rewound conversation afresh and answer its last message."""
+        await self.reopen(conv_id)
+        await self.start_answer(self._job(conv_id))
