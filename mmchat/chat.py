@@ -191,7 +191,7 @@ class Turn:
             if message.role == "assistant" and not message.content.strip():
                 continue
             images = [self.store.blob(a.sha256) for a in message.attachments]
-            messages.append(ChatMessage(message.role, prompt_text(message), images))  # type: ignore[arg-type]
+            messages.append(ChatMessage(message.role, prompt_text(message), images))
         # A hook may have rewritten the person's text; the passages come before it, in its turn.
         messages[-1].content = with_passages(context.passages, context.user_text)
         return messages

@@ -15,10 +15,10 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from mmchat.images import CheckedImage
@@ -28,6 +28,8 @@ from mmchat.text import strip_control
 BUSY_TIMEOUT_MS = 10_000
 # Message meta key: the text the model is shown for a user message, when a plugin rewrote it.
 PROMPT_TEXT = "prompt_text"
+# What the messages table's CHECK constraint lets a role be.
+Role = Literal["system", "user", "assistant"]
 
 
 class StoreError(Exception):
@@ -51,7 +53,7 @@ class Attachment:
 class Message:
     id: int
     conversation_id: int
-    role: str
+    role: Role
     content: str
     status: str
     model: str | None = None
@@ -96,7 +98,10 @@ def _describe(exc: sqlite3.Error) -> str:
 _DAMAGE_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 
-def _guard_damage(conn: sqlite3.Connection, call: Any, *args: Any) -> Any:
+_Result = TypeVar("_Result")
+
+
+def _guard_damage(conn: sqlite3.Connection, call: Callable[..., _Result], *args: Any) -> _Result:
     try:
         return call(*args)
     except sqlite3.DatabaseError as exc:
@@ -113,20 +118,22 @@ class _Cursor(sqlite3.Cursor):
     # Damage past the first pages shows up only when a query reaches it, and rows are read
     # lazily: each step can fail, so each is guarded (a full check at every start costs O(size)).
     def execute(self, *args: Any) -> _Cursor:
-        return _guard_damage(self.connection, super().execute, *args)  # type: ignore[no-any-return]
+        return _guard_damage(self.connection, super().execute, *args)
 
     def fetchone(self) -> Any:
         return _guard_damage(self.connection, super().fetchone)
 
     def fetchall(self) -> list[Any]:
-        return _guard_damage(self.connection, super().fetchall)  # type: ignore[no-any-return]
+        return _guard_damage(self.connection, super().fetchall)
 
     def __next__(self) -> Any:
         return _guard_damage(self.connection, super().__next__)
 
 
 class _Connection(sqlite3.Connection):
-    def execute(self, *args: Any) -> _Cursor:  # type: ignore[override]
+    path: Path  # named in the damage message
+
+    def execute(self, *args: Any) -> _Cursor:
         return self.cursor(_Cursor).execute(*args)
 
 
@@ -173,7 +180,7 @@ class Store:
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 factory=_Connection,
             )
-            db.path = path  # type: ignore[attr-defined]  # for the damage message
+            db.path = path
             db.row_factory = sqlite3.Row
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA foreign_keys = ON")
@@ -366,7 +373,7 @@ class Store:
     def add_message(
         self,
         conv_id: int,
-        role: str,
+        role: Role,
         content: str,
         *,
         model: str | None = None,

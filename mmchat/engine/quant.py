@@ -78,4 +78,5 @@ def quantize_int8_dynamic(model: torch.nn.Module) -> torch.nn.Module:
         # Per-channel scales: per-tensor int8 measurably broke SmolLM2-135M's instruction
         # following (it ignored the system prompt); per-channel keeps it.
         spec = {torch.nn.Linear: per_channel_dynamic_qconfig}
-        return quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+        quantized: torch.nn.Module = quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+        return quantized
