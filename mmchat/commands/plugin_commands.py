@@ -6,7 +6,7 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-import click
+import typer
 
 from mmchat.plugin_manager import PluginManager
 
@@ -63,8 +63,9 @@ def _command_names(commands: Iterable[Any], groups: Iterable[Any]) -> set[str]:
     return {_command_name(c) for c in commands} | {_command_name(g) for g in groups}
 
 
-def core_command_names(ctx: click.Context) -> set[str]:
+def core_command_names(ctx: typer.Context) -> set[str]:
     """The running CLI's own command names: its root group's, less those plugins added."""
     root = ctx.find_root().command
-    names = set(root.list_commands(ctx)) if isinstance(root, click.Group) else set()
+    list_commands = getattr(root, "list_commands", None)  # a group; typer has its own click
+    names = set(list_commands(ctx)) if list_commands is not None else set()
     return names - {_command_name(info) for info in list(_ADDED_BY.keys())}
