@@ -302,7 +302,7 @@ def is_meta(value: object) -> bool:
 
 
 def _truthy(value: str | None) -> bool:
-    return bool(value) and value.strip().lower() not in {"0", "false", "no", "off"}
+    return value is not None and value.strip().lower() not in {"", "0", "false", "no", "off"}
 
 
 def _normal(name: str) -> str:
