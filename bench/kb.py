@@ -9,7 +9,7 @@ through the plugin's real path (parsing process, chunking, all-MiniLM-L6-v2, SQL
     MMCHAT_HOME=/tmp/bench-kb .venv/bin/python bench/kb.py --full       # every stdlib module
     MMCHAT_HOME=/tmp/bench-kb .venv/bin/python bench/kb.py --sizes 10000,100000,1000000
 
-Figures (targets in BENCH_TARGETS.md, retrieval section):
+Figures (targets in docs/PERFORMANCE.md):
 - ingest chunks/s through `add_paths`, and the same texts through the bare embedder: ingest
   should reach >= 90% of raw encode throughput;
 - recall@5 on QUESTIONS (each names the module and function whose section answers it) for

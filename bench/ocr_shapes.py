@@ -58,7 +58,7 @@ def bench_text(repeat: int, threads: int) -> None:
 
 
 def bench_shapes(count: int) -> None:
-    from mmchat.train_fusion import image_path  # imports torch: after the OCR memory figure
+    from mmchat.training.easy_vqa import image_path  # imports torch: after the OCR memory figure
 
     generated = [generator.render(seed)[0] for seed in generator.TEST_SEEDS[:count]]
     easy = [Image.open(image_path("test", n)).convert("RGB") for n in range(count)]

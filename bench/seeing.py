@@ -103,7 +103,7 @@ def report(title: str, right_: Counter[str], total: Counter[str]) -> None:
 
 
 def easy_vqa(asker: Asker, limit: int, versus: list) -> None:
-    from mmchat.train_fusion import image_path, read_split
+    from mmchat.training.easy_vqa import image_path, read_split
 
     by_image: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for question, answer, image_id in read_split("test"):

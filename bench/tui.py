@@ -5,7 +5,7 @@ Prints figures (not a test). Uses the real model "smollm2" through ProcessEngine
     MMCHAT_HOME=/tmp/bench-tui MMCHAT_CACHE_DIR=/tmp/mmchat-shared-cache \
         .venv/bin/python bench/tui.py
 
-Figures (targets in BENCH_TARGETS.md):
+Figures (targets in docs/PERFORMANCE.md):
 - startup: process start -> first interactive frame, model loading in the background (<= 1.5 s),
   and whether torch/transformers were imported by the TUI process (they must not be);
 - while a long answer streams at full speed, with a key typed every 20 ms and a 10 ms timer:

@@ -20,7 +20,8 @@ from transformers import AutoModelForCausalLM
 
 from mmchat.engine.default_decoder import smollm2_dir
 from mmchat.engine.fusion import DEFAULT_DIR, FusionModel
-from mmchat.train_fusion import auto_threads, image_path, negated, prompt_ids, read_split
+from mmchat.training.easy_vqa import image_path, negated, prompt_ids, read_split
+from mmchat.training.frozen import auto_threads
 
 SHAPES = {"circle", "rectangle", "triangle"}
 CHAT_PROMPTS = (

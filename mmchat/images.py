@@ -1,7 +1,7 @@
 """Safe image intake with Pillow.
 
 Every attached file passes here before it is stored or shown to a model. The checks follow
-what was measured with Pillow 13 (see RELIABILITY.md): a size cap before opening, an allow-list
+what was measured with Pillow 13 (tests/reliability): a size cap before opening, an allow-list
 of formats given to `Image.open` (TIFF bytes named .png otherwise open as TIFF), `load()` inside
 the try (truncated files fail only there), the decompression-bomb warning raised as an error,
 EXIF orientation applied, alpha composited onto white, the first frame of animations only.

@@ -28,7 +28,7 @@ from mmchat.hooks import Passage, Reply, Specs, hookspec
 PROJECT = hookspec.project_name
 BUILTIN = "mmchat.builtin"
 # A per-turn hook that has not returned by then is disabled and the turn goes on without it.
-# Generous: a retrieval plugin's first call may load an embedding model (~5-10 s here).
+# Generous: a retrieval plugin's first call may load an embedding model, which takes seconds.
 HOOK_TIMEOUT_SECONDS = 60.0
 # Hooks an earlier plugin API had: a plugin that still implements one is told what replaced it.
 RETIRED_HOOKS = {

@@ -1,6 +1,6 @@
 """The conversation store: one SQLite file, safe for several mmchat processes at once.
 
-Rules that came from measurements (RELIABILITY.md): every write is a short `BEGIN IMMEDIATE`
+Rules that came from measurements (tests/reliability): every write is a short `BEGIN IMMEDIATE`
 transaction (a deferred one that read first fails with 'database is locked' whatever the busy
 timeout); migrations and their bookkeeping run in one such transaction; the file is created 0600
 before SQLite opens it so the -wal and -shm files inherit that mode; a damaged file is reported
@@ -566,7 +566,7 @@ def _escape_like(text: str) -> str:
 
 def _label(text: str | None) -> str | None:
     # Titles, model and persona names are printed in one line by every front end; escape
-    # sequences in them have no use and every way to reach a terminal (RELIABILITY.md).
+    # sequences in them have no use and every way to reach a terminal (tests/reliability).
     return None if text is None else " ".join(strip_control(text).split())
 
 

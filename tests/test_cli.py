@@ -79,7 +79,13 @@ def test_history_rename_and_delete(isolated_home: Path) -> None:
         (["ask", "--persona", "nobody", "hi"], "unknown persona 'nobody'"),
         (["ask", "--conversation", "42", "hi"], "no conversation 42"),
         (["ask", "   "], "the question is empty"),
-        (["train-fusion", "--out", "unused", "--top-layer"], "give it --init FOLDER"),
+        (["train-fusion", "--out", "unused", "--stage", "top-layer"], "give it --init FOLDER"),
+        (["train-fusion", "--out", "unused", "--stage", "nope"], "unknown stage 'nope'"),
+        (["train-fusion", "--out", "unused", "--steps", "5"], "--steps applies to one stage"),
+        (
+            ["train-fusion", "--out", "unused", "--stage", "relevance-gate", "--images", "5"],
+            "--images is not a setting of the relevance-gate stage",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(

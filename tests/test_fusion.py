@@ -13,7 +13,7 @@ from PIL import Image
 from transformers import Dinov2Config, Dinov2Model, LlamaConfig, LlamaForCausalLM
 
 from mmchat.engine.fusion import DEFAULT_DIR, WEIGHTS_NAME, FusionConfig, FusionModel, load_default
-from mmchat.train_fusion import image_path, prompt_ids, read_split
+from mmchat.training.easy_vqa import image_path, prompt_ids, read_split
 
 TINY = FusionConfig(
     decoder="unused",
@@ -230,7 +230,7 @@ def test_default_answers_yes_no_from_the_picture_where_the_wording_says_otherwis
     """Yes/no questions the wording alone gets wrong ("is there a red shape?" -> yes, "is there
     not a red shape?" -> no; without the top layer almost none are right), on unseen test
     images, counted as bench/vqa.py counts them."""
-    from mmchat.train_top_layer import cell
+    from mmchat.training.top_layer import cell
 
     asked: dict[int, list[tuple[str, str]]] = {}
     for q, a, image_id in read_split("test"):

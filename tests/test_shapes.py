@@ -11,8 +11,8 @@ from PIL import Image, ImageDraw
 
 from mmchat.engine.vision.shapes import color_name, find_shapes
 from mmchat.engine.vision.words import Shape
-from mmchat.train_fusion import image_path, read_split
 from mmchat.training import shapes as generator
+from mmchat.training.easy_vqa import image_path, read_split
 
 # Seeds the detector's rules were never tuned on (tuning used the first 300 test seeds).
 CHECK_SEEDS = generator.TEST_SEEDS[2000:2300]

@@ -7,7 +7,7 @@ import random
 import torch
 from test_fusion import tiny_model
 
-from mmchat.train_top_layer import Row, Vocabulary, _optimise, accuracy, cell
+from mmchat.training.top_layer import Row, Vocabulary, _optimise, accuracy, cell
 
 
 def test_cells_split_yes_no_by_whether_the_wording_gives_the_answer() -> None:

@@ -12,7 +12,7 @@ from transformers import Dinov2Model
 
 from mmchat.engine.assets import VIT_S_ONNX
 from mmchat.engine.vision import encoder as vision
-from mmchat.train_fusion import image_path
+from mmchat.training.easy_vqa import image_path
 
 
 @pytest.fixture(scope="module")

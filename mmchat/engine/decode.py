@@ -1,7 +1,7 @@
 """A lean token-by-token decode loop for causal LMs.
 
 `generate()` spends a few milliseconds a token on logits processors, stopping criteria and
-bookkeeping; at ~30 ms a token on a 2-core CPU that is a large share, so the hot loop is ours:
+bookkeeping; for a small model on a CPU that is a large share, so the hot loop is ours:
 one forward with the KV cache, pick a token, repeat. Cancellation is checked between tokens.
 """
 

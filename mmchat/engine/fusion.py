@@ -145,7 +145,7 @@ class GatedCrossAttention(nn.Module):
 
 
 class ReadoutCrossAttention(nn.Module):
-    """The layer after the last block, added by a second training stage (train_top_layer).
+    """The layer after the last block, added by a later training stage (training/top_layer.py).
 
     It compares what the question asks with what the image shows ("is there a red shape?").
     Two things differ from GatedCrossAttention, each measured with probes on the stored

@@ -1,8 +1,9 @@
 """GGUF files, converted once to a safetensors folder in the cache.
 
-transformers reads GGUF with a pure-Python parser and dequantizes every tensor: 20-30 s for a
-small model, plus several seconds to rebuild the tokenizer. The converted folder reloads in a
-fraction of a second, so conversion happens once per file (keyed by path, size and mtime).
+transformers reads GGUF with a pure-Python parser and dequantizes every tensor: tens of
+seconds even for a small model, plus the time to rebuild the tokenizer. The converted folder
+reloads in a fraction of a second, so conversion happens once per file (keyed by path, size
+and mtime).
 """
 
 from __future__ import annotations

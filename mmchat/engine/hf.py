@@ -175,8 +175,8 @@ class HFEngine:
 
         if self.processor is None and fastpath.supports(self.model) is None:
             # A fusion decoder also answers the turns with an image, on the transformers path
-            # with the cross-attention hooks and in fp32: int8 cost accuracy there (67% vs
-            # 89.6% on 115 easy-vqa questions through HFEngine).
+            # with the cross-attention hooks and in fp32: int8 cost easy-vqa accuracy there
+            # (docs/PERFORMANCE.md).
             self.fast = fastpath.FastLlama(self.model, quant="int8")
             return "int8"
         if self.requested_quant == "auto" or self.fusion is not None:

@@ -1,22 +1,14 @@
 """Quantization choice.
 
-Measured on a 2-core AVX2 CPU with SmolLM2-135M (see bench/decode.py and BENCH_TARGETS):
-fp32 14-15 tok/s, torch dynamic int8 31-33 tok/s, bitsandbytes 8-bit/nf4 on CPU 5.5-7 tok/s,
-llama.cpp on the Q4_1 GGUF 99-108. So `auto` takes bitsandbytes 4-bit only where CUDA is present,
-and dynamic int8 on CPU: never a CPU path slower than fp32. bitsandbytes on CPU stays available
-when asked for by name (it saves memory, not time).
+On a CPU, torch's dynamic int8 decodes about twice as fast as fp32 and bitsandbytes is slower
+than fp32 (bench/decode.py; docs/PERFORMANCE.md has the figures). So `auto` takes bitsandbytes
+4-bit only where CUDA is present, and dynamic int8 on CPU: never a CPU path slower than fp32.
+bitsandbytes on CPU stays available when asked for by name (it saves memory, not time).
 
 On the CPU, int8 text turns run mmchat.engine.fastpath: the prompt read with the fp32 weights,
 each new token with int8 ones (int8 over a whole prompt derailed answers; FastLlama says why).
 Without the fast path, `auto` keeps fp32 and `int8` quantizes the model in place. The fusion
-model's decoder stays fp32 for image turns (int8 cost easy-vqa accuracy: 67% vs 89.6%).
-
-bench/decode.py, one run on a 2-core AVX2 CPU (this run's machine was ~35% slower than the
-anchors above), 128 greedy tokens: llama.cpp 64 tok/s; mmchat's engine in-process 31.5 (0.49x),
-through ProcessEngine as the app runs it 25.5 (0.40x); transformers + dynamic int8 19.6 (0.31x);
-transformers fp32 8.6 (0.13x). Peak RSS of the default model answering a text and an image
-question: ~1.3 GB (fp32 decoder 540 MB + encoder 88 MB + int8 copies ~130 MB + runtime); fp32
-only ~0.93 GB.
+model's decoder stays fp32 for image turns (int8 cost easy-vqa accuracy).
 """
 
 from __future__ import annotations
@@ -81,7 +73,7 @@ def quantize_int8_dynamic(model: torch.nn.Module) -> torch.nn.Module:
 
     with warnings.catch_warnings():
         # torch marks torch.ao deprecated in favour of torchao, whose CPU int8 path measured
-        # 3-4x slower here; keep the faster one until that changes.
+        # several times slower (docs/PERFORMANCE.md); keep the faster one until that changes.
         warnings.simplefilter("ignore")
         # Per-channel scales: per-tensor int8 measurably broke SmolLM2-135M's instruction
         # following (it ignored the system prompt); per-channel keeps it.

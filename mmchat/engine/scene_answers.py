@@ -2,7 +2,7 @@
 
 "Is there a red shape?", "Does the image not contain a circle?", "How many shapes are there?",
 "Is the red shape left of the blue one?" have one right answer given the shapes found; a 135M
-decoder told the shapes in words answers yes/no near chance (measured: 54% on easy-vqa's),
+decoder told the shapes in words answers yes/no near chance (bench/seeing.py),
 so these run as a small program over the scene instead (as neural-symbolic VQA does). Anything
 the patterns do not cover returns None and goes the decoder's way.
 """

@@ -4,9 +4,10 @@ Requests on stdin:  {"op": "load", ...} {"op": "generate", "request": {...}} {"o
                     {"op": "shutdown"}
 Events on stdout:   progress / loaded / started / delta / finished / failed, one JSON object a line.
 
-The model runs here and not in the UI's process: on a 2-core machine a model thread inside the
-Textual process ran 2-9x slower (GIL and render loop), and an out-of-memory kill here leaves the
-UI and the database untouched. The shape matches a remote inference server's stream.
+The model runs here and not in the UI's process: a model thread inside the Textual process
+runs several times slower (GIL and render loop; docs/PERFORMANCE.md), and an out-of-memory
+kill here leaves the UI and the database untouched. The shape matches a remote inference
+server's stream.
 """
 
 from __future__ import annotations

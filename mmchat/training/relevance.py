@@ -1,4 +1,4 @@
-"""Train the relevance gate (mmchat/engine/vision/relevance.py) on labelled messages.
+"""Stage: train the relevance gate (mmchat/engine/vision/relevance.py) on labelled messages.
 
 A logistic regression on frozen hidden states: seconds of fitting after one pass of the
 decoder over ~300 messages. Block 12 of SmolLM2-135M was chosen by 5-fold cross-validation
@@ -7,7 +7,7 @@ over blocks 4-30 (the middle blocks did best; the last ones worst).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,8 @@ import torch.nn.functional as F
 
 from mmchat.engine.vision.relevance import RelevanceGate, message_states
 
-LAYER = 12
-L2 = 1e-2
 
-
-def fit(states: torch.Tensor, labels: torch.Tensor, layer: int, l2: float = L2) -> RelevanceGate:
+def fit(states: torch.Tensor, labels: torch.Tensor, layer: int, l2: float) -> RelevanceGate:
     """L2-regularised logistic regression on standardised states, by L-BFGS."""
     mean, std = states.mean(dim=0), states.std(dim=0) + 1e-6
     z = (states - mean) / std
@@ -39,34 +36,41 @@ def fit(states: torch.Tensor, labels: torch.Tensor, layer: int, l2: float = L2) 
     return RelevanceGate(layer, mean, std, weight.detach(), float(bias.detach()))
 
 
-def train(
-    decoder: Any, tokenizer: Any, rows: Sequence[tuple[str, int]], layer: int = LAYER
-) -> RelevanceGate:
-    texts = [text for text, _ in rows]
-    labels = torch.tensor([label for _, label in rows], dtype=torch.float32)
-    return fit(message_states(decoder, tokenizer, texts, layer), labels, layer)
+def train_into(
+    folder: Path,
+    *,
+    init: Path | None = None,
+    block: int,
+    l2: float,
+    threads: int = 0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train the gate on the packaged decoder's `block` and save it into `folder`, beside the
+    fusion layers copied there from `init` (when given); return the run's figures."""
+    import shutil
 
-
-def train_into(folder: Path, log: Callable[[str], None] = print) -> dict[str, float]:
-    """Train the gate on the packaged decoder and save it into `folder`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from mmchat.engine.default_decoder import smollm2_dir
     from mmchat.training.relevance_data import examples
 
+    if threads:
+        torch.set_num_threads(threads)
+    if init is not None and init.resolve() != folder.resolve():
+        shutil.copytree(init, folder, dirs_exist_ok=True)
     source = smollm2_dir()
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     decoder = AutoModelForCausalLM.from_pretrained(
         source, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
     ).eval()
     rows = examples()
-    log(f"relevance gate: {len(rows)} messages, block {LAYER}")
-    gate = train(decoder, tokenizer, rows)
+    log(f"relevance gate: {len(rows)} messages, block {block}")
     texts = [text for text, _ in rows]
-    labels = torch.tensor([label for _, label in rows])
-    predicted = gate.probabilities(message_states(decoder, tokenizer, texts, LAYER)) >= 0.5
-    accuracy = float((predicted == labels.bool()).float().mean())
+    labels = torch.tensor([label for _, label in rows], dtype=torch.float32)
+    states = message_states(decoder, tokenizer, texts, block)
+    gate = fit(states, labels, block, l2)
+    accuracy = float(((gate.probabilities(states) >= 0.5) == labels.bool()).float().mean())
     folder.mkdir(parents=True, exist_ok=True)
     gate.save(folder)
     log(f"saved {folder / 'relevance.safetensors'}; training accuracy {accuracy:.3f}")
-    return {"final_loss": 1.0 - accuracy}
+    return {"messages": len(rows), "block": block, "l2": l2, "training_accuracy": accuracy}

@@ -117,8 +117,8 @@ class MMChatApp(App[None]):
 
     def on_ready(self) -> None:
         # Everything alive now (modules, widgets, styles) lives as long as the app: take it out
-        # of the collector's view. Measured: full collections over it paused the UI up to
-        # ~180 ms while an answer streamed; after freezing they scan only new objects.
+        # of the collector's view. Full collections over it paused the UI visibly while an
+        # answer streamed; after freezing they scan only new objects.
         gc.collect()
         gc.freeze()
 

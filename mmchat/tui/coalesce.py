@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 # 10 updates a second, the low end of the 10-20/s band Markdown keeps up with: each update
 # re-lays out and repaints the screen, and on 2 cores that CPU comes out of decode speed
-# (bench/tui.py, median of 3 rounds: decode with the UI 71% of without at 15/s, 94% at 10/s).
+# (bench/tui.py measures decode with the UI against without; docs/PERFORMANCE.md).
 DEFAULT_INTERVAL = 1 / 10
 
 

@@ -2,5 +2,6 @@
 
 `encoder` turns a picture into ViT-S/14 patch features for the fusion layers. The other modules
 turn it into "visual words" (object labels with probabilities, colours, recognised text,
-shapes) that the decoder reads as well. Nothing here knows about the TUI or the store.
+shapes) that the decoder reads as well. It may use mmchat.engine's model assets and
+mmchat.images; nothing here knows about the TUI, the store or chat.
 """

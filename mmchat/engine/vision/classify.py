@@ -1,10 +1,9 @@
 """What a photo shows, as common nouns: an ImageNet-1k classifier (EfficientNet-Lite0).
 
 The weights ship in a package on the index (Apache-2.0). The network is defined here rather
-than imported from a loader package: it is a short stack of MobileNetV2-style blocks. Measured
-on the 20 labelled ImageNet photos foolbox ships, Lite0's merged common noun was right on 20 of
-20 and torchvision's MobileNetV2 on 19 (on 20 CIFAR-10 thumbnails, 9 against 7), so Lite0 it
-is, though MobileNetV2 is faster (about 50 ms a photo against 75 on one thread here).
+than imported from a loader package: it is a short stack of MobileNetV2-style blocks. Lite0
+named more photos right than torchvision's MobileNetV2, so Lite0 it is, though MobileNetV2 is
+faster (bench/classify.py; docs/PERFORMANCE.md).
 
 The checkpoint is a torch pickle: it is checked by sha256, read with `weights_only=True` once,
 and saved as safetensors in the cache; later loads read only that file.
@@ -93,7 +92,7 @@ def _build_network() -> torch.nn.Module:
         """TensorFlow's 'SAME' padding: for stride 2 the extra pixel goes right and bottom.
 
         With stride 1 and an odd kernel that is the conv's own symmetric padding; only the
-        stride-2 convolutions pad by hand, saving a copy of the activations per layer (~5%).
+        stride-2 convolutions pad by hand, saving a copy of the activations per layer.
         """
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -198,7 +197,7 @@ def preprocess(image: Image) -> torch.Tensor:
     side = max(1, round(min(width, height) * CROP_FRACTION))
     left, top = (width - side) // 2, (height - side) // 2
     # box= crops while resizing (no copy of a huge photo); reducing_gap box-reduces it first,
-    # ~10x faster for a 24 Mpx photo and the same to the eye.
+    # far faster for a huge photo and the same to the eye.
     resized = rgb.resize(
         (IMAGE_SIZE, IMAGE_SIZE),
         PILImage.Resampling.BICUBIC,

@@ -32,19 +32,19 @@ if TYPE_CHECKING:  # rapidocr imports OpenCV and onnxruntime: only when text is 
     from rapidocr_onnxruntime import RapidOCR
 
 # The detector at 960 px still finds 30 px body text on an A4 page at 150 dpi and on the same
-# page scanned at 300 dpi (bench/ocr_shapes.py); the library's default (shortest side scaled
-# up to 736) took 2.3-3.3 s for a page on a 2-core CPU.
+# page scanned at 300 dpi; the library's default (shortest side scaled up to 736) is several
+# times slower on a page (bench/ocr_shapes.py; docs/PERFORMANCE.md).
 DETECT_SIDE = 960
 RECOGNISE_SIDE = 2000
 # Measured on 27 photos (Debian darknet's and foolbox's samples): guesses at texture scored
 # 0.08-0.48 and fragments of real lettering 0.65-0.75; rendered and scanned text read 0.97+.
 MIN_SCORE = 0.8
-# Recognition costs ~0.1 s a line on a 2-core CPU (a 1920x1080 screenshot with 20 lines of
-# 14 px text: 0.7 s to detect, 2.6 s to read under load); a book page holds about 40 lines.
+# Each line read costs time (docs/PERFORMANCE.md); a book page holds about 40 lines, so 60
+# reads a page and bounds the worst case.
 MAX_LINES = 60
-# Intra-op threads per session: cores - 1, as the engine's own threads. On a 2-core CPU
-# (medians of 4 interleaved reads of an A4 page), two threads won while the machine was
-# quiet (1.02 s vs 1.28 s) and lost badly while other work ran (1.86 s vs 1.10 s).
+# Intra-op threads per session: cores - 1, as the engine's own threads. On a 2-core CPU two
+# threads won while the machine was quiet and lost badly while other work ran
+# (bench/ocr_shapes.py --threads; docs/PERFORMANCE.md).
 THREADS = max(1, (os.cpu_count() or 2) - 1)
 
 
@@ -123,7 +123,7 @@ class TextReader:
                 intra_op_num_threads=self.threads,
                 inter_op_num_threads=1,
                 # Our own scaling decides the detector's input (the default, shortest side
-                # up to 736, turned a 700x200 strip into 2560x736 and took 1-2 s).
+                # up to 736, turned a 700x200 strip into 2560x736, slowly).
                 det_limit_type="max",
                 det_limit_side_len=DETECT_SIDE,
             )

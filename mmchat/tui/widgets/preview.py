@@ -1,7 +1,7 @@
 """Image previews: half-block cells anywhere; Kitty/Sixel graphics via textual-image if enabled.
 
-textual-image picks the best protocol by querying the terminal when it is imported (measured
-0.4-0.7 s in a terminal that does not answer), so it is imported only where the environment
+textual-image picks the best protocol by querying the terminal when it is imported (a wait of
+most of a second in a terminal that does not answer), so it is imported only where the environment
 says the terminal draws graphics; everywhere else a half-block preview (▀ with the upper pixel
 as foreground and the lower as background) is drawn here, with no terminal query at all.
 """

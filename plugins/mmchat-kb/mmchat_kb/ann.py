@@ -7,12 +7,10 @@ in cache-sized blocks on every core), keeps the `shortlist` closest rows and ran
 their float16 cosine. This is binary quantization with rescoring; it reads 1/8 of the bytes
 exact float16 search reads and needs no graph, so building is a pass over the vectors.
 
-Measured in bench/kb.py against usearch's HNSW (M 16), which this replaced: on 1M vectors drawn
-from real embeddings' mean and covariance, recall@10 against exact 0.97-0.99 (2% shortlist,
-~21 ms) where HNSW reached 0.51 at query ef 128 and 0.76 at ef 512, and built in 14 s where
-HNSW took 19 minutes. Written
-with numpy rather than faiss's IndexBinaryFlat: faiss scanned 1M codes no faster (15-19 ms for
-a 5-10k shortlist on one or two threads), and the rescoring and bookkeeping are numpy anyway.
+It replaced usearch's HNSW graph, which recalled far fewer true neighbours at 1M vectors and
+took minutes to build where this takes seconds (bench/kb.py; docs/PERFORMANCE.md). Written
+with numpy rather than faiss's IndexBinaryFlat: faiss scanned the codes no faster, and the
+rescoring and bookkeeping are numpy anyway.
 
 SQLite stays the source of truth; the index is derived data in a file beside it, named after
 the SQLite generation and chunk count it holds (`ann-g12-n1000000.npz`), written to a temporary
@@ -121,7 +119,7 @@ class AnnIndex:
 
     def vector(self, chunk_id: int) -> np.ndarray | None:
         """The stored (float16) vector of one chunk, or None when the index lacks it. A scan
-        of the ids (~1 ms at 1M): only spot checks and tests ask."""
+        of the ids: only spot checks and tests ask."""
         import numpy as np
 
         rows = np.flatnonzero(self.keys() == chunk_id)
@@ -196,7 +194,7 @@ class AnnIndex:
 
     def _best(self, rows: np.ndarray, query: np.ndarray, limit: int) -> np.ndarray:
         """The `limit` rows of `rows` with the best float16 cosines. torch rather than numpy:
-        numpy gathers and widens float16 rows ~3x slower (10k rows: 18 ms against 5 ms)."""
+        numpy gathers and widens float16 rows several times slower (docs/PERFORMANCE.md)."""
         import torch
 
         if len(rows) <= limit:

@@ -1,7 +1,7 @@
 """Sentence embeddings: all-MiniLM-L6-v2 from its installed package, offline; others by id.
 
 sentence-transformers is imported on first use, not at plugin load: the import alone takes
-4-6 s here, and most mmchat starts never embed anything.
+seconds, and most mmchat starts never embed anything.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ class Embedder:
 
     def _question_encoder(self) -> OnnxQueryEncoder | None:
         """Made on the first question, not at load: ingest never needs it, and the first
-        export takes ~3 s (then ~1 s per process: weight digest, session, probe check)."""
+        export takes seconds (then about a second in each process: weight digest, session,
+        probe check)."""
         model = self._load()
         with self._questions_lock:
             if not self._questions_tried:
@@ -79,7 +80,7 @@ class Embedder:
                 f"refusing embedding model {self.model_id!r}: {problem}; a model folder's own "
                 "code would run as you on every turn"
             )
-        from sentence_transformers import SentenceTransformer  # 4-6 s: see module docstring
+        from sentence_transformers import SentenceTransformer  # slow: see module docstring
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a bar per load would garble the CLI's own output

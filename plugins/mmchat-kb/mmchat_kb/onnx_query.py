@@ -1,10 +1,10 @@
 """One question's embedding through ONNX Runtime, for the search path.
 
 A search embeds one short text. PyTorch's CPU matrix products are slow at that shape (a dozen
-tokens against 384 x 1536 weights: MKL streams the weights at ~3 GB/s where one core reads
-7.6 GB/s here), so all-MiniLM-L6-v2 took p50 ~21 ms per question through torch and ~11 ms
-through ONNX Runtime, with the same vector (max difference 1.5e-7). At 1M chunks that is a
-quarter of a search.
+tokens against 384 x 1536 weights: MKL streams the weights well below what one core can
+read), so all-MiniLM-L6-v2 embeds a question in about half the time through ONNX Runtime,
+with the same vector (bench/kb.py; docs/PERFORMANCE.md). At 1M chunks that is a large share
+of a search.
 
 The sentence-transformers pipeline as a whole (transformer, pooling, normalisation) is
 exported once with torch.onnx and kept in the cache folder under a fingerprint of its modules
@@ -85,7 +85,7 @@ class OnnxQueryEncoder:
 
 
 def fingerprint(model: Any) -> str:
-    """A digest of the pipeline's module kinds, sequence limit and weights (~0.1 s)."""
+    """A digest of the pipeline's module kinds, sequence limit and weights."""
     digest = hashlib.blake2b(digest_size=8)
     digest.update(repr([type(m).__name__ for m in model]).encode())
     digest.update(str(model.max_seq_length).encode())

@@ -2,12 +2,11 @@
 
 Below ann.min_chunks() chunks vector search is exact: one float16 matrix-vector product over
 every chunk (see store.vectors and bench/kb.py); it cannot miss a neighbour. From there on the
-approximate index (ann.py: sign codes, then float16 rescoring) answers in ~17 ms at 1M chunks
-where the exact product takes ~120 ms. The similarities a hit reports are always exact, from
+approximate index (ann.py: sign codes, then float16 rescoring) answers several times faster
+than the exact product (bench/kb.py). The similarities a hit reports are always exact, from
 the stored float32 vectors. The question is embedded and searched by meaning on a worker
 thread while SQLite ranks its words on the caller's: both release the GIL for most of their
-work, and at 1M chunks full-text ranking is ~17 ms of a ~35 ms search (the question's
-embedding, ~10 ms in ONNX Runtime, then ~18 ms by meaning).
+work, and at 1M chunks full-text ranking is about half of a search (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -93,8 +92,8 @@ def text_ranks(kb: KnowledgeBase, query: str, limit: int = CANDIDATES) -> list[i
         return []
     # BM25 ranks at most MATCH_BUDGET matches. _rare_words keeps the total under it unless even
     # the rarest word is more common; then the first MATCH_BUDGET matches (insertion order) are
-    # ranked and the vector side carries the meaning. At 1M chunks, where every word of a
-    # question matched 5,000+ rows, ranking them all took p95 204 ms, the first 5,000 23 ms.
+    # ranked and the vector side carries the meaning. Ranking every match of a common word
+    # at 1M chunks took several times a search's budget (docs/PERFORMANCE.md).
     rows = kb.conn.execute(
         "SELECT rowid FROM (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
         " ORDER BY rank LIMIT ?",

@@ -202,8 +202,8 @@ class KnowledgeBase:
     def vectors(self) -> tuple[np.ndarray, torch.Tensor]:
         """(chunk ids, unit vectors as float16 rows), loaded once per change of the index.
 
-        float16 halves the memory a query reads: the 100k x 384 product took p50 19 ms against
-        48 ms for numpy float32 (measured side by side), with the same top 10 (bench/kb.py).
+        float16 halves the memory a query reads: the product runs in well under half numpy
+        float32's time with the same top 10 (bench/kb.py; docs/PERFORMANCE.md).
         """
         import numpy as np
         import torch

@@ -1,9 +1,8 @@
 """Run a small torch computation on one thread, restoring the process's setting after.
 
 One query (an embedding of one short text, a matrix-vector product) gives a second thread
-little to do. Measured here while other processes kept both cores busy: a 2-thread query
-embedding took 0.6-2 s (the threads wait on each other), a 1-thread one ~0.1 s; the 100k x 384
-float16 product took p50 19 ms on one thread and 24 ms on two.
+little to do, and while other processes keep the cores busy the threads wait on each other:
+a query is then many times slower on two threads than on one (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations

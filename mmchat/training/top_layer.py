@@ -1,4 +1,4 @@
-"""Add a cross-attention layer after the decoder's last block to a trained fusion model, and
+"""Stage: add a cross-attention layer after the decoder's last block to a trained fusion model, and
 train only that layer, so yes/no questions are answered from the picture.
 
 Why a second stage: the layers before blocks 28-29 learn the picture's color and shape, but a
@@ -7,13 +7,10 @@ them keep answering from the wording ("is there a red shape?" -> "no"). A layer 
 block writes straight into what the LM head reads. Everything below it is fixed in this stage,
 so its input (the residual stream before the final norm, at the answer positions) is computed
 once per example and each step runs just the new layer, the final norm and the LM head.
-
-    mmchat train-fusion --top-layer --init DIR --out DIR [--steps N] [--images N]
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections import Counter
@@ -22,16 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmchat.train_fusion import (
+from mmchat.training.easy_vqa import (
     SYSTEM_PROMPTS,
     SYSTEM_WEIGHTS,
     answer_kind,
+    negated,
+    read_split,
+)
+from mmchat.training.frozen import (
     auto_threads,
     cache_texts,
     encode_split,
     fit_standardisation,
-    negated,
-    read_split,
     run_blocks,
 )
 
@@ -99,9 +98,9 @@ def cache_rows(
 @dataclass(frozen=True)
 class Vocabulary:
     """A sampled softmax: every answer token and end of turn, plus `others` random tokens drawn
-    afresh each step. The LM head over all 49k tokens was 90% of a step's time. With one fixed
-    draw, the layer raised tokens outside it unchecked and held-out color answers (full head)
-    fell from 99% to 64%; held-out checks always use the full head."""
+    afresh each step. The LM head over the whole vocabulary was most of a step's time. With one
+    fixed draw, the layer raised tokens outside it unchecked and held-out colour answers (full
+    head) collapsed (docs/PERFORMANCE.md, training); held-out checks always use the full head."""
 
     tokens: torch.Tensor  # (V,) token ids
     position: torch.Tensor  # (vocab,) a token id's index in `tokens`, -1 if absent
@@ -172,23 +171,26 @@ def accuracy(
 
 
 def train(
-    init: Path,
     out_dir: Path,
     *,
-    steps: int = 3000,
-    batch_size: int = 256,
-    lr: float = 1e-3,
-    seed: int = 0,
-    images: int = 2000,
-    held_out: int = 300,
+    init: Path | None,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    images: int,
+    held_out: int,
     threads: int = 0,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Train the top layer; save the grown model to `out_dir`; return the run's figures."""
+    """Grow the `init` model by a top layer and train only it; save the grown model to
+    `out_dir`; return the run's figures. The shipped settings are in `recipe.SHIPPED_RECIPE`."""
     import torch
 
     from mmchat.engine.fusion import FusionModel
 
+    if init is None:
+        raise ValueError("the top layer trains on top of a trained model: give it --init FOLDER")
     started = time.perf_counter()
     torch.set_num_threads(threads or auto_threads())
     random.seed(seed)
@@ -214,7 +216,6 @@ def train(
     )
     model.save_pretrained(out_dir)
     figures.update(
-        init=str(init),
         images=images,
         held_out_images=held_out,
         rows=len(rows),
@@ -223,7 +224,6 @@ def train(
         threads=torch.get_num_threads(),
         total_seconds=round(time.perf_counter() - started, 1),
     )
-    (out_dir / "training-top.json").write_text(json.dumps(figures, indent=2) + "\n")
     return figures
 
 
