@@ -24,19 +24,11 @@ from mmchat.engine.base import (
     GenerationRequest,
     Started,
 )
-from mmchat.hooks import (
-    FinishedTurn,
-    Passage,
-    PluginManager,
-    PromptContext,
-    Reply,
-    is_meta,
-    is_passages,
-    is_reply,
-)
+from mmchat.hooks import FinishedTurn, Passage, PromptContext, Reply
 from mmchat.images import CheckedImage
 from mmchat.personas import Persona
-from mmchat.retrieval import search_retrievers
+from mmchat.plugin_manager import PluginManager, is_meta, is_reply
+from mmchat.retrieval import retrieve
 from mmchat.store import PROMPT_TEXT, Message, Store
 from mmchat.text import one_line, strip_control
 from mmchat.tickets import Tickets
@@ -133,7 +125,11 @@ class Turn:
         last_user = next((m for m in reversed(history) if m.role == "user"), None)
         if last_user is None:
             raise ValueError("the conversation has no user message to answer")
-        passages = self._retrieve(last_user.content) if self.options.use_plugins_context else []
+        passages = (
+            retrieve(self.plugins, self.persona, last_user.content)
+            if self.options.use_plugins_context
+            else []
+        )
         context = PromptContext(
             conversation_id=conversation_id,
             persona=self.persona,
@@ -159,15 +155,6 @@ class Turn:
         yield from self._stream(conversation_id, context, request)
 
     # -- steps -------------------------------------------------------------------------------
-
-    def _retrieve(self, query: str) -> list[Passage]:
-        passages: list[Passage] = []
-        for _, result in self.plugins.call_each(
-            "mmchat_retrieve", expect=is_passages, query=query, persona=self.persona
-        ):
-            passages.extend(result)
-        # then the registered retrievers the persona's knowledge bases name
-        return passages + search_retrievers(self.plugins, self.persona, query, known=passages)
 
     def _before_prompt(self, context: PromptContext) -> Reply | None:
         replies = self.plugins.call_each("mmchat_before_prompt", expect=is_reply, context=context)

@@ -60,8 +60,9 @@ def _add_plugin_commands() -> None:
     if "--no-plugins" in sys.argv:
         return
     from mmchat.commands.common import warn
+    from mmchat.commands.plugin_commands import add_commands
     from mmchat.config import config_dir
-    from mmchat.hooks import add_commands, load_plugins
+    from mmchat.plugin_manager import load_plugins
 
     manager = load_plugins(local_dir=config_dir() / "plugins")
     loaded = len(manager.problems)  # load failures: reported by the command that uses plugins

@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -184,7 +184,18 @@ class PersonaCatalog:
         raise PersonaError(f"unknown persona '{name}'; known personas: {known}")
 
 
-def collect_personas(manager: Any, folder: Path | None) -> PersonaCatalog:
+class RegisterHooks(Protocol):
+    """What collect_personas uses of mmchat.plugin_manager.PluginManager (not imported here:
+    that module imports this one, through mmchat.hooks)."""
+
+    disabled: set[str]
+
+    def in_registration_order(self, hook: str) -> list[Any]: ...
+
+    def disable(self, plugin: str, where: str, exc: BaseException | str) -> None: ...
+
+
+def collect_personas(manager: RegisterHooks, folder: Path | None) -> PersonaCatalog:
     """Personas from every plugin (built-ins first), then from TOML files in `folder`."""
     catalog = PersonaCatalog()
     for impl in manager.in_registration_order("register_personas"):  # built-ins first

@@ -11,9 +11,8 @@ from mmchat.config import Settings, cache_dir, config_dir, default_db_path, load
 from mmchat.engine.plugin import engine_owners
 from mmchat.engine.process import ProcessEngine
 from mmchat.engine.registry import resolve
-from mmchat.hooks import PluginManager, load_plugins
 from mmchat.personas import PersonaCatalog, collect_personas
-from mmchat.retrieval import plugin_retrievers
+from mmchat.plugin_manager import PluginManager, load_plugins
 from mmchat.store import Store
 
 
@@ -34,8 +33,6 @@ def open_session(db: Path | None = None, *, plugins: bool = True) -> Session:
     store = Store(db or default_db_path())
     manager = load_plugins(enabled=plugins, local_dir=config_dir() / "plugins")
     personas = collect_personas(manager, config_dir() / "personas")
-    # Registered once, now: a plugin whose register_* hook fails is reported with the others.
-    plugin_retrievers(manager)
     return Session(settings, store, manager, personas, engine_owners(manager))
 
 

@@ -11,8 +11,9 @@ from mmchat.chat import Turn, TurnDone, TurnOptions, format_passages
 from mmchat.engine.base import Delta, Failed
 from mmchat.engine.process import ProcessEngine
 from mmchat.engine.registry import resolve
-from mmchat.hooks import Passage, load_plugins
+from mmchat.hooks import Passage
 from mmchat.personas import DEFAULT_PERSONA, Persona
+from mmchat.plugin_manager import load_plugins
 from mmchat.store import Store
 
 

@@ -13,7 +13,7 @@ def models(no_plugins: NoPluginsOption = False) -> None:
     from mmchat.config import cache_dir, config_dir, load_settings
     from mmchat.engine.plugin import describe, plugin_engines
     from mmchat.engine.registry import ALIASES, UnknownModel, default_installed, resolve
-    from mmchat.hooks import load_plugins
+    from mmchat.plugin_manager import load_plugins
 
     manager = load_plugins(enabled=not no_plugins, local_dir=config_dir() / "plugins")
     engines = plugin_engines(manager)

@@ -20,8 +20,8 @@ app = typer.Typer(
 def load_catalog(no_plugins: bool) -> Any:
     """Plugins and personas as a session would see them; problems go to stderr, once each."""
     from mmchat.config import config_dir
-    from mmchat.hooks import load_plugins
     from mmchat.personas import collect_personas
+    from mmchat.plugin_manager import load_plugins
 
     manager = load_plugins(enabled=not no_plugins, local_dir=config_dir() / "plugins")
     catalog = collect_personas(manager, config_dir() / "personas")

@@ -2,45 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from mmchat.commands.common import NoPluginsOption
+from mmchat.plugin_manager import PluginManager
 from mmchat.text import json_for_terminal, one_line
 
 
-def check_plugins(no_plugins: bool) -> tuple[Any, list[str]]:
+def check_plugins(
+    no_plugins: bool, core_commands: Iterable[str]
+) -> tuple[PluginManager, list[str]]:
     """Load plugins as a session does and run their registration hooks, to find failures."""
-    from mmchat.cli import app
+    from mmchat.commands.plugin_commands import add_commands
     from mmchat.config import config_dir
     from mmchat.engine.plugin import plugin_engines
-    from mmchat.hooks import add_commands, core_command_names, load_plugins
     from mmchat.personas import collect_personas
-    from mmchat.retrieval import plugin_retrievers
+    from mmchat.plugin_manager import load_plugins
 
     manager = load_plugins(enabled=not no_plugins, local_dir=config_dir() / "plugins")
     catalog = collect_personas(manager, config_dir() / "personas")
     # A scratch CLI with the real one's own names: shows failing hooks and name clashes.
-    add_commands(manager, typer.Typer(), reserved=core_command_names(app))
-    plugin_retrievers(manager)  # notes names registered twice and unusable retrievers
-    plugin_engines(manager)
+    add_commands(manager, typer.Typer(), reserved=core_commands)
+    plugin_engines(manager)  # notes prefixes registered twice and unusable factories
     return manager, catalog.problems
 
 
 def plugins(
+    ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     no_plugins: NoPluginsOption = False,
 ) -> None:
     """List plugins: name, version, where from, hooks; then failures and notes."""
-    from mmchat.hooks import allow_list
+    from mmchat.commands.plugin_commands import core_command_names
+    from mmchat.hooks import API_VERSION
+    from mmchat.plugin_manager import allow_list
 
-    manager, persona_problems = check_plugins(no_plugins)
+    manager, persona_problems = check_plugins(no_plugins, core_command_names(ctx))
     infos = list(manager.infos.values())
     if as_json:
         allowed = allow_list()
         data = {
+            "api_version": API_VERSION,
             "plugins": [asdict(info) for info in infos],
             "persona_problems": persona_problems,
             "allow_list": sorted(allowed) if allowed is not None else None,

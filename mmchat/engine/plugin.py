@@ -33,7 +33,7 @@ from mmchat.engine.base import (
     event_to_json,
 )
 from mmchat.engine.registry import ENGINE_PREFIX, ModelSpec
-from mmchat.hooks import BUILTIN, PluginManager, _first_line, load_plugins
+from mmchat.plugin_manager import BUILTIN, PluginManager, first_line, load_plugins
 
 HOOK = "register_engines"
 ENGINE_METHODS = ("load", "stream", "cancel", "close")
@@ -89,7 +89,7 @@ def load_plugin_engine(spec: ModelSpec, options: EngineOptions) -> PluginEngine:
     except (Exception, SystemExit) as exc:  # a plugin's sys.exit() must not end the worker
         traceback.print_exc()
         raise EngineError(
-            f"plugin {plugin}: engine factory for '{prefix}:' failed: {_first_line(exc)}"
+            f"plugin {plugin}: engine factory for '{prefix}:' failed: {first_line(exc)}"
         ) from None
     missing = [m for m in ENGINE_METHODS if not callable(getattr(engine, m, None))]
     if missing:
@@ -122,7 +122,7 @@ class PluginEngine:
             raise EngineError(self._error(str(exc))) from None
         except (Exception, SystemExit) as exc:
             traceback.print_exc()
-            raise EngineError(self._error(f"engine load failed: {_first_line(exc)}")) from None
+            raise EngineError(self._error(f"engine load failed: {first_line(exc)}")) from None
         if not isinstance(info, ModelInfo):
             raise EngineError(self._error(f"load() returned {type(info).__name__}, not ModelInfo"))
         return info
@@ -152,7 +152,7 @@ class PluginEngine:
                     break
         except (Exception, SystemExit) as exc:
             traceback.print_exc()
-            yield Failed(self._error(f"engine failed: {_first_line(exc)}"))
+            yield Failed(self._error(f"engine failed: {first_line(exc)}"))
             return
         finally:
             close = getattr(events, "close", None)

@@ -19,8 +19,8 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from mmchat.config import Settings
-from mmchat.hooks import PluginManager
 from mmchat.personas import PersonaCatalog
+from mmchat.plugin_manager import PluginManager
 from mmchat.session import Session
 from mmchat.store import Store
 from mmchat.text import one_line

@@ -12,8 +12,8 @@ from typing import Protocol, cast
 from textual.dom import DOMNode
 
 from mmchat.config import Settings
-from mmchat.hooks import PluginManager
 from mmchat.personas import PersonaCatalog
+from mmchat.plugin_manager import PluginManager
 from mmchat.store import Store
 from mmchat.tui.model_host import ModelHost
 from mmchat.tui.screens.picker import Choice

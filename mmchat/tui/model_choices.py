@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from mmchat.engine.plugin import describe, plugin_engines
 from mmchat.engine.registry import ALIASES, UnknownModel, resolve
-from mmchat.hooks import PluginManager
+from mmchat.plugin_manager import PluginManager
 from mmchat.tui.screens.picker import Choice
 
 

@@ -15,9 +15,9 @@ from textual.message import Message
 
 from mmchat.chat import Notice, Turn, TurnDone, TurnOptions
 from mmchat.engine.base import Delta, Engine, Finished
-from mmchat.hooks import PluginManager
 from mmchat.images import CheckedImage
 from mmchat.personas import Persona
+from mmchat.plugin_manager import PluginManager
 from mmchat.store import Message as StoredMessage
 from mmchat.store import Store
 from mmchat.text import one_line

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from plugins_api_helpers import mmchat
 
+from mmchat.hooks import API_VERSION
+
 COMMANDS = """
 import typer
 from mmchat.hooks import hookimpl
@@ -52,12 +54,13 @@ def test_plugins_lists_example_with_version_and_hooks() -> None:
     example = next(line for line in lines if line.startswith("example "))
     assert example.split()[:4] == ["example", "0.3.1", "loaded", "mmchat-example-plugin"]
     assert example.endswith(
-        "mmchat_before_prompt, mmchat_turn_finished, register_commands, register_engines, "
-        "register_personas, register_retrievers"
+        "mmchat_before_prompt, mmchat_retrieve, mmchat_turn_finished, register_commands, "
+        "register_engines, register_personas"
     )
     data = json.loads(mmchat("plugins", "--json", plugins="example").stdout)
     names = [p["name"] for p in data["plugins"]]
     assert names == ["mmchat.builtin", "example"] and data["allow_list"] == ["example"]
+    assert data["api_version"] == API_VERSION
 
 
 def test_plugins_reports_failures_and_notes(local_plugins: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from plugins_api_helpers import FakeDist
 
-from mmchat.hooks import BUILTIN, load_plugins
+from mmchat.engine.plugin import plugin_engines
+from mmchat.plugin_manager import BUILTIN, load_plugins
 
 GOOD = """
 from mmchat.hooks import Persona, hookimpl
@@ -30,11 +31,11 @@ def test_example_plugin_is_found_through_its_entry_point() -> None:
     assert info.status == "loaded" and info.location == "mmchat_example_plugin"
     assert info.hooks == [
         "mmchat_before_prompt",
+        "mmchat_retrieve",
         "mmchat_turn_finished",
         "register_commands",
         "register_engines",
         "register_personas",
-        "register_retrievers",
     ]
     assert manager.plugin_names() == [BUILTIN, "example"]
     assert manager.problems == []
@@ -116,6 +117,19 @@ def test_unknown_hook_and_missing_hookimpl_are_noted(fake_dist: FakeDist) -> Non
     assert manager.infos["bare"].notes == ["no @hookimpl functions found"]
 
 
+def test_a_retired_hook_is_noted_with_what_replaced_it(fake_dist: FakeDist) -> None:
+    source = (
+        "from mmchat.hooks import hookimpl\n"
+        "@hookimpl\ndef register_retrievers(register):\n    raise RuntimeError('never run')\n"
+    )
+    fake_dist("mmchat-old", {"old": "old_mod"}, {"old_mod": source})
+    manager = load_plugins(allow=["old"])
+    assert manager.problems == [] and manager.infos["old"].status == "loaded"
+    assert manager.infos["old"].notes == [
+        "hook 'register_retrievers' removed in plugin API 1.0: return passages from mmchat_retrieve"
+    ]
+
+
 def test_local_plugin_in_private_folder(local_plugins: Path) -> None:
     (local_plugins / "mine.py").write_text(GOOD.format(name="mine"))
     (local_plugins / "bad.py").write_text("import nothing_called_this\n")
@@ -150,15 +164,20 @@ def test_local_plugin_file_writable_by_others_is_refused(local_plugins: Path) ->
 def test_registries_keep_the_first_name_and_note_the_second(fake_dist: FakeDist) -> None:
     source = (
         "from mmchat.hooks import hookimpl\n"
-        "@hookimpl\ndef register_retrievers(register):\n"
-        "    register('faq', '{owner}')\n"
-        "    register('{owner}-only', '{owner}')\n"
+        "def make(rest, options):\n    raise RuntimeError('not called')\n"
+        "@hookimpl\ndef register_engines(register):\n"
+        "    register('shared', make)\n"
+        "    register('{owner}-only', make)\n"
     )
     fake_dist("mmchat-one", {"one": "one_mod"}, {"one_mod": source.format(owner="one")})
     fake_dist("mmchat-two", {"two": "two_mod"}, {"two_mod": source.format(owner="two")})
     manager = load_plugins(allow=["one", "two"])
-    found = manager.collect("register_retrievers")
-    assert found == {"faq": "one", "one-only": "one", "two-only": "two"}
+    found = plugin_engines(manager)
+    assert {prefix: owner for prefix, (owner, _) in found.items()} == {
+        "shared": "one",
+        "one-only": "one",
+        "two-only": "two",
+    }
     assert manager.infos["two"].notes == [
-        "register_retrievers: 'faq' ignored: already registered by plugin one"
+        "register_engines: 'shared' ignored: already registered by plugin one"
     ]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from plugins_api_helpers import FakeDist
 
-from mmchat.hooks import load_plugins
 from mmchat.personas import Persona, PersonaError, collect_personas, persona_from_toml
+from mmchat.plugin_manager import load_plugins
 
 TWO = """
 from mmchat.hooks import Persona, hookimpl

@@ -14,21 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plugins_api_helpers import RecordingEngine
+from recording_engine import RecordingEngine
 
 from mmchat.chat import Notice, Turn, TurnDone, TurnOptions, format_passages
 from mmchat.engine.process import ProcessEngine
 from mmchat.engine.registry import resolve
-from mmchat.hooks import (
-    FinishedTurn,
-    Passage,
-    PluginManager,
-    PromptContext,
-    Reply,
-    hookimpl,
-    load_plugins,
-)
-from mmchat.personas import Persona
+from mmchat.hooks import FinishedTurn, Passage, Persona, PromptContext, Reply, hookimpl
+from mmchat.plugin_manager import PluginManager, load_plugins
 from mmchat.store import Store
 
 PERSONA = Persona(

@@ -7,15 +7,14 @@ engine (a plugin's included: it gets the same request) and whichever persona ans
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from recording_engine import RecordingEngine
 
 from mmchat.chat import Turn, TurnDone
-from mmchat.engine.base import Delta, Finished, GenerationRequest, ModelInfo, Started
-from mmchat.hooks import load_plugins
 from mmchat.personas import Persona
+from mmchat.plugin_manager import load_plugins
 from mmchat.store import Store
 
 pytestmark = pytest.mark.reliability
@@ -23,32 +22,10 @@ pytestmark = pytest.mark.reliability
 ADDRESS = "jo.doe@example.com"
 
 
-class Recording:
-    """An engine that keeps every request, as a plugin engine receives them."""
-
-    def __init__(self) -> None:
-        self.requests: list[GenerationRequest] = []
-
-    def load(self, progress: object = None) -> ModelInfo:
-        return ModelInfo("recording", "cpu", "none", 2048, False)
-
-    def stream(self, request: GenerationRequest) -> Iterator[object]:
-        self.requests.append(request)
-        yield Started(prompt_tokens=1)
-        yield Delta("Noted.")
-        yield Finished("stop", 1, 0.01)
-
-    def cancel(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def test_redaction_holds_in_later_turns(tmp_path: Path) -> None:
     pytest.importorskip("mmchat_example_plugin")
     plugins = load_plugins(allow=["example"])
-    engine = Recording()
+    engine = RecordingEngine()
     pirate = Persona(name="pirate", system_prompt="Arr.")
     plain = Persona(name="plain")
     with Store(tmp_path / "chat.db") as store:

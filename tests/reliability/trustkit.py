@@ -124,8 +124,8 @@ def prompt_for(engine: Any, work: Path, text: str) -> tuple[list[int], Any, int]
     variable all hold `text`, the request the engine was sent, and the prompt length the
     engine reported for it while answering."""
     from mmchat.chat import Turn, TurnDone, TurnOptions
-    from mmchat.hooks import load_plugins
     from mmchat.personas import Persona
+    from mmchat.plugin_manager import load_plugins
     from mmchat.store import Store
 
     persona = Persona(

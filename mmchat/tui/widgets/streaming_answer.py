@@ -13,7 +13,7 @@ from textual import on
 from textual.message import Message
 
 from mmchat.engine.base import Engine
-from mmchat.hooks import PluginManager
+from mmchat.plugin_manager import PluginManager
 from mmchat.store import Message as StoredMessage
 from mmchat.tui.events import AnswerChunk, AnswerDone, AnswerNotice, AnswerStats
 from mmchat.tui.notify import warn

@@ -7,12 +7,25 @@ that still reads, fails it). A file behind SQLite is brought into step by chunk 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from mmchat_kb import ann
 
 if TYPE_CHECKING:
-    from mmchat_kb.store import KnowledgeBase
+    import numpy as np
+
+
+class KnowledgeBase(Protocol):
+    """What this module reads of mmchat_kb.store.KnowledgeBase (which calls it, so it cannot
+    import that module back)."""
+
+    path: Path  # the SQLite file; the index files lie beside it
+    conn: sqlite3.Connection
+
+    def chunk_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]: ...
 
 
 def load_checked(kb: KnowledgeBase, dim: int) -> ann.AnnIndex | None:

@@ -11,7 +11,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from mmchat.text import one_line
+from mmchat.hooks import one_line
 from mmchat_kb.paths import KBError, path_key
 from mmchat_kb.store import KnowledgeBase
 

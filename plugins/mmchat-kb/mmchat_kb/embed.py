@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmchat.config import cache_dir
+from mmchat.hooks import plugin_cache_dir
 from mmchat_kb.onnx_query import OnnxQueryEncoder
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class Embedder:
             if not self._questions_tried:
                 self._questions_tried = True
                 self._questions = OnnxQueryEncoder.open(
-                    model, cache_dir() / "kb-onnx", self.model_id
+                    model, plugin_cache_dir("kb-onnx"), self.model_id
                 )
         return self._questions
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from mmchat.text import one_line
+from mmchat.hooks import one_line
 from mmchat_kb.blocks import Extracted, ExtractError
 from mmchat_kb.chunking import Chunk, chunk_blocks, embedding_text
 from mmchat_kb.embed import Embedder

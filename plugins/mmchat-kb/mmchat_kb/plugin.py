@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmchat.hooks import Passage, Persona, hookimpl
+
+if TYPE_CHECKING:  # the search modules load on the first question, not with the plugin
+    from mmchat_kb.search import Hit
 
 DEFAULT_TOP_K = 3  # a 135M model reads a few passages well, many poorly
 # Below this cosine a passage is noise for MiniLM (unrelated text scores -0.1..0.15): leaving it
@@ -35,7 +38,7 @@ def _top_k() -> int:
     return max(1, int(_env_number("MMCHAT_KB_TOP_K", DEFAULT_TOP_K)))
 
 
-def _relevant(hit: Any) -> bool:
+def _relevant(hit: Hit) -> bool:
     floor = _env_number("MMCHAT_KB_MIN_SIMILARITY", DEFAULT_MIN_SIMILARITY)
     return hit.similarity >= floor or hit.text_rank == 1
 

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from mmchat.text import one_line
+from mmchat.hooks import one_line
 from mmchat_kb.walk import Outcome
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmchat.config import ensure_private_dir
+from mmchat.hooks import ensure_private_dir
 from mmchat_kb import ann, annsync, schema
 from mmchat_kb.chunking import Chunk
 from mmchat_kb.paths import KBError, db_path, kb_dir, kb_root, valid_text

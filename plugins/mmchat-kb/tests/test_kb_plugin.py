@@ -11,8 +11,8 @@ from mmchat_kb.embed import get_embedder
 from mmchat_kb.ingest import add_paths
 from mmchat_kb.store import KnowledgeBase
 
-from mmchat.hooks import Passage, load_plugins
-from mmchat.personas import Persona
+from mmchat.hooks import Passage, Persona
+from mmchat.plugin_manager import load_plugins
 
 PERSONA = Persona(name="helper", system_prompt="Help.", knowledge_bases=("manuals", "missing"))
 
@@ -31,7 +31,7 @@ def ingest(folder: Path) -> None:
 
 def test_loading_the_plugin_imports_nothing_heavy() -> None:
     code = (
-        "import sys; from mmchat.hooks import load_plugins; import typer\n"
+        "import sys; from mmchat.plugin_manager import load_plugins; import typer\n"
         "m = load_plugins(allow=['kb']); app = typer.Typer()\n"
         "m.call_each('register_commands', cli=app)\n"
         "heavy = {'numpy', 'torch', 'sentence_transformers', 'pypdf', 'docx'} & set(sys.modules)\n"

@@ -18,8 +18,8 @@ from mmchat.chat import PASSAGES_RULE, Turn, TurnDone, TurnOptions
 from mmchat.engine.base import Event, GenerationRequest
 from mmchat.engine.process import ProcessEngine
 from mmchat.engine.registry import resolve
-from mmchat.hooks import load_plugins
-from mmchat.personas import Persona
+from mmchat.hooks import Persona
+from mmchat.plugin_manager import load_plugins
 from mmchat.store import Store
 
 PERSONA_TOML = """\

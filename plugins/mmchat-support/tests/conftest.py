@@ -13,9 +13,8 @@ import pytest
 from mmchat_support.delivery import COURIER
 from mmchat_support.personas import SUPPORT
 
-from mmchat.hooks import Persona, PromptContext
+from mmchat.hooks import Persona, PromptContext, Tickets
 from mmchat.store import Store
-from mmchat.tickets import Tickets
 
 REPO = Path(__file__).resolve().parents[3]
 

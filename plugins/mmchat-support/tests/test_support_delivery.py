@@ -17,8 +17,7 @@ from mmchat_support import plugin
 from mmchat_support.delivery import COURIER, load_config
 from typer.testing import CliRunner
 
-from mmchat.hooks import PromptContext, Reply
-from mmchat.tickets import Ticket, Tickets
+from mmchat.hooks import PromptContext, Reply, Ticket, Tickets
 
 Conversation = Callable[..., PromptContext]  # conftest's `conversation` fixture
 

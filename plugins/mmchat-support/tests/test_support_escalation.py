@@ -12,9 +12,7 @@ from mmchat_support.escalation import anger_score, asks_for_human
 from mmchat_support.personas import BILLING, SUPPORT
 from mmchat_support.plugin import mmchat_before_prompt
 
-from mmchat.hooks import PromptContext, Reply
-from mmchat.personas import Persona
-from mmchat.tickets import Tickets
+from mmchat.hooks import Persona, PromptContext, Reply, Tickets
 
 Conversation = Callable[..., PromptContext]  # conftest's `conversation` fixture
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mmchat.hooks import load_plugins
 from mmchat.personas import collect_personas
+from mmchat.plugin_manager import load_plugins
 
 
 def catalog(folder: Path | None = None):

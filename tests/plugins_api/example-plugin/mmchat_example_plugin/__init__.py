@@ -12,13 +12,13 @@ import typer
 from mmchat.hooks import (
     EngineFactory,
     FinishedTurn,
+    Passage,
     Persona,
     PromptContext,
-    Retriever,
     hookimpl,
 )
+from mmchat_example_plugin import faq
 from mmchat_example_plugin.echo_engine import make_engine
-from mmchat_example_plugin.faq import FaqRetriever
 
 PIRATE = Persona(
     name="pirate",
@@ -44,8 +44,11 @@ def register_engines(register: Callable[[str, EngineFactory], None]) -> None:
 
 
 @hookimpl
-def register_retrievers(register: Callable[[str, Retriever], None]) -> None:
-    register("example-faq", FaqRetriever())  # a persona's knowledge_bases = ["example-faq"]
+def mmchat_retrieve(query: str, persona: Persona) -> list[Passage] | None:
+    """For personas with knowledge_bases = ["example-faq"]: the FAQ's answers to the message."""
+    if faq.NAME not in persona.knowledge_bases:
+        return None
+    return faq.search(query, k=3)
 
 
 @hookimpl

@@ -1,5 +1,5 @@
-"""A knowledge source: a tiny FAQ searched by shared words. Register it, then name it in a
-persona's knowledge_bases (knowledge_bases = ["example-faq"]) and its answers are cited."""
+"""A knowledge source: a tiny FAQ searched by shared words. A persona that names it
+(knowledge_bases = ["example-faq"]) gets its answers quoted and cited."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 
 from mmchat.hooks import Passage
 
+NAME = "example-faq"
 SOURCE = "https://example.com/faq"
 ENTRIES = {
     "Refunds": "Refunds take 5 working days to reach your account.",
@@ -20,16 +21,16 @@ def _words(text: str) -> set[str]:
     return {w.rstrip("s") for w in _WORD.findall(text.lower())}
 
 
-class FaqRetriever:
-    def search(self, query: str, k: int) -> list[Passage]:
-        asked = _words(query)
-        scored = []
-        for title, text in ENTRIES.items():
-            shared = asked & _words(f"{title} {text}")
-            if shared:
-                scored.append((len(shared) / len(asked), title, text))
-        scored.sort(key=lambda hit: -hit[0])
-        return [
-            Passage(text, SOURCE, title="Example FAQ", location=title, score=score)
-            for score, title, text in scored[:k]
-        ]
+def search(query: str, k: int) -> list[Passage]:
+    """At most `k` entries sharing words with `query`, best first."""
+    asked = _words(query)
+    scored = []
+    for title, text in ENTRIES.items():
+        shared = asked & _words(f"{title} {text}")
+        if shared:
+            scored.append((len(shared) / len(asked), title, text))
+    scored.sort(key=lambda hit: -hit[0])
+    return [
+        Passage(text, SOURCE, title="Example FAQ", location=title, score=score, knowledge_base=NAME)
+        for score, title, text in scored[:k]
+    ]

@@ -1,8 +1,8 @@
-"""`register_retrievers`: the retrievers a persona's knowledge bases name are searched each turn.
+"""`mmchat_retrieve`: plugins offer passages for the persona's knowledge bases on each turn.
 
 Prompt shape with a recording engine in-process (it keeps what the model was sent); end to end
-through the real CLI with the example plugin's FAQ retriever and deterministic engine, whose
-answer quotes the first passage it was given, so the passage is seen to reach the model.
+through the real CLI with the example plugin's FAQ and deterministic engine, whose answer
+quotes the first passage it was given, so the passage is seen to reach the model.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plugins_api_helpers import RecordingEngine, mmchat
+from plugins_api_helpers import mmchat
+from recording_engine import RecordingEngine
 
 from mmchat.chat import PASSAGES_RULE, Notice, Turn, TurnOptions, format_passages
-from mmchat.hooks import FinishedTurn, Passage, PluginManager, hookimpl, load_plugins
-from mmchat.personas import Persona
+from mmchat.hooks import FinishedTurn, Passage, Persona, hookimpl
+from mmchat.plugin_manager import PluginManager, load_plugins
 from mmchat.store import Store
 
 HELPDESK = Persona(name="helpdesk", system_prompt="Help.", knowledge_bases=("example-faq",))
@@ -54,23 +55,14 @@ class Broken:
     def __init__(self, behaviour: str) -> None:
         self.behaviour = behaviour
 
-    def search(self, query: str, k: int) -> Any:
+    @hookimpl
+    def mmchat_retrieve(self, query: str) -> Any:
         Broken.calls += 1
         if self.behaviour == "raises":
             raise RuntimeError("index is gone")
         if self.behaviour == "hangs":
             threading.Event().wait(5)
         return "not passages"
-
-
-class Registers:
-    def __init__(self, **retrievers: Any) -> None:
-        self.retrievers = retrievers
-
-    @hookimpl
-    def register_retrievers(self, register: Any) -> None:
-        for name, retriever in self.retrievers.items():
-            register(name, retriever)
 
 
 @pytest.fixture
@@ -93,14 +85,14 @@ def run_turn(
     return engine, events
 
 
-def test_named_retriever_joins_hook_passages_quoted_and_cited(store: Store) -> None:
+def test_passages_of_two_plugins_are_quoted_once_and_cited(store: Store) -> None:
     plugins = load_plugins(allow=["example"])
     plugins.register(HookRetrieve(), "hook")
     engine, events = run_turn(store, plugins)
     hook_passage = Passage("From the hook.", "/kb/hook.md")
     system, question = engine.requests[0].messages
     assert system.content == "Help.\n\n" + PASSAGES_RULE
-    # the FAQ passage came from both: quoted once, after the hook's passages
+    # the FAQ passage came from both: quoted once, where the first plugin put it
     passages = format_passages([hook_passage, FAQ])
     assert question.content == f"{passages}\n\n{QUESTION}"
     assert events[-1].message.meta["citations"] == [
@@ -110,7 +102,7 @@ def test_named_retriever_joins_hook_passages_quoted_and_cited(store: Store) -> N
     assert HookRetrieve.passages == (hook_passage, FAQ)
 
 
-def test_retriever_passages_carry_their_knowledge_base(store: Store) -> None:
+def test_passages_carry_their_knowledge_base(store: Store) -> None:
     plugins = load_plugins(allow=["example"])
     plugins.register(HookRetrieve(), "hook")
     run_turn(
@@ -123,7 +115,7 @@ def test_retriever_passages_carry_their_knowledge_base(store: Store) -> None:
     assert passage.location == "Passwords" and passage.knowledge_base == "example-faq"
 
 
-def test_only_named_retrievers_and_not_with_no_kb(store: Store) -> None:
+def test_only_for_personas_naming_the_knowledge_base_and_not_with_no_kb(store: Store) -> None:
     plugins = load_plugins(allow=["example"])
     engine, events = run_turn(store, plugins, persona=Persona(name="plain"))
     assert [m.role for m in engine.requests[0].messages] == ["user"]  # no knowledge bases
@@ -140,12 +132,12 @@ def test_only_named_retrievers_and_not_with_no_kb(store: Store) -> None:
         ("hangs", "HookTimeout: did not return within 0.3 s"),
     ],
 )
-def test_failing_retriever_is_disabled_once_and_the_turn_completes(
+def test_failing_retrieve_hook_is_disabled_once_and_the_turn_completes(
     store: Store, behaviour: str, error: str
 ) -> None:
     plugins = load_plugins(allow=["example"])
     plugins.hook_timeout = 0.3
-    plugins.register(Registers(broken=Broken(behaviour)), "broken")
+    plugins.register(Broken(behaviour), "broken")
     persona = Persona(name="both", knowledge_bases=("broken", "example-faq"))
     Broken.calls = 0
     started = time.monotonic()
@@ -153,21 +145,11 @@ def test_failing_retriever_is_disabled_once_and_the_turn_completes(
     assert time.monotonic() - started < 3
     assert events[-1].message.status == "complete" and events[-1].message.content == "Noted."
     assert [e.text for e in events if isinstance(e, Notice)] == [
-        f"plugin broken disabled (retriever broken): {error}"
+        f"plugin broken disabled (mmchat_retrieve): {error}"
     ]
     assert "Refunds take 5 working days" in engine.requests[0].messages[-1].content  # the others
     _, again = run_turn(store, plugins, persona)
     assert not [e for e in again if isinstance(e, Notice)] and Broken.calls == 1
-
-
-def test_a_registration_without_search_is_noted_and_ignored(store: Store) -> None:
-    plugins = load_plugins(enabled=False)
-    plugins.register(Registers(faq=lambda query, k: [FAQ]), "nosearch")
-    engine, events = run_turn(store, plugins, Persona(name="p", knowledge_bases=("faq",)))
-    assert len(engine.requests[0].messages) == 1 and events[-1].message.status == "complete"
-    assert plugins.infos["nosearch"].notes == [
-        "register_retrievers: 'faq' ignored: function has no search(query, k) method"
-    ]
 
 
 # -- end to end ----------------------------------------------------------------------------------
@@ -178,18 +160,14 @@ system_prompt = "You answer questions about Example Co."
 model = "example:echo"
 knowledge_bases = ["example-faq"]
 """
-RAISING_RETRIEVER = """
+RAISING_RETRIEVE = """
 from mmchat.hooks import hookimpl
 
 
-class Gone:
-    def search(self, query, k):
-        raise OSError("index file is gone")
-
-
 @hookimpl
-def register_retrievers(register):
-    register("gone", Gone())
+def mmchat_retrieve(query, persona):
+    if "gone" in persona.knowledge_bases:
+        raise OSError("index file is gone")
 """
 
 
@@ -201,7 +179,7 @@ def helpdesk(isolated_home: Path) -> Path:
     return folder / "helpdesk.toml"
 
 
-def test_ask_cites_the_plugin_retriever_and_the_model_sees_it(helpdesk: Path) -> None:
+def test_ask_cites_the_plugin_passage_and_the_model_sees_it(helpdesk: Path) -> None:
     result = mmchat("ask", "--persona", "helpdesk", "--json", QUESTION, plugins="example")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -218,15 +196,15 @@ def test_ask_cites_the_plugin_retriever_and_the_model_sees_it(helpdesk: Path) ->
     assert data["citations"] == [] and data["content"] == f"Echo: {QUESTION}"
 
 
-def test_ask_with_a_raising_retriever_is_one_line_and_answers(
+def test_ask_with_a_raising_retrieve_hook_is_one_line_and_answers(
     helpdesk: Path, local_plugins: Path
 ) -> None:
-    (local_plugins / "gone.py").write_text(RAISING_RETRIEVER)
+    (local_plugins / "gone.py").write_text(RAISING_RETRIEVE)
     helpdesk.write_text(PERSONA_TOML.replace('["example-faq"]', '["gone", "example-faq"]'))
     result = mmchat("ask", "--persona", "helpdesk", "--json", QUESTION, plugins="example,gone")
     assert result.returncode == 0, result.stderr
     assert result.stderr == (
-        "mmchat: plugin local:gone disabled (retriever gone): OSError: index file is gone\n"
+        "mmchat: plugin local:gone disabled (mmchat_retrieve): OSError: index file is gone\n"
     )
     data = json.loads(result.stdout)
     assert data["status"] == "complete" and [c["location"] for c in data["citations"]] == [
