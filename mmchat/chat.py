@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +103,7 @@ class Turn:
         )
         yield from self.answer(conversation_id)
 
-    def answer(self, conversation_id: int) -> Iterator[TurnEvent]:
+    def answer(self, conversation_id: int) -> Generator[TurnEvent, None, None]:
         """Answer the conversation's last user message (also used by regenerate)."""
         self._cancel.clear()
         reported = len(self.plugins.problems)  # earlier ones were shown when plugins loaded
@@ -120,7 +120,7 @@ class Turn:
         for problem in self.plugins.problems[reported:]:
             yield Notice(f"plugin {problem.plugin} disabled ({problem.where}): {problem.message}")
 
-    def _answer(self, conversation_id: int) -> Iterator[TurnEvent]:
+    def _answer(self, conversation_id: int) -> Generator[TurnEvent, None, None]:
         history = self.store.messages(conversation_id)
         last_user = next((m for m in reversed(history) if m.role == "user"), None)
         if last_user is None:
@@ -226,7 +226,8 @@ class Turn:
             status="streaming",
         )
         text: list[str] = []
-        status, error = "failed", "the answer ended unexpectedly"
+        status: str = "failed"
+        error: str | None = "the answer ended unexpectedly"
         prompt_tokens = completion_tokens = None
         last_save = time.monotonic()
         try:

@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from mmchat.engine.base import (
     Delta,
@@ -158,7 +158,7 @@ class PluginEngine:
             close = getattr(events, "close", None)
             if callable(close):
                 close()
-        reason = "cancelled" if self._cancelled.is_set() else "stop"
+        reason: Literal["stop", "cancelled"] = "cancelled" if self._cancelled.is_set() else "stop"
         yield Finished(reason, deltas, time.monotonic() - started, first)
 
     def cancel(self) -> None:

@@ -62,7 +62,7 @@ def preview_widget(data: bytes) -> Widget | None:
         return None
     if _graphics_widget is not None:
         image.thumbnail((320, 320))
-        return _graphics_widget(image, classes="preview")  # type: ignore[call-arg]
+        return _graphics_widget(image, classes="preview")  # type: ignore[arg-type]  # held as type[Widget]: textual-image is imported lazily
     return Static(half_blocks(image), classes="preview halfblock")
 
 
@@ -80,7 +80,12 @@ def half_blocks(
     for y in range(0, height, 2):
         for x in range(width):
             top, bottom = pixels[x, y], pixels[x, y + 1]
-            text.append("▀", Style(color=f"rgb{tuple(top)}", bgcolor=f"rgb{tuple(bottom)}"))
+            text.append("▀", Style(color=f"rgb{_rgb(top)}", bgcolor=f"rgb{_rgb(bottom)}"))
         if y + 2 < height:
             text.append("\n")
     return text
+
+
+def _rgb(pixel: float | tuple[int, ...]) -> tuple[int, ...]:
+    """An RGB image's pixel is a tuple; Pillow's type allows a number for one-band images."""
+    return pixel if isinstance(pixel, tuple) else (int(pixel),) * 3

@@ -44,7 +44,8 @@ def read_pdf(path: Path, limits: Limits) -> Extracted:
         raise ExtractError("has no extractable text (a scanned PDF needs OCR first)")
     title = ""
     try:
-        title = str((reader.metadata or {}).get("/Title") or "").strip()
+        metadata = reader.metadata
+        title = str(metadata.get("/Title") or "").strip() if metadata else ""
     except (PdfReadError, ValueError, TypeError):
         pass
     return Extracted(title=title or path.name, blocks=blocks)

@@ -77,7 +77,8 @@ def _rare_words(kb: KnowledgeBase, words: list[str]) -> list[str]:
         if rows:
             counted.append((rows, word))
     counted.sort()
-    chosen, total = [], 0
+    chosen: list[str] = []
+    total = 0
     for rows, word in counted:
         if chosen and total + rows > MATCH_BUDGET:
             break
