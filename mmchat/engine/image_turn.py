@@ -195,7 +195,10 @@ def one_known_shape(words: VisualWords) -> bool:
 def is_drawing(words: VisualWords) -> bool:
     """A picture of drawn shapes: find_shapes drops blobs that fit no form (objects in
     photos); a confident object label or text says it is something else all the same."""
-    sure = bool(words.objects) and words.objects[0].score >= PHOTO_OBJECT_SCORE
+    # The classifier's labels only (a detection has a box): to the detector a drawn circle is
+    # a frisbee and a triangle a kite, as surely as a photo's objects.
+    labels = [o for o in words.objects if o.box is None]
+    sure = bool(labels) and labels[0].score >= PHOTO_OBJECT_SCORE
     return bool(words.shapes) and not words.text and not sure
 
 
