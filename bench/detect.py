@@ -3,7 +3,8 @@
     .venv/bin/python bench/detect.py [--photos 80] [--threads 2] [--no-engine]
 
 - the detector alone (COCO-SSD, mmchat/engine/vision/detect.py) on every photo: seconds per
-  photo (median and max, the first excluded), and what it finds on darknet's photos;
+  photo, wall and CPU time (median and max, the first excluded; on a busy machine the CPU
+  time says what a free core would take), and what it finds on darknet's photos;
 - through the default model, as `mmchat ask` runs it: "What is in this picture?" graded by
   the photo's keywords (bench/photos.py's set), by source; the photos' own questions; and
   "How many <things> are there?" on the photos whose counts are known (COUNTS below).
@@ -63,19 +64,22 @@ def detector_section(pairs: list[tuple[Path, dict]]) -> None:
         print(f"detector: unavailable ({type(exc).__name__}: {exc})")
         return
     seconds: list[float] = []
+    cpu: list[float] = []  # CPU time: what the wall time would be on a core of its own
     for path, entry in pairs:
         with Image.open(path) as picture:
             picture.load()
-            started = time.perf_counter()
+            started, used = time.perf_counter(), time.process_time()
             found = detector.detect(picture)
             seconds.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - used)
         if entry["source"] == "darknet":
             named = ", ".join(f"{d.name} {d.score:.2f}" for d in found if d.score >= 0.5)
             print(f"  {entry['id']:18s} {named or '(nothing at 0.5 or above)'}")
-    rest = seconds[1:] or seconds
+    rest, rest_cpu = seconds[1:] or seconds, cpu[1:] or cpu
     print(
         f"detector: {len(seconds)} photos, {statistics.median(rest):.3f} s median, "
-        f"{max(rest):.3f} s max a photo"
+        f"{max(rest):.3f} s max a photo (CPU time {statistics.median(rest_cpu):.3f} / "
+        f"{max(rest_cpu):.3f} s)"
     )
 
 
