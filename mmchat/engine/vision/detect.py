@@ -33,8 +33,8 @@ FEED = "Preprocessor/map/TensorArrayStack/TensorArrayGatherV3"  # the resize loo
 SCORES = "Postprocessor/Slice"  # [1, 1917, 90]: the background column sliced off
 BOXES = "Postprocessor/ExpandDims_1"  # [1, 1917, 1, 4]: y0, x0, y1, x1 as fractions
 MIN_SCORE = 0.3  # kept for callers to judge; coco-ssd's own default cut is 0.5
-# Another class this sure of a box is kept beside the best: darknet's horses.jpg holds a horse
-# scored "cow" 0.64 and "horse" 0.53, which "how many horses?" should count.
+# Another class this sure of a box is kept beside the best: the detector often reads a horse
+# as a cow or a sheep, and "Is there a horse?" should still find it.
 ALSO_SCORE = 0.4
 OVERLAP = 0.5  # boxes of one class overlapping more than this are one object (coco-ssd's)
 MAX_OBJECTS = 20
@@ -153,7 +153,8 @@ def non_max_suppression(
 def name_main_thing(labels: list[Label], detections: list[Detection]) -> list[Label]:
     """The classifier's labels, with the detector's surest object put first where the
     classifier is unsure, or where that object is a thing it has no class for (a person, a
-    giraffe): on darknet's giraffe.jpg it says "zebra" 0.57, on person.jpg "dog" 0.82."""
+    giraffe): for those the classifier surely names whatever it knows beside them (the zebra
+    next to the giraffe, the dog at the walker's feet)."""
     from mmchat.engine.vision.classify import noun_kind
 
     sure = [d for d in detections if d.score >= MAIN_SCORE]
