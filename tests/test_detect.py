@@ -19,7 +19,7 @@ from picture_sources import darknet_photo
 from PIL import Image
 
 from mmchat.engine.assets import AssetMissing, NpmModel, converted_dir, sha256_file
-from mmchat.engine.scene_answers import photo_answer
+from mmchat.engine.scene_answers import objects_phrase, photo_answer
 from mmchat.engine.vision.detect import Detector, name_main_thing, non_max_suppression
 from mmchat.engine.vision.tfjs_graph import GraphError, GraphModel
 from mmchat.engine.vision.words import Detection, Label
@@ -189,6 +189,19 @@ def test_counts_and_presence_from_detections() -> None:
     assert photo_answer("What objects are in this picture?", found) == "I can see two horses."
     assert photo_answer("How many clouds are there?", found) is None  # not a COCO thing
     assert photo_answer("Write a poem about it.", found) is None
+    unsure = found[3:]  # nothing sure enough to list or count
+    assert photo_answer("What objects are in this picture?", unsure) is None
+    assert objects_phrase(unsure) == objects_phrase([]) == ""
+
+
+def test_a_photo_with_nothing_detected_gets_a_note_and_an_answer() -> None:
+    from mmchat.engine.image_turn import words_note
+    from mmchat.engine.vision.words import ColorShare, VisualWords
+
+    words = VisualWords(640, 480, objects=[Label("bird", 0.6)], colors=[ColorShare("blue", 1)])
+    assert words_note(words, "What is in this picture?").count("The picture shows a bird.") == 1
+    words.detections = [Detection("person", 0.3, (0, 0, 1, 1))]
+    assert "objects in it" not in words_note(words, "What is in this picture?")
 
 
 # --- through the default model -----------------------------------------------------------

@@ -168,7 +168,9 @@ def objects_phrase(detections: Sequence[Detection]) -> str:
         if found.score >= COUNT_SCORE:
             counts[found.name] = counts.get(found.name, 0) + 1
     parts = [_amount(count, name) for name, count in counts.items()]
-    return parts[0] if len(parts) <= 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    if len(parts) <= 1:
+        return "".join(parts)
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 def _asked(text: str) -> tuple[tuple[str, ...], str] | None:
