@@ -157,14 +157,19 @@ def _installed(entry: Entry, source: Entry) -> Path | None:
     return path if _verified(path, entry["sha256"]) else None
 
 
-def photos(cache: Path | None = None, strict: bool = False) -> list[tuple[Path, Entry]]:
-    """Every photo of the spec that could be had, as (local path, entry), in the spec's order."""
+def photos(
+    cache: Path | None = None, strict: bool = False, only: str | None = None
+) -> list[tuple[Path, Entry]]:
+    """Every photo of the spec that could be had, as (local path, entry), in the spec's order;
+    `only` names one source (e.g. "darknet") to fetch and return alone."""
     spec = load_spec()
     cache = cache or default_cache()
-    entries: list[Entry] = spec["photos"]
+    entries: list[Entry] = [e for e in spec["photos"] if only in (None, e["source"])]
     found: dict[str, Path] = {}
     missing: list[str] = []
     for name, source in spec["sources"].items():
+        if only not in (None, name):
+            continue
         folder = cache / name / source["version"]
         mine = [e for e in entries if e["source"] == name]
         todo: list[Entry] = []

@@ -1,9 +1,12 @@
 """Real pictures for tests, from packages README's test command installs without their
-dependencies: foolbox's 20 labelled ImageNet photos, scikit-image's cat, coffee and page."""
+dependencies: foolbox's 20 labelled ImageNet photos, scikit-image's cat, coffee and page; and
+the Debian darknet package's photos, which bench/photos.py fetches once (checked by sha256)."""
 
 from __future__ import annotations
 
 import importlib.util
+import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -26,3 +29,16 @@ def foolbox_photo(name: str) -> Path:
 
 def skimage_picture(name: str) -> Path:
     return package_data("skimage", SKIMAGE) / name
+
+
+@cache
+def darknet_photo(name: str) -> Path:
+    """/usr/share/darknet/data/NAME.jpg of the darknet package (dog, giraffe, horses, ...)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from photos import PhotoSetIncomplete, photos
+
+    try:
+        got = {entry["id"]: path for path, entry in photos(strict=True, only="darknet")}
+    except PhotoSetIncomplete as exc:
+        pytest.fail(f"darknet's photos could not be fetched: {exc}")
+    return got[f"darknet/{name}"]

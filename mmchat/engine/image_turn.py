@@ -7,6 +7,8 @@
           redrawn in the style they were trained on (easy-vqa's), through cross-attention
         - drawn shapes, and a question a program can check (yes/no, how many, left of, the
           colour of the circle): scene_answers.py answers from the shapes found
+        - a photo, and "how many <things>", "is there a <thing>", "what objects": answered
+          from the objects the detector found, when it knows the thing asked about
         - nothing recognisable at all: say so, without asking the decoder to invent
         - anything else: the visual words as a short note in the system message (LENS), which
           the decoder reads like any other text
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mmchat.engine.base import ChatMessage, EngineError
 from mmchat.engine.decode import AnswerLimit
-from mmchat.engine.scene_answers import scene_answer
+from mmchat.engine.scene_answers import objects_phrase, photo_answer, scene_answer
 from mmchat.engine.vision.words import VisualWords
 
 if TYPE_CHECKING:
@@ -123,11 +125,15 @@ class ImageTurns:
         picture = _open(blob)
         words = self.perception.words(hashlib.sha256(blob).hexdigest(), picture)
         plan = TurnPlan("words", plain, about_image=probability, kind=kind, words=words)
-        way = force_way or choose_way(kind, question, words)
+        if is_drawing(words):
+            answer = scene_answer(question, words.shapes)
+        else:
+            answer = photo_answer(question, words.detections)
+        way = force_way or choose_way(kind, words, answer)
         if way == "fusion" and one_known_shape(words):
             plan.way = "fusion"
             plan.features = self._shape_features(words)
-        elif way == "scene" and (answer := scene_answer(question, words.shapes)):
+        elif way == "scene" and answer:
             plan.way = "scene"
             plan.reply = answer
         elif way == "unsure":
@@ -168,14 +174,14 @@ def answer_shape(kind: Kind, question: str, words: VisualWords) -> tuple[str, An
     return "", AnswerLimit(sentences=1)
 
 
-def choose_way(kind: Kind, question: str, words: VisualWords) -> Way:
-    """By bench/seeing.py's figures: on drawings of shapes, what a program can check goes to
-    the scene; one shape in a colour the fusion layers know goes to them for colour and shape."""
-    if is_drawing(words):
-        if one_known_shape(words) and kind in ("color", "shape"):
-            return "fusion"
-        if scene_answer(question, words.shapes) is not None:
-            return "scene"
+def choose_way(kind: Kind, words: VisualWords, answer: str | None) -> Way:
+    """By bench/seeing.py's figures: one drawn shape in a colour the fusion layers know goes to
+    them for colour and shape; what a program could answer (`answer`, from the drawn shapes or
+    a photo's detected objects) goes to the scene."""
+    if is_drawing(words) and one_known_shape(words) and kind in ("color", "shape"):
+        return "fusion"
+    if answer is not None:
+        return "scene"
     if not recognised(words):
         return "unsure"
     return "words"
@@ -189,7 +195,10 @@ def one_known_shape(words: VisualWords) -> bool:
 def is_drawing(words: VisualWords) -> bool:
     """A picture of drawn shapes: find_shapes drops blobs that fit no form (objects in
     photos); a confident object label or text says it is something else all the same."""
-    sure = bool(words.objects) and words.objects[0].score >= PHOTO_OBJECT_SCORE
+    # The classifier's labels only (a detection has a box): to the detector a drawn circle is
+    # a frisbee and a triangle a kite, as surely as a photo's objects.
+    labels = [o for o in words.objects if o.box is None]
+    sure = bool(labels) and labels[0].score >= PHOTO_OBJECT_SCORE
     return bool(words.shapes) and not words.text and not sure
 
 
@@ -252,6 +261,8 @@ def words_note(words: VisualWords, question: str = "") -> str:
             sentences.append(f"There is no {asked} in it.")
     elif not words.text:
         sentences.append("No object in it could be recognised.")
+    if not shapes and (found := objects_phrase(words.detections)):
+        sentences.append(f"The objects in it are {found}.")
     if words.colors:
         sentences.append(f"Its main colours are {_and([c.name for c in words.colors[:3]])}.")
     if words.text:

@@ -24,6 +24,7 @@ class Perception:
     def __init__(self, ocr: bool = True) -> None:
         self._classifier: Any = None
         self._reader: Any = None
+        self._detector: Any = None
         self._ocr = ocr
         self._cache: dict[str, VisualWords] = {}
         self.problems: dict[str, str] = {}  # module -> why it is left out
@@ -37,6 +38,7 @@ class Perception:
     def _look(self, image: Image) -> VisualWords:
         words = VisualWords(width=image.width, height=image.height)
         self._run("objects", words, lambda: self._classify(image, words))
+        self._run("detect", words, lambda: self._detect(image, words))
         self._run("colors", words, lambda: self._colors(image, words))
         self._run("shapes", words, lambda: self._shapes(image, words))
         if self._ocr:
@@ -60,6 +62,14 @@ class Perception:
         if self._classifier is None:
             self._classifier = Classifier()
         words.objects = self._classifier.labels(image, k=5)
+
+    def _detect(self, image: Image, words: VisualWords) -> None:
+        from mmchat.engine.vision.detect import Detector, name_main_thing
+
+        if self._detector is None:
+            self._detector = Detector()
+        words.detections = self._detector.detect(image)
+        words.objects = name_main_thing(words.objects, words.detections)
 
     def _colors(self, image: Image, words: VisualWords) -> None:
         from mmchat.engine.vision.colors import dominant_colors

@@ -42,6 +42,22 @@ class Shape:
     box: Box
 
 
+@dataclass(frozen=True)
+class Detection:
+    """One object a detector found: a COCO class name ("person", "horse"), where it is."""
+
+    name: str
+    score: float  # the detector's confidence, 0..1
+    box: Box
+    others: tuple[tuple[str, float], ...] = ()  # other classes the box may be, fairly surely
+
+    def may_be(self, name: str, min_score: float) -> bool:
+        """Whether this object is `name`, or may well be (its second reading)."""
+        if self.name == name:
+            return self.score >= min_score
+        return any(other == name and score >= min_score for other, score in self.others)
+
+
 @dataclass
 class VisualWords:
     width: int
@@ -50,4 +66,13 @@ class VisualWords:
     colors: list[ColorShare] = field(default_factory=list)
     text: list[TextLine] = field(default_factory=list)
     shapes: list[Shape] = field(default_factory=list)
+    detections: list[Detection] = field(default_factory=list)  # most confident first
     seconds: dict[str, float] = field(default_factory=dict)  # time each module took
+
+    def counts(self, min_score: float) -> dict[str, int]:
+        """How many objects of each class were detected at least this surely, most first."""
+        counted: dict[str, int] = {}
+        for found in self.detections:
+            if found.score >= min_score:
+                counted[found.name] = counted.get(found.name, 0) + 1
+        return dict(sorted(counted.items(), key=lambda item: -item[1]))
