@@ -171,6 +171,14 @@ def answer_shape(kind: Kind, question: str, words: VisualWords) -> tuple[str, An
         # Begun for it, the second sentence took the note's colours; begun freely ("This image
         # is a malamute."), it was more often the decoder's own invention ("native to Australia").
         return "The picture shows", AnswerLimit(sentences=2)
+    lowered = question.lower()
+    if (
+        kind == "object"
+        and words.objects
+        and not any(re.search(rf"\b{w}\b", lowered) for w in _ASKED_KINDS)
+    ):
+        # "What is in this picture?" begun freely named whichever object the note listed first.
+        return "The picture shows", AnswerLimit(sentences=1)
     return "", AnswerLimit(sentences=1)
 
 
@@ -261,8 +269,15 @@ def words_note(words: VisualWords, question: str = "") -> str:
             sentences.append(f"There is no {asked} in it.")
     elif not words.text:
         sentences.append("No object in it could be recognised.")
-    if not shapes and (found := objects_phrase(words.detections)):
-        sentences.append(f"The objects in it are {found}.")
+    if not shapes:
+        # The main thing named above is left out here: listed first among the objects, the
+        # decoder took whichever came first for the answer ("This picture is a bicycle.").
+        named = objects[0].name if objects else None
+        others = [d for d in words.detections if d.name != named]
+        if found := objects_phrase(others):
+            sentences.append(
+                f"Also in it: {found}." if named else f"The objects in it are {found}."
+            )
     if words.colors:
         sentences.append(f"Its main colours are {_and([c.name for c in words.colors[:3]])}.")
     if words.text:
