@@ -5,11 +5,10 @@ library missing) is left out with a one-line reason in `problems`; the others st
 picture never fails a turn because one way of looking at it is unavailable.
 
 Looking at a picture allocates large short-lived buffers (OCR detector and recogniser
-activations, resized copies). glibc serves allocations under its mmap threshold from the heap,
-and a heap fragmented by them keeps their pages after they are freed: a scanned page left
-the process ~200 MB larger and its peak ~130 MB higher than needed. So while the modules
-run, buffers of a megabyte or more are mmapped (returned to the system when freed), and the
-heap is trimmed afterwards.
+activations, resized copies). glibc keeps the pages of freed heap memory, so each picture left
+the process a few hundred MB larger (a scanned page: ~300 MB kept); the heap is trimmed after
+each picture. Lowering glibc's mmap threshold while the modules run cut the peak too, but OCR
+then took ~40% more CPU (every buffer freshly mapped and zeroed), so it is not done.
 """
 
 from __future__ import annotations
@@ -95,13 +94,6 @@ class Perception:
         words.text = self._reader.read(image)
 
 
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
-LOOKING_MMAP_THRESHOLD = 1 << 20  # while perceiving: measured peaks the same from 256 KB to 4 MB
-# Afterwards: glibc's own ceiling for its dynamic threshold, where a process that has freed
-# large buffers ends up anyway, so the decoder's allocations go where they went before.
-SETTLED_MMAP_THRESHOLD = 32 << 20
-
-
 @cache
 def _glibc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
@@ -114,14 +106,9 @@ def _glibc() -> ctypes.CDLL | None:
 
 @contextmanager
 def _memory_returned() -> Iterator[None]:
-    """Large buffers mmapped while perceiving, the heap trimmed after (glibc only)."""
-    libc = _glibc()
-    if libc is None:  # another C library (musl, macOS): nothing to tune
-        yield
-        return
-    libc.mallopt(_M_MMAP_THRESHOLD, LOOKING_MMAP_THRESHOLD)
+    """The heap's free pages handed back once the modules are done (glibc only)."""
     try:
         yield
     finally:
-        libc.mallopt(_M_MMAP_THRESHOLD, SETTLED_MMAP_THRESHOLD)
-        libc.malloc_trim(0)
+        if (libc := _glibc()) is not None:  # another C library (musl, macOS): nothing to do
+            libc.malloc_trim(0)
