@@ -149,10 +149,12 @@ def follow_ups(engine: HFEngine, blob: bytes, repeats: int) -> None:
         times: dict[str, list[tuple[float, float, int]]] = {k: [] for k in shapes}
         for messages in shapes.values():  # once each, not counted: warm both paths
             first_token(engine, messages)
+        way = "-"
         for _ in range(repeats):
             for name, messages in shapes.items():
                 times[name].append(first_token(engine, messages))
-        way = engine.last_plan.way if engine.last_plan is not None else "-"
+                if name == "follow-up" and engine.last_plan is not None:
+                    way = engine.last_plan.way
         (fw, fc, ft), (tw, tc, tt) = (
             tuple(statistics.median(x[i] for x in times[name]) for i in range(3))
             for name in ("follow-up", "text-only")
