@@ -122,8 +122,7 @@ class ImageTurns:
         if force_way == "text" or (force_way is None and gate and probability < gate.threshold):
             return TurnPlan("text", plain, about_image=probability, kind=kind)
         blob = newest_picture(messages)
-        picture = _open(blob)
-        words = self.perception.words(hashlib.sha256(blob).hexdigest(), picture)
+        words = self.perception.words(hashlib.sha256(blob).hexdigest(), lambda: _open(blob))
         plan = TurnPlan("words", plain, about_image=probability, kind=kind, words=words)
         if is_drawing(words):
             answer = scene_answer(question, words.shapes)

@@ -3,13 +3,23 @@
 Each module loads on first use. A module that cannot run (its weights not installed, its
 library missing) is left out with a one-line reason in `problems`; the others still run, so a
 picture never fails a turn because one way of looking at it is unavailable.
+
+Looking at a picture allocates large short-lived buffers (OCR detector and recogniser
+activations, resized copies). glibc keeps the pages of freed heap memory, so each picture left
+the process a few hundred MB larger (a scanned page: ~300 MB kept); the heap is trimmed after
+each picture. Lowering glibc's mmap threshold while the modules run cut the peak too, but OCR
+then took ~40% more CPU (every buffer freshly mapped and zeroed), so it is not done.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mmchat.engine.vision.words import VisualWords
@@ -29,20 +39,25 @@ class Perception:
         self._cache: dict[str, VisualWords] = {}
         self.problems: dict[str, str] = {}  # module -> why it is left out
 
-    def words(self, key: str, image: Image) -> VisualWords:
-        """The picture's visual words; `key` (its sha256) caches them for follow-ups."""
+    def words(self, key: str, image: Image | Callable[[], Image]) -> VisualWords:
+        """The picture's visual words; `key` (its sha256) caches them for follow-ups.
+
+        `image` may be a function that opens the picture: a follow-up then finds the words
+        cached without decoding the picture again (a phone photo takes ~0.1 s to decode).
+        """
         if key not in self._cache:
-            self._cache[key] = self._look(image)
+            self._cache[key] = self._look(image if not callable(image) else image())
         return self._cache[key]
 
     def _look(self, image: Image) -> VisualWords:
         words = VisualWords(width=image.width, height=image.height)
-        self._run("objects", words, lambda: self._classify(image, words))
-        self._run("detect", words, lambda: self._detect(image, words))
-        self._run("colors", words, lambda: self._colors(image, words))
-        self._run("shapes", words, lambda: self._shapes(image, words))
-        if self._ocr:
-            self._run("text", words, lambda: self._read(image, words))
+        with _memory_returned():
+            self._run("objects", words, lambda: self._classify(image, words))
+            self._run("detect", words, lambda: self._detect(image, words))
+            self._run("colors", words, lambda: self._colors(image, words))
+            self._run("shapes", words, lambda: self._shapes(image, words))
+            if self._ocr:
+                self._run("text", words, lambda: self._read(image, words))
         return words
 
     def _run(self, name: str, words: VisualWords, step: Callable[[], None]) -> None:
@@ -87,3 +102,23 @@ class Perception:
         if self._reader is None:
             self._reader = TextReader()
         words.text = self._reader.read(image)
+
+
+@cache
+def _glibc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+@contextmanager
+def _memory_returned() -> Iterator[None]:
+    """The heap's free pages handed back once the modules are done (glibc only)."""
+    try:
+        yield
+    finally:
+        if (libc := _glibc()) is not None:  # another C library (musl, macOS): nothing to do
+            libc.malloc_trim(0)
