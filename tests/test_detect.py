@@ -144,7 +144,7 @@ def test_drawn_shapes_stay_drawings_though_the_detector_sees_frisbees() -> None:
     """easy-vqa's circles are frisbees to COCO-SSD (0.7-1.0): the shapes' way must hold."""
     from mmchat.engine.image_turn import is_drawing
     from mmchat.engine.vision.perceive import Perception
-    from mmchat.train_fusion import image_path
+    from mmchat.training.easy_vqa import image_path
 
     perception = Perception(ocr=False)
     detected = 0
