@@ -19,6 +19,17 @@ class EngineError(Exception):
     """A model could not be loaded or run; the message is one line for a person."""
 
 
+def open_picture(blob: bytes) -> Any:
+    """An attached picture's bytes as an RGB PIL image; a picture the checks refuse becomes an
+    EngineError with their one-line reason (every engine that reads pictures opens them here)."""
+    from mmchat.images import ImageRejected, open_image_bytes
+
+    try:
+        return open_image_bytes(blob)
+    except ImageRejected as exc:
+        raise EngineError(str(exc)) from None
+
+
 @dataclass
 class ChatMessage:
     role: Role

@@ -15,7 +15,7 @@ text and images alike. Only the new weights (projector + cross-attention) are sa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmchat.engine.vision.relevance import RelevanceGate
+from mmchat.engine.word_memory import Memory, WordEntry, WordProjector, word_tensors
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -95,15 +96,23 @@ class VisionProjector(nn.Module):
 
 
 def image_attention(
-    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, num_heads: int
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    num_heads: int,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Multi-head attention of (B, S, D) text queries over (B, T, D) image keys and values,
-    no mask: every text token sees every image token. Returns (B, S, D)."""
+    """Multi-head attention of (B, S, D) text queries over (B, T, D) memory keys and values:
+    every text token sees every memory token, but those a (B, T) `mask` marks False (padding
+    of a batch's word tokens). Returns (B, S, D)."""
 
     def heads(x: torch.Tensor) -> torch.Tensor:  # (B, L, D) -> (B, H, L, D/H)
         return x.view(x.shape[0], x.shape[1], num_heads, -1).transpose(1, 2)
 
-    out = F.scaled_dot_product_attention(heads(queries), heads(keys), heads(values))
+    attn_mask = mask[:, None, None, :] if mask is not None else None  # (B, 1, 1, T)
+    out = F.scaled_dot_product_attention(
+        heads(queries), heads(keys), heads(values), attn_mask=attn_mask
+    )
     return out.transpose(1, 2).reshape(queries.shape)
 
 
@@ -131,12 +140,15 @@ class GatedCrossAttention(nn.Module):
             self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, width))
             self.mlp_gate = nn.Parameter(torch.zeros(1))
 
-    def forward(self, hidden: torch.Tensor, vision: torch.Tensor) -> torch.Tensor:
-        # hidden: (B, S, D) text; vision: (B or 1, T, D) projected image tokens.
+    def forward(
+        self, hidden: torch.Tensor, vision: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        # hidden: (B, S, D) text; vision: (B or 1, T, D) projected image (and word) tokens.
         if vision.shape[0] != hidden.shape[0]:
             vision = vision.expand(hidden.shape[0], -1, -1)
         queries = self.q_proj(self.norm(hidden))
-        attn = image_attention(queries, self.k_proj(vision), self.v_proj(vision), self.num_heads)
+        keys, values = self.k_proj(vision), self.v_proj(vision)
+        attn = image_attention(queries, keys, values, self.num_heads, mask)
         hidden = hidden + torch.tanh(self.attn_gate) * self.scale * self.o_proj(attn)
         if self.mlp is not None:
             gate = torch.tanh(self.mlp_gate) * self.scale
@@ -172,12 +184,14 @@ class ReadoutCrossAttention(nn.Module):
         self.gate = nn.Parameter(torch.zeros(1))
         self.scale = scale
 
-    def forward(self, hidden: torch.Tensor, vision: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, hidden: torch.Tensor, vision: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if vision.shape[0] != hidden.shape[0]:
             vision = vision.expand(hidden.shape[0], -1, -1)
         text = (hidden - self.mean) / self.std
         seen = image_attention(
-            self.q_proj(text), self.k_proj(vision), self.v_proj(vision), self.num_heads
+            self.q_proj(text), self.k_proj(vision), self.v_proj(vision), self.num_heads, mask
         )
         update = self.out(F.gelu(self.text_in(text) + self.image_in(seen)))
         return hidden + torch.tanh(self.gate) * self.scale * update
@@ -228,6 +242,8 @@ class FusionModel(nn.Module):
         self.adapter = FusionAdapter(config, len(decoder.model.layers))
         # Is a message about the picture? (vision/relevance.py); None: every message is.
         self.relevance: RelevanceGate | None = None
+        # Visual words as memory tokens (word_memory.py); None: the folder has none trained.
+        self.words: WordProjector | None = None
         for module in (decoder, encoder):
             module.eval()
             module.requires_grad_(False)
@@ -261,19 +277,38 @@ class FusionModel(nn.Module):
         with torch.no_grad():
             return self.project(self.pooled_features(images))
 
+    def new_word_projector(self) -> WordProjector:
+        """A fresh (untrained) projector for visual words, set on the model."""
+        width, layers = self.config.text_width, len(self.config.cross_layers)
+        self.words = WordProjector(width, layers).to(self.adapter.projector.fc1.weight.dtype)
+        return self.words
+
+    def word_memory(self, patches: torch.Tensor, entries: Sequence[Sequence[WordEntry]]) -> Memory:
+        """(B or 1, T, D) projected patches and each batch row's visual words -> the memory."""
+        if self.words is None:
+            raise ValueError("this fusion model has no trained word projector")
+        embed = self.decoder.get_input_embeddings()
+        embedded, kinds, probability, mask = word_tensors(embed, self.tokenizer, entries)
+        words = self.words(embedded, kinds, probability)
+        return Memory(patches, words, None if bool(mask.all()) else mask)
+
     # -- attending -----------------------------------------------------------------------------
 
     @contextmanager
-    def attend_to(self, features: torch.Tensor | None) -> Iterator[None]:
-        """Within this block the decoder's forward/generate reads `features` (B or 1, T, D)."""
+    def attend_to(self, features: torch.Tensor | Memory | None) -> Iterator[None]:
+        """Within this block the decoder's forward/generate reads `features`: (B or 1, T, D)
+        patch tokens, or a Memory of patches and visual words."""
         if features is None:
             yield
             return
+        memory = features if isinstance(features, Memory) else Memory(features)
         handles = []
+        order = sorted(self.adapter.cross, key=int)  # the word projector's layer order
         for index, cross in self.adapter.cross.items():
+            layer_memory = memory.for_layer(order.index(index))
             handles.append(
                 self._block_at(int(index)).register_forward_pre_hook(
-                    _hook(cross, features), with_kwargs=True
+                    _hook(cross, *layer_memory), with_kwargs=True
                 )
             )
         try:
@@ -339,18 +374,21 @@ class FusionModel(nn.Module):
         model = cls.from_sources(FusionConfig.from_dict(raw))
         model.load_adapter(folder)
         model.relevance = RelevanceGate.load(folder)
+        width, layers = model.config.text_width, len(model.config.cross_layers)
+        model.words = WordProjector.load(folder, width, layers)
         return model.eval()
 
 
-def _hook(cross: nn.Module, features: torch.Tensor) -> Any:
+def _hook(cross: nn.Module, features: torch.Tensor, mask: torch.Tensor | None = None) -> Any:
     def pre_hook(
         module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         if args:
-            args = (cross(args[0], features.to(args[0].dtype)), *args[1:])
+            args = (cross(args[0], features.to(args[0].dtype), mask), *args[1:])
         else:
             hidden = kwargs["hidden_states"]
-            kwargs = {**kwargs, "hidden_states": cross(hidden, features.to(hidden.dtype))}
+            attended = cross(hidden, features.to(hidden.dtype), mask)
+            kwargs = {**kwargs, "hidden_states": attended}
         return args, kwargs
 
     return pre_hook

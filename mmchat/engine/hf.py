@@ -26,6 +26,7 @@ from mmchat.engine.base import (
     Progress,
     ProgressCallback,
     Started,
+    open_picture,
 )
 from mmchat.engine.context import fit_messages
 from mmchat.engine.decode import (
@@ -359,12 +360,7 @@ class HFEngine:
             raise EngineError(f"{self.spec.name} is a text-only model; it cannot read images")
 
     def _open_images(self, messages: Sequence[ChatMessage]) -> list[Any]:
-        from mmchat.images import ImageRejected, open_image_bytes
-
-        try:
-            return [open_image_bytes(blob) for m in messages for blob in m.images]
-        except ImageRejected as exc:
-            raise EngineError(str(exc)) from None
+        return [open_picture(blob) for m in messages for blob in m.images]
 
 
 def _first_line(exc: BaseException) -> str:

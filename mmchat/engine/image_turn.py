@@ -10,10 +10,13 @@
         - a photo, and "how many <things>", "is there a <thing>", "what objects": answered
           from the objects the detector found, when it knows the thing asked about
         - nothing recognisable at all: say so, without asking the decoder to invent
+        - the kinds in MEMORY_KINDS: the visual words as tokens of the cross-attended memory,
+          beside the picture's patch tokens (word_memory.py), read through the fusion layers
         - anything else: the visual words as a short note in the system message (LENS), which
           the decoder reads like any other text
 
-The way each question kind goes was chosen by bench/vqa.py's figures, kind by kind.
+The way each question kind goes was chosen by bench/seeing.py's and bench/word_memory.py's
+figures, kind by kind.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from mmchat.engine.base import ChatMessage, EngineError
+from mmchat.engine.base import ChatMessage, open_picture
 from mmchat.engine.decode import AnswerLimit
 from mmchat.engine.scene_answers import objects_phrase, photo_answer, scene_answer
 from mmchat.engine.vision.words import VisualWords
@@ -35,8 +38,9 @@ if TYPE_CHECKING:
 
     from mmchat.engine.fusion import FusionModel
     from mmchat.engine.vision.perceive import Perception
+    from mmchat.engine.word_memory import Memory
 
-Way = Literal["text", "fusion", "scene", "words", "unsure"]
+Way = Literal["text", "fusion", "scene", "words", "memory", "unsure"]
 Kind = Literal["text", "describe", "count", "color", "shape", "yesno", "object"]
 
 # Below these, a label or a line of text is not worth telling the decoder about.
@@ -89,7 +93,7 @@ def question_kind(text: str) -> Kind:
 class TurnPlan:
     way: Way
     messages: list[ChatMessage]  # what the decoder reads: pictures removed
-    features: torch.Tensor | None = None  # the fusion way's projected image tokens
+    features: torch.Tensor | Memory | None = None  # the fusion and memory ways' memory
     reply: str | None = None  # the scene and unsure ways: the whole answer, no decoder
     about_image: float = 0.0  # the gate's probability
     kind: Kind = "object"
@@ -105,6 +109,7 @@ class ImageTurns:
         self.fusion = fusion
         self.perception = perception
         self._features: dict[str, torch.Tensor] = {}
+        self._memories: dict[str, Memory] = {}
         # Benchmarks only: take this way regardless of the question (bench/seeing.py compares
         # the fusion and words ways kind by kind).
         self.force_way: Way | None = None
@@ -122,16 +127,23 @@ class ImageTurns:
         if force_way == "text" or (force_way is None and gate and probability < gate.threshold):
             return TurnPlan("text", plain, about_image=probability, kind=kind)
         blob = newest_picture(messages)
-        words = self.perception.words(hashlib.sha256(blob).hexdigest(), lambda: _open(blob))
+        key = hashlib.sha256(blob).hexdigest()
+        words = self.perception.words(key, lambda: open_picture(blob))
         plan = TurnPlan("words", plain, about_image=probability, kind=kind, words=words)
         if is_drawing(words):
             answer = scene_answer(question, words.shapes)
         else:
             answer = photo_answer(question, words.detections)
         way = force_way or choose_way(kind, words, answer)
+        if way == "memory" and self.fusion.words is None:
+            way = "words"  # a fusion folder without a trained word projector
         if way == "fusion" and one_known_shape(words):
             plan.way = "fusion"
             plan.features = self._shape_features(words)
+        elif way == "memory":
+            plan.way = "memory"
+            plan.features = self._word_memory(key, open_picture(blob), words)
+            plan.prefix, plan.limit = answer_shape(kind, question, words)
         elif way == "scene" and answer:
             plan.way = "scene"
             plan.reply = answer
@@ -142,6 +154,20 @@ class ImageTurns:
             plan.messages = with_note(plain, words_note(words, question))
             plan.prefix, plan.limit = answer_shape(kind, question, words)
         return plan
+
+    def _word_memory(self, key: str, picture: Image, words: VisualWords) -> Memory:
+        """The picture's patch tokens and its visual words as memory tokens (kept per picture
+        for follow-ups, like its words)."""
+        import torch
+
+        from mmchat.engine.word_memory import word_entries
+
+        if key not in self._memories:
+            with torch.no_grad():
+                patches = self.fusion.encode_images([picture])
+                memory = self.fusion.word_memory(patches, [word_entries(words)])
+            self._memories = {key: memory}  # the newest picture's only: one is asked about
+        return self._memories[key]
 
     def _shape_features(self, words: VisualWords) -> torch.Tensor:
         shape = words.shapes[0]
@@ -181,17 +207,25 @@ def answer_shape(kind: Kind, question: str, words: VisualWords) -> tuple[str, An
     return "", AnswerLimit(sentences=1)
 
 
+# Photos and text pictures: the kinds whose visual words go through the fusion layers as memory
+# tokens; the others get them as a note in the prompt. Chosen kind by kind by
+#     .venv/bin/python bench/word_memory.py
+# (the same pictures and questions both ways, held-out prompts included).
+MEMORY_KINDS: frozenset[Kind] = frozenset()
+
+
 def choose_way(kind: Kind, words: VisualWords, answer: str | None) -> Way:
     """By bench/seeing.py's figures: one drawn shape in a colour the fusion layers know goes to
     them for colour and shape; what a program could answer (`answer`, from the drawn shapes or
-    a photo's detected objects) goes to the scene."""
+    a photo's detected objects) goes to the scene. Other pictures: by bench/word_memory.py's,
+    the fusion's word memory or the prompt's note."""
     if is_drawing(words) and one_known_shape(words) and kind in ("color", "shape"):
         return "fusion"
     if answer is not None:
         return "scene"
     if not recognised(words):
         return "unsure"
-    return "words"
+    return "memory" if kind in MEMORY_KINDS else "words"
 
 
 def one_known_shape(words: VisualWords) -> bool:
@@ -225,15 +259,6 @@ def newest_picture(messages: Sequence[ChatMessage]) -> bytes:
         if message.images:
             return message.images[-1]
     raise ValueError("the conversation holds no picture")
-
-
-def _open(blob: bytes) -> Image:
-    from mmchat.images import ImageRejected, open_image_bytes
-
-    try:
-        return open_image_bytes(blob)
-    except ImageRejected as exc:
-        raise EngineError(str(exc)) from None
 
 
 _DETAIL = re.compile(r"\b(breed|kind|type|species|sort|model|make|describe|description)\b")
