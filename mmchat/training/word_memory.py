@@ -26,15 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mmchat.engine.word_memory import WordEntry
-from mmchat.train_fusion import (
-    SYSTEM_PROMPTS,
-    SYSTEM_WEIGHTS,
-    CachedText,
-    cache_texts,
-    encode_split,
-    read_split,
-    upper_blocks,
-)
+from mmchat.training.cross_attention import upper_blocks
+from mmchat.training.easy_vqa import SYSTEM_PROMPTS, SYSTEM_WEIGHTS, read_split
+from mmchat.training.frozen import CachedText, cache_texts, encode_split
 
 if TYPE_CHECKING:
     import torch
@@ -235,7 +229,7 @@ def teacher_answers(model: FusionModel, prompts: Sequence[str], tokens: int) -> 
     """The plain decoder's own greedy answers (no picture): the targets of turns not about it."""
     import torch
 
-    from mmchat.train_fusion import prompt_ids
+    from mmchat.training.easy_vqa import prompt_ids
 
     answers = []
     for prompt in prompts:
