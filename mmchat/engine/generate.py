@@ -6,8 +6,9 @@ vision-language model's `generate()` in vlm.py). The loop owns what every answer
 sampling, end tokens, the length limit, cancellation between tokens, the answer prefix an image
 turn forces, where an `AnswerLimit` ends the answer, and the events the engine streams.
 
-`generate()` spends a few milliseconds a token on logits processors, stopping criteria and
-bookkeeping; at ~30 ms a token on a 2-core CPU that is a large share, so the hot loop is ours.
+transformers' own `generate()` spends a few milliseconds a token on logits processors,
+stopping criteria and bookkeeping, a large share of a small model's token on a CPU, so the hot
+loop is ours (VLMs alone keep it, for their per-step bookkeeping).
 """
 
 from __future__ import annotations
