@@ -8,7 +8,7 @@ decode tokens/s (median of --runs answers of --tokens new tokens), peak RSS, and
 multiple of llama.cpp's (target in docs/PERFORMANCE.md: >= 0.5x):
 
 - transformers fp32 (the GGUF dequantized) and transformers + torch.ao dynamic int8
-  (quantize_int8_dynamic), both through mmchat's decode loop (mmchat.engine.decode);
+  (quantize_int8_dynamic), both through mmchat's generation loop (mmchat.engine.generate);
 - mmchat's engine as users get it: HFEngine("default", quant auto), whose text turns take the
   int8 fast path (mmchat.engine.fastpath), and the same through ProcessEngine, the model in its
   own process as the app runs it. These two also answer one image question after the timed runs:
@@ -81,8 +81,9 @@ def hf_child(quant: str, runs: int, count: int) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mmchat.engine.decode import Sampler, decode_tokens
+    from mmchat.engine.decode import Sampler
     from mmchat.engine.default_decoder import smollm2_dir
+    from mmchat.engine.generate import CausalLMStep, tokens
     from mmchat.engine.quant import quantize_int8_dynamic
 
     torch.set_num_threads(THREADS)
@@ -95,15 +96,15 @@ def hf_child(quant: str, runs: int, count: int) -> dict[str, Any]:
 
     def answer() -> tuple[float, float, int]:
         started = time.perf_counter()
-        tokens = decode_tokens(
-            model,
-            torch.tensor([ids]),
+        answer = tokens(
+            CausalLMStep(model),
+            ids,
             max_new_tokens=count,
             sampler=Sampler(0.0, 1.0, 0),
             eos_ids=set(),  # always `count` tokens, as for llama.cpp
             cancel=threading.Event(),
         )
-        return timed(tokens, started)
+        return timed(answer, started)
 
     return summary(load, [answer() for _ in range(runs)], len(ids))
 

@@ -42,8 +42,6 @@ def make_engine(
     quant: str,
     threads: int | None,
     allow_pickle: bool = False,
-    trust_remote_code: bool = False,
-    revision: str | None = None,
     engines: Mapping[str, str] | None = None,
 ) -> ProcessEngine:
     """`engines`: the plugin engine prefixes (Session.engines), for `--model PREFIX:REST`."""
@@ -52,8 +50,6 @@ def make_engine(
         quant=quant,
         threads=threads,
         allow_pickle=allow_pickle,
-        trust_remote_code=trust_remote_code,
-        revision=revision,
         log_path=cache_dir() / "engine.log",
     )
 

@@ -537,12 +537,6 @@ class Store:
         )
 
 
-def open_store(path: Path | None = None) -> Store:
-    from mmchat.config import default_db_path
-
-    return Store(path or default_db_path())
-
-
 def _damaged(path: Path | str, exc: Exception) -> str:
     return (
         f"{path} is damaged or not an mmchat database ({exc}); it was left untouched. "

@@ -59,9 +59,10 @@ def test_ask_json_stdin_and_continue(isolated_home: Path) -> None:
 
 
 def test_history_rename_and_delete(isolated_home: Path) -> None:
-    from mmchat.store import open_store
+    from mmchat.config import default_db_path
+    from mmchat.store import Store
 
-    with open_store() as store:
+    with Store(default_db_path()) as store:
         conv = store.create_conversation(title="old title")
     assert run("history", "rename", str(conv.id), "new title").returncode == 0
     assert "new title" in run("history", "list").stdout

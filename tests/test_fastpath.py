@@ -1,7 +1,8 @@
 """The lean Llama forward (mmchat.engine.fastpath): transformers' numbers, bit for bit, faster.
 
-At int8 it reads the prompt in fp32 and generates in int8; the reference for that is
-transformers' fp32 model filling the cache and its int8 copy generating from it.
+It reads the prompt in fp32 and generates in int8; the reference for that is transformers' fp32
+model filling the cache and its int8 copy generating from it (SplitStep, through the same
+generation loop as the fast path's step).
 
 Plumbing on a tiny random GQA Llama, then the real default decoder (SmolLM2-135M), then the
 engine choosing the fast path for text turns and transformers for image turns.
@@ -20,8 +21,9 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from mmchat.engine.base import ChatMessage, Delta, Finished, GenerationRequest
-from mmchat.engine.decode import Sampler, decode_fast, decode_tokens
+from mmchat.engine.decode import Sampler
 from mmchat.engine.fastpath import FastLlama, supports
+from mmchat.engine.generate import CausalLMStep, FastStep, Step, tokens
 from mmchat.engine.hf import HFEngine
 from mmchat.engine.quant import quantize_int8_dynamic
 from mmchat.engine.registry import resolve
@@ -56,31 +58,42 @@ def fast_logits(fast: FastLlama, ids: list[int], prefill: int) -> torch.Tensor:
     return torch.stack(rows)
 
 
-def hf_greedy(model: torch.nn.Module, prompt: list[int], count: int) -> list[int]:
-    tokens = decode_tokens(
-        model,
-        torch.tensor([prompt]),
+class SplitStep(CausalLMStep):
+    """transformers' reference for the fast path: `fp32` reads the prompt, `int8` (its
+    quantize_int8_dynamic copy) each new token, from the same KV cache."""
+
+    def __init__(self, fp32: torch.nn.Module, int8: torch.nn.Module) -> None:
+        super().__init__(fp32)
+        self.int8 = int8
+
+    def next(self, token: int) -> torch.Tensor:
+        self.model = self.int8
+        return super().next(token)
+
+
+def split_logits(step: SplitStep, ids: list[int], prefill: int) -> torch.Tensor:
+    rows = [step.prefill(ids[:prefill])]
+    rows += [step.next(token) for token in ids[prefill:]]
+    step.close()
+    return torch.stack(rows)
+
+
+def greedy(
+    step: Step,
+    prompt: list[int],
+    count: int,
+    eos_ids: frozenset[int] = frozenset(),
+    cancel: threading.Event | None = None,
+) -> list[int]:
+    answer = tokens(
+        step,
+        prompt,
         max_new_tokens=count,
         sampler=Sampler(0.0, 1.0, 0),
-        eos_ids=set(),
-        cancel=threading.Event(),
+        eos_ids=set(eos_ids),
+        cancel=cancel or threading.Event(),
     )
-    return list(tokens)
-
-
-def hf_split_greedy(
-    fp32: torch.nn.Module, int8: torch.nn.Module, prompt: list[int], count: int
-) -> list[int]:
-    """Greedy tokens with the prompt read by `fp32` and each new token by `int8`."""
-    tokens: list[int] = []
-    with torch.inference_mode():
-        out = fp32(input_ids=torch.tensor([prompt]), use_cache=True)
-        while True:
-            tokens.append(int(out.logits[0, -1].argmax()))
-            if len(tokens) == count:
-                return tokens
-            step = torch.tensor([[tokens[-1]]])
-            out = int8(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
+    return list(answer)
 
 
 def fast_greedy(
@@ -90,45 +103,32 @@ def fast_greedy(
     eos_ids: frozenset[int] = frozenset(),
     cancel: threading.Event | None = None,
 ) -> list[int]:
-    tokens = decode_fast(
-        fast,
-        prompt,
-        max_new_tokens=count,
-        sampler=Sampler(0.0, 1.0, 0),
-        eos_ids=set(eos_ids),
-        cancel=cancel or threading.Event(),
-    )
-    return list(tokens)
+    return greedy(FastStep(fast, count), prompt, count, eos_ids, cancel)
 
 
 # -- a tiny random model: plumbing ---------------------------------------------------------------
 
 
-def test_fp32_matches_transformers_through_prefill_and_cached_steps() -> None:
+def test_prompt_and_steps_are_transformers_numbers_bit_for_bit() -> None:
     model = tiny_llama()
-    expected = hf_logits(model, IDS)[3:]
-    got = fast_logits(FastLlama(model, quant="fp32"), IDS, prefill=4)
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
-
-
-def test_int8_reads_the_prompt_in_fp32_and_generates_in_int8_bit_for_bit() -> None:
-    model = tiny_llama()
-    fast = FastLlama(model, quant="int8")  # packs its own copies: the model stays fp32
+    fast = FastLlama(model)  # packs its own copies: the model stays fp32
     assert supports(model) is None
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
-    # keep=1: the head sees the same row as the fast path's.
-    assert torch.equal(fast_logits(fast, IDS, prefill=10)[0], hf_logits(model, IDS, 1)[0])
-    steps = fast_logits(fast, IDS, prefill=4)[1:]  # one token per call after the prompt
-    assert not torch.allclose(steps, hf_logits(model, IDS)[4:], atol=1e-6)  # int8, not fp32
-    assert fast_greedy(fast, IDS, 20) == hf_split_greedy(model, quantized, IDS, 20)
+    for prefill in (1, 4, 10):  # keep=1: the head sees the same row as the fast path's
+        fast.reset(prefill)
+        assert torch.equal(fast.forward(IDS[:prefill]), hf_logits(model, IDS[:prefill], 1)[0])
+    steps = fast_logits(fast, IDS, prefill=4)
+    assert torch.equal(steps, split_logits(SplitStep(model, quantized), IDS, prefill=4))
+    assert not torch.allclose(steps[1:], hf_logits(model, IDS)[4:], atol=1e-6)  # int8, not fp32
+    assert fast_greedy(fast, IDS, 20) == greedy(SplitStep(model, quantized), IDS, 20)
 
 
 def test_cache_is_reset_per_answer_and_limits_are_enforced() -> None:
     model = tiny_llama()
-    fast = FastLlama(model, quant="fp32")
+    fast = FastLlama(model)
     first = fast_greedy(fast, IDS, 8)
     assert fast_greedy(fast, IDS, 8) == first  # nothing of the last answer leaks in
-    fast = FastLlama(model, quant="fp32")
+    fast = FastLlama(model)
     fast.reset(len(IDS))
     fast.forward(IDS)
     with pytest.raises(ValueError, match="outgrew"):
@@ -139,16 +139,16 @@ def test_cache_is_reset_per_answer_and_limits_are_enforced() -> None:
         fast.forward(IDS[2:4])
 
 
-def test_stops_at_end_tokens_and_length_like_the_transformers_loop() -> None:
+def test_stops_at_end_tokens_and_length_like_the_transformers_step() -> None:
     model = tiny_llama()
-    fast = FastLlama(model, quant="fp32")
-    tokens = hf_greedy(model, IDS, 12)
-    assert fast_greedy(fast, IDS, 12) == tokens
-    end = tokens[5]
-    assert fast_greedy(fast, IDS, 12, frozenset({end})) == tokens[: tokens.index(end)]
+    fast = FastLlama(model)
+    expected = greedy(SplitStep(model, quantize_int8_dynamic(copy.deepcopy(model))), IDS, 12)
+    assert fast_greedy(fast, IDS, 12) == expected
+    end = expected[5]
+    assert fast_greedy(fast, IDS, 12, eos_ids=frozenset({end})) == expected[: expected.index(end)]
     cancel = threading.Event()
     cancel.set()
-    assert fast_greedy(fast, IDS, 12, cancel=cancel) == tokens[:1]  # checked after each token
+    assert fast_greedy(fast, IDS, 12, cancel=cancel) == expected[:1]  # checked after each token
 
 
 def test_supports_refuses_hooks_other_architectures_and_quantized_weights() -> None:
@@ -156,7 +156,7 @@ def test_supports_refuses_hooks_other_architectures_and_quantized_weights() -> N
     handle = model.model.layers[1].register_forward_pre_hook(lambda module, args: None)
     assert "hooks" in str(supports(model))
     with pytest.raises(ValueError, match="hooks"):
-        FastLlama(model, quant="int8")
+        FastLlama(model)
     handle.remove()
     assert supports(model) is None
     gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=64))
@@ -182,13 +182,14 @@ def smollm2() -> tuple[LlamaForCausalLM, list[int]]:
     return model, list(encoded["input_ids"])
 
 
-def test_real_decoder_fp32_logits_match_transformers(
+def test_real_decoder_logits_match_transformers(
     smollm2: tuple[LlamaForCausalLM, list[int]],
 ) -> None:
     model, prompt = smollm2
-    expected = hf_logits(model, prompt)[-8:]
-    got = fast_logits(FastLlama(model, quant="fp32"), prompt, prefill=len(prompt) - 7)
-    assert ((got - expected).norm() / expected.norm()).item() < 1e-4
+    quantized = quantize_int8_dynamic(copy.deepcopy(model))
+    prefill = len(prompt) - 7
+    expected = split_logits(SplitStep(model, quantized), prompt, prefill)
+    assert torch.equal(fast_logits(FastLlama(model), prompt, prefill), expected)
 
 
 def test_real_decoder_int8_greedy_tokens_match_transformers(
@@ -197,9 +198,10 @@ def test_real_decoder_int8_greedy_tokens_match_transformers(
     # Per-call activation scales make int8 decoding chaotic: a last-bit difference anywhere
     # changes the answer within a few tokens, so equal tokens here mean equal arithmetic.
     model, prompt = smollm2
-    fast = FastLlama(model, quant="int8")
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
-    assert fast_greedy(fast, prompt, 64) == hf_split_greedy(model, quantized, prompt, 64)
+    assert fast_greedy(FastLlama(model), prompt, 64) == greedy(
+        SplitStep(model, quantized), prompt, 64
+    )
 
 
 def test_real_decoder_int8_still_follows_an_instruction(
@@ -214,7 +216,7 @@ def test_real_decoder_int8_still_follows_an_instruction(
     tokenizer = AutoTokenizer.from_pretrained(smollm2_dir())
     chat = [{"role": "user", "content": "Name three colors."}]
     encoded = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_dict=True)
-    tokens = fast_greedy(FastLlama(model, quant="int8"), list(encoded["input_ids"]), 16)
+    tokens = fast_greedy(FastLlama(model), list(encoded["input_ids"]), 16)
     named = {c for c in ("red", "blue", "green", "yellow") if c in tokenizer.decode(tokens).lower()}
     assert len(named) >= 2, tokenizer.decode(tokens)
 

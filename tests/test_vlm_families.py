@@ -175,3 +175,47 @@ def test_family_streams_with_images_through_engine_process(
         assert isinstance(failed, Failed) and "not an image" in failed.message
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("build", [build_mllama, build_llava], ids=["mllama", "llava"])
+def test_the_shared_loop_through_generate_gives_generates_own_greedy_tokens(
+    tmp_path: Path, build: Callable[[Path], None]
+) -> None:
+    import threading
+
+    import torch
+
+    from mmchat.engine import vlm
+    from mmchat.engine.decode import Sampler
+    from mmchat.engine.generate import tokens
+
+    folder = tmp_path / "tiny-vlm"
+    torch.manual_seed(0)
+    build(folder)
+    model, processor = vlm.load(str(folder))
+    picture = Image.open(io.BytesIO(png("red")))
+    messages = [ChatMessage("user", "What is in this picture?", images=[png("red")])]
+
+    def ours(count: int, cancel: threading.Event) -> tuple[list[int], vlm.GenerateStep]:
+        step = vlm.GenerateStep(model, processor, messages, [picture], count)
+        chosen = tokens(
+            step,
+            step.prompt,
+            max_new_tokens=count,
+            sampler=Sampler(0.0, 1.0, 0),
+            eos_ids={processor.tokenizer.eos_token_id},
+            cancel=cancel,
+        )
+        return list(chosen), step
+
+    got, step = ours(8, threading.Event())
+    with torch.inference_mode():
+        out = model.generate(**step.inputs, max_new_tokens=8, do_sample=False)
+    generated = out[0, len(step.prompt) :].tolist()
+    eos = processor.tokenizer.eos_token_id
+    assert got == (generated[: generated.index(eos)] if eos in generated else generated)
+    assert step._thread is not None and not step._thread.is_alive()  # generate() has ended
+    cancel = threading.Event()
+    cancel.set()
+    first, stopped = ours(8, cancel)
+    assert first == got[:1] and stopped._thread is not None and not stopped._thread.is_alive()

@@ -141,7 +141,6 @@ class ModelInfo:
     quant: str
     context_window: int
     vision: bool
-    load_seconds: float = 0.0
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -154,8 +153,6 @@ class EngineOptions:
     quant: str = "auto"  # auto, none, int8, 4bit or 8bit: a backend may ignore what it lacks
     threads: int | None = None  # CPU threads to use; None: the backend's choice
     allow_pickle: bool = False
-    trust_remote_code: bool = False
-    revision: str | None = None
 
 
 class Engine(Protocol):

@@ -1,22 +1,14 @@
-"""A lean token-by-token decode loop for causal LMs.
-
-`generate()` spends a few milliseconds a token on logits processors, stopping criteria and
-bookkeeping; for a small model on a CPU that is a large share, so the hot loop is ours:
-one forward with the KV cache, pick a token, repeat. Cancellation is checked between tokens.
+"""The token-level parts of an answer that the generation loop (generate.py) applies to every
+backend: choosing a token from logits, turning tokens into text, and where a short answer ends.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-
-if TYPE_CHECKING:
-    from mmchat.engine.fastpath import FastLlama
 
 
 class Sampler:
@@ -42,55 +34,6 @@ class Sampler:
             choice = torch.multinomial(sorted_probs, 1, generator=self.generator)
             return int(order[choice])
         return int(torch.multinomial(probs, 1, generator=self.generator))
-
-
-def decode_tokens(
-    model: Any,
-    input_ids: torch.Tensor,  # [1, prompt_len]
-    *,
-    max_new_tokens: int,
-    sampler: Sampler,
-    eos_ids: set[int],
-    cancel: threading.Event,
-) -> Iterator[int]:
-    """Yield new token ids until an end token, the length limit, or cancellation."""
-    from transformers import DynamicCache
-
-    cache = DynamicCache()
-    device = input_ids.device
-    with torch.inference_mode():
-        out = model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
-        for _ in range(max_new_tokens):
-            token = sampler(out.logits[0, -1])
-            if token in eos_ids:
-                return
-            yield token
-            if cancel.is_set():
-                return
-            step = torch.tensor([[token]], device=device)
-            out = model(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
-
-
-def decode_fast(
-    fast: FastLlama,
-    prompt: list[int],
-    *,
-    max_new_tokens: int,
-    sampler: Sampler,
-    eos_ids: set[int],
-    cancel: threading.Event,
-) -> Iterator[int]:
-    """`decode_tokens` on mmchat.engine.fastpath's lean forward: same tokens, same stopping."""
-    fast.reset(len(prompt) + max_new_tokens)
-    logits = fast.forward(prompt)
-    for produced in range(1, max_new_tokens + 1):
-        token = sampler(logits)
-        if token in eos_ids:
-            return
-        yield token
-        if cancel.is_set() or produced == max_new_tokens:
-            return
-        logits = fast.forward([token])
 
 
 class IncrementalDetokenizer:

@@ -108,9 +108,8 @@ def supports(model: Any) -> str | None:
 class FastLlama:
     """Prefill and single-token steps for a LlamaForCausalLM's weights, on the CPU.
 
-    `quant="int8"` packs its own int8 copies of the linear weights for the generated tokens and
-    reads the prompt with the model's own fp32 weights (the model stays as it is and must be
-    kept); `"fp32"` uses the model's own weights for both.
+    It packs its own int8 copies of the linear weights for the generated tokens and reads the
+    prompt with the model's own fp32 weights (the model stays as it is and must be kept).
 
     Why the prompt stays fp32: fbgemm's dynamic int8 scales activations per call, so over a
     whole prompt one token with outlier activations (SmolLM2 has them) costs every other token
@@ -120,12 +119,11 @@ class FastLlama:
     "The answer is: 3."), fp32 prompt + int8 decode 7.4, with sensible answers.
     """
 
-    def __init__(self, model: Any, *, quant: str) -> None:
+    def __init__(self, model: Any) -> None:
         reason = supports(model)
         if reason is not None:
             raise ValueError(f"fast path unavailable: {reason}")
         config = model.config
-        self.quant = quant
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
         self.hidden = config.hidden_size
@@ -133,13 +131,11 @@ class FastLlama:
         self.eps = float(config.rms_norm_eps)
         self.max_positions = int(config.max_position_embeddings)
         inner = model.model
-        self.layers = [self._layer(layer, int8=quant == "int8") for layer in inner.layers]
+        self.layers = [self._layer(layer) for layer in inner.layers]
         self.embed = inner.embed_tokens.weight.detach()  # [vocab, hidden], shared
         self.final_norm = inner.norm.weight.detach()
         self.prompt_lm_head = SharedLinear(model.lm_head.weight)
-        self.lm_head: Linear = self.prompt_lm_head
-        if quant == "int8":
-            self.lm_head = Int8Linear(model.lm_head.weight)
+        self.lm_head = Int8Linear(model.lm_head.weight)
         rotary = inner.rotary_emb
         self.inv_freq = rotary.inv_freq.detach().float()  # [head_dim / 2]
         self.rope_scale = float(getattr(rotary, "attention_scaling", 1.0))
@@ -147,24 +143,22 @@ class FastLlama:
         self.cos = self.sin = torch.empty(0)  # [capacity, 1, head_dim]
         self.length = 0
 
-    def _layer(self, layer: Any, *, int8: bool) -> _Layer:
+    def _layer(self, layer: Any) -> _Layer:
         attn, mlp = layer.self_attn, layer.mlp
+        qkv = (attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight)
+        gate_up = (mlp.gate_proj.weight, mlp.up_proj.weight)
         prompt = (
-            SharedLinear(attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight),
+            SharedLinear(*qkv),
             SharedLinear(attn.o_proj.weight),
-            SharedLinear(mlp.gate_proj.weight, mlp.up_proj.weight),
+            SharedLinear(*gate_up),
             SharedLinear(mlp.down_proj.weight),
         )
-        steps: tuple[Linear, Linear, Linear, Linear] = prompt
-        if int8:
-            qkv = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])
-            gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
-            steps = (
-                Int8Linear(qkv),
-                Int8Linear(attn.o_proj.weight),
-                Int8Linear(gate_up),
-                Int8Linear(mlp.down_proj.weight),
-            )
+        steps = (
+            Int8Linear(torch.cat(qkv)),
+            Int8Linear(attn.o_proj.weight),
+            Int8Linear(torch.cat(gate_up)),
+            Int8Linear(mlp.down_proj.weight),
+        )
         return _Layer(
             attn_norm=layer.input_layernorm.weight.detach().float(),
             mlp_norm=layer.post_attention_layernorm.weight.detach().float(),

@@ -29,13 +29,7 @@ from mmchat.engine.base import (
     open_picture,
 )
 from mmchat.engine.context import fit_messages
-from mmchat.engine.decode import (
-    AnswerLimit,
-    IncrementalDetokenizer,
-    Sampler,
-    decode_fast,
-    decode_tokens,
-)
+from mmchat.engine.generate import CausalLMStep, FastStep, Step, generate
 from mmchat.engine.markers import defuse_messages, marker_strings
 from mmchat.engine.quant import bnb_config, quantize_int8_dynamic, resolve_quant
 from mmchat.engine.registry import ModelSpec
@@ -51,15 +45,11 @@ class HFEngine:
         quant: str = "auto",
         threads: int | None = None,
         allow_pickle: bool = False,
-        trust_remote_code: bool = False,
-        revision: str | None = None,
     ) -> None:
         self.spec = spec
         self.requested_quant = quant
         self.threads = threads
         self.allow_pickle = allow_pickle
-        self.trust_remote_code = trust_remote_code
-        self.revision = revision
         self.model: Any = None
         self.tokenizer: Any = None
         self.fusion: Any = None  # mmchat.engine.fusion.FusionModel for the default model
@@ -74,7 +64,6 @@ class HFEngine:
     # -- loading ---------------------------------------------------------------------------
 
     def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
-        started = time.perf_counter()
         if self.threads:
             torch.set_num_threads(self.threads)
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -95,7 +84,6 @@ class HFEngine:
             quant=quant,
             context_window=self._context_window(),
             vision=self.fusion is not None or self.processor is not None,
-            load_seconds=time.perf_counter() - started,
         )
         if progress:
             progress(Progress("ready", 1.0))
@@ -125,11 +113,7 @@ class HFEngine:
     def _load_causal_lm(self, folder: str, quant: str, device: str) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        kwargs: dict[str, Any] = {
-            "trust_remote_code": self.trust_remote_code,
-            "revision": self.revision,
-            "use_safetensors": None if self.allow_pickle else True,
-        }
+        kwargs: dict[str, Any] = {"use_safetensors": None if self.allow_pickle else True}
         quantization = bnb_config(quant)
         if quantization is not None:
             kwargs["quantization_config"] = quantization
@@ -141,10 +125,10 @@ class HFEngine:
                 self.model, self.processor = vlm.load(folder, **kwargs)
                 self.tokenizer = self.processor.tokenizer
             else:
-                self.tokenizer = AutoTokenizer.from_pretrained(
-                    folder, trust_remote_code=self.trust_remote_code, revision=self.revision
+                self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+                self.model = AutoModelForCausalLM.from_pretrained(
+                    folder, trust_remote_code=False, **kwargs
                 )
-                self.model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
         except OSError as exc:
             raise EngineError(_explain_load_error(folder, exc, self.spec.kind)) from None
         except ValueError as exc:
@@ -178,7 +162,7 @@ class HFEngine:
             # A fusion decoder also answers the turns with an image, on the transformers path
             # with the cross-attention hooks and in fp32: int8 cost easy-vqa accuracy there
             # (docs/PERFORMANCE.md).
-            self.fast = fastpath.FastLlama(self.model, quant="int8")
+            self.fast = fastpath.FastLlama(self.model)
             return "int8"
         if self.requested_quant == "auto" or self.fusion is not None:
             # torch.ao's int8 over whole prompts derails answers (fastpath.FastLlama says why);
@@ -278,72 +262,43 @@ class HFEngine:
             yield Delta(self.last_plan.reply)
             yield Finished("stop", 0, time.perf_counter() - started, None)
             return
-        if self.processor is not None:
-            from mmchat.engine import vlm
-
-            yield from vlm.stream(
-                self.model, self.processor, messages, images, request, self._cancel, started
-            )
-            return
         prefix, limit = "", None
         if self.last_plan is not None:
             prefix, limit = self.last_plan.prefix, self.last_plan.limit
-        yield from self._decode(prompt, features, request, started, prefix, limit)
+        step, prompt = self._step(prompt, features, messages, images, request.max_new_tokens)
+        yield from generate(
+            step,
+            prompt,
+            request,
+            tokenizer=self.tokenizer,
+            eos_ids=self._eos_ids(),
+            cancel=self._cancel,
+            started=started,
+            prefix=prefix,
+            limit=limit,
+        )
 
-    def _decode(
+    def _step(
         self,
         prompt: list[int],
         features: torch.Tensor | None,
-        request: GenerationRequest,
-        started: float,
-        prefix: str = "",
-        limit: AnswerLimit | None = None,
-    ) -> Iterator[Event]:
-        """Stream the answer; `prefix` starts it (given, not generated), `limit` ends it."""
-        sampler = Sampler(request.temperature, request.top_p, request.seed)
-        detok = IncrementalDetokenizer(self.tokenizer)
-        count, first = 0, None
-        reason = "stop"
-        written = ""  # generated so far, after the prefix
-        if prefix:
-            prompt = prompt + list(self.tokenizer(prefix, add_special_tokens=False)["input_ids"])
-            yield Delta(prefix)
-        with self._vision(features):
-            for token in self._tokens(prompt, features, request.max_new_tokens, sampler):
-                count += 1
-                if first is None:
-                    first = time.perf_counter() - started
-                text = detok.push(token)
-                cut = limit.cut(written + text) if limit and text else None
-                if cut is not None:
-                    if cut > len(written):
-                        yield Delta((written + text)[len(written) : cut])
-                    break
-                if text:
-                    written += text
-                    yield Delta(text)
-        if self._cancel.is_set():
-            reason = "cancelled"
-        elif count >= request.max_new_tokens:
-            reason = "length"
-        yield Finished(reason, count, time.perf_counter() - started, first)  # type: ignore[arg-type]
+        messages: Sequence[ChatMessage],
+        images: list[Any],
+        room: int,
+    ) -> tuple[Step, list[int]]:
+        """The step for this answer, and the prompt it reads: a VLM's processor places the
+        pictures' tokens itself; text turns take the fast path where it was built."""
+        if self.processor is not None:
+            from mmchat.engine import vlm
 
-    def _tokens(
-        self, prompt: list[int], features: torch.Tensor | None, limit: int, sampler: Sampler
-    ) -> Iterator[int]:
-        """The fast path for text turns where it was built; transformers for the rest."""
-        options: dict[str, Any] = {
-            "max_new_tokens": limit,
-            "sampler": sampler,
-            "eos_ids": self._eos_ids(),
-            "cancel": self._cancel,
-        }
+            self.last_path = "transformers-generate"
+            step = vlm.GenerateStep(self.model, self.processor, messages, images, room)
+            return step, step.prompt
         if self.fast is not None and features is None:
             self.last_path = "fast-int8"
-            return decode_fast(self.fast, prompt, **options)
+            return FastStep(self.fast, room), prompt
         self.last_path = "transformers"
-        input_ids = torch.tensor([prompt], device=self.model.device)
-        return decode_tokens(self.model, input_ids, **options)
+        return CausalLMStep(self.model, self._vision(features)), prompt
 
     # -- images ------------------------------------------------------------------------------
 

@@ -53,8 +53,6 @@ class ProcessEngine:
         quant: str = "auto",
         threads: int | None = None,
         allow_pickle: bool = False,
-        trust_remote_code: bool = False,
-        revision: str | None = None,
         log_path: Path | None = None,
     ) -> None:
         self.spec = spec
@@ -62,8 +60,6 @@ class ProcessEngine:
             "quant": quant,
             "threads": threads,
             "allow_pickle": allow_pickle,
-            "trust_remote_code": trust_remote_code,
-            "revision": revision,
         }
         self.log_path = log_path
         self.on_progress: ProgressCallback | None = None  # for loads that stream() starts

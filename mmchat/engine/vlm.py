@@ -1,21 +1,21 @@
 """Hugging Face image-text-to-text models (Mllama, LLaVA, SmolVLM, Qwen2-VL, ...).
 
 These need their processor to place image tokens and build pixel inputs, and model-specific
-bookkeeping on every step (Mllama's cross-attention mask grows with the text), so they run
-through `generate()` in a thread with a streamer; cancellation is a stopping criterion.
+bookkeeping on every step (Mllama's cross-attention mask grows with the text), so their step
+of the generation loop is `generate()` itself, run in a thread (GenerateStep).
 """
 
 from __future__ import annotations
 
+import queue
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from mmchat.engine.base import ChatMessage, Delta, Event, Failed, Finished, GenerationRequest
+from mmchat.engine.base import ChatMessage
 
 
 def is_vision_language_folder(folder: str) -> bool:
@@ -40,10 +40,8 @@ def is_vision_language_folder(folder: str) -> bool:
 def load(folder: str, **kwargs: Any) -> tuple[Any, Any]:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    # trust_remote_code is False unless the person asked for it (--trust-remote-code).
-    kwargs = {**kwargs, "trust_remote_code": bool(kwargs.get("trust_remote_code", False))}
-    processor = AutoProcessor.from_pretrained(folder, trust_remote_code=kwargs["trust_remote_code"])
-    model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
+    processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
+    model = AutoModelForImageTextToText.from_pretrained(folder, trust_remote_code=False, **kwargs)
     return model, processor
 
 
@@ -57,72 +55,100 @@ def chat_for_processor(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return chat
 
 
-class _Cancel:
-    """A stopping criterion that ends generate() when the person stops the answer."""
+class GenerateStep:
+    """A VLM's `generate()` as the generation loop's step (generate.py), in its own thread.
+
+    generate() keeps the per-step bookkeeping these models need (pixel inputs on the first
+    forward only, Mllama's cross-attention mask growing with the text, Qwen2-VL's rope offsets);
+    a logits processor hands each step's scores to the loop and forces the token it chose, so
+    sampling, stopping and cancelling are the loop's, as for every other backend.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        messages: Sequence[ChatMessage],
+        images: list[Any],
+        room: int,
+    ) -> None:
+        text = processor.apply_chat_template(
+            chat_for_processor(messages), add_generation_prompt=True, tokenize=False
+        )
+        self.inputs = processor(
+            images=[images] if images else None, text=text, return_tensors="pt"
+        ).to(model.device)
+        self.prompt: list[int] = self.inputs["input_ids"][0].tolist()  # image tokens included
+        self.model = model
+        self.room = room
+        self._scores: queue.SimpleQueue[torch.Tensor | BaseException | None] = queue.SimpleQueue()
+        self._chosen: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def prefill(self, prompt: list[int]) -> torch.Tensor | None:
+        if prompt != self.prompt:
+            raise ValueError("a VLM step reads the prompt its processor built, nothing else")
+        self._thread = threading.Thread(target=self._run, name="mmchat-generate", daemon=True)
+        self._thread.start()
+        return self._wait()
+
+    def next(self, token: int) -> torch.Tensor | None:
+        self._chosen.put(token)
+        return self._wait()
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._chosen.put(None)  # releases generate() if it waits for a token
+        if self._thread is not None:
+            self._thread.join()
+
+    def _wait(self) -> torch.Tensor | None:
+        scores = self._scores.get()
+        if isinstance(scores, BaseException):
+            raise scores
+        return scores
+
+    def _run(self) -> None:
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        try:
+            self.model.generate(
+                **self.inputs,
+                max_new_tokens=self.room,
+                do_sample=False,  # the token is the loop's choice, forced by _Choose
+                logits_processor=LogitsProcessorList([_Choose(self)]),
+                stopping_criteria=StoppingCriteriaList([_Stopped(self._stopped)]),
+            )
+        except Exception as exc:  # raised again in the loop's thread by _wait
+            self._scores.put(exc)
+            return
+        self._scores.put(None)  # generate() ended by itself: no more logits
+
+
+class _Choose:
+    """Gives generate()'s scores to the loop and returns them with only its token possible."""
+
+    def __init__(self, step: GenerateStep) -> None:
+        self.step = step
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self.step._stopped.is_set():
+            return scores
+        self.step._scores.put(scores[0])
+        token = self.step._chosen.get()
+        if token is None:
+            return scores
+        forced = torch.full_like(scores, float("-inf"))
+        forced[:, token] = 0.0
+        return forced
+
+
+class _Stopped:
+    """A stopping criterion: the loop has finished with the answer."""
 
     def __init__(self, event: threading.Event) -> None:
         self.event = event
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> bool:
         return self.event.is_set()
-
-
-def stream(
-    model: Any,
-    processor: Any,
-    messages: Sequence[ChatMessage],
-    images: list[Any],
-    request: GenerationRequest,
-    cancel: threading.Event,
-    started: float,
-) -> Iterator[Event]:
-    from transformers import StoppingCriteriaList, TextIteratorStreamer
-
-    text = processor.apply_chat_template(
-        chat_for_processor(messages), add_generation_prompt=True, tokenize=False
-    )
-    inputs = processor(images=[images] if images else None, text=text, return_tensors="pt").to(
-        model.device
-    )
-    streamer = TextIteratorStreamer(
-        processor.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
-    )
-    sampling: dict[str, Any] = {"do_sample": request.temperature > 0}
-    if request.temperature > 0:
-        sampling.update(temperature=request.temperature, top_p=request.top_p)
-        if request.seed is not None:
-            torch.manual_seed(request.seed)
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["output"] = model.generate(
-                **inputs,
-                max_new_tokens=request.max_new_tokens,
-                streamer=streamer,
-                stopping_criteria=StoppingCriteriaList([_Cancel(cancel)]),
-                **sampling,
-            )
-        except Exception as exc:  # reported as a Failed event below
-            result["error"] = exc
-            streamer.end()
-
-    thread = threading.Thread(target=run, name="mmchat-generate", daemon=True)
-    thread.start()
-    first: float | None = None
-    for piece in streamer:
-        if piece:
-            if first is None:
-                first = time.perf_counter() - started
-            yield Delta(piece)
-    thread.join()
-    if "error" in result:
-        error = result["error"]
-        yield Failed(f"{type(error).__name__}: {error}".splitlines()[0][:300])
-        return
-    prompt_len = inputs["input_ids"].shape[1]
-    count = int(result["output"].shape[1] - prompt_len)
-    reason = (
-        "cancelled" if cancel.is_set() else "length" if count >= request.max_new_tokens else "stop"
-    )
-    yield Finished(reason, count, time.perf_counter() - started, first)  # type: ignore[arg-type]

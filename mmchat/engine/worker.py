@@ -70,8 +70,6 @@ class Worker:
             quant=message.get("quant", "auto"),
             threads=message.get("threads"),
             allow_pickle=bool(message.get("allow_pickle", False)),
-            trust_remote_code=bool(message.get("trust_remote_code", False)),
-            revision=message.get("revision"),
         )
         try:
             spec = ModelSpec(**message["spec"])
@@ -89,8 +87,6 @@ class Worker:
                     quant=options.quant,
                     threads=options.threads,
                     allow_pickle=options.allow_pickle,
-                    trust_remote_code=options.trust_remote_code,
-                    revision=options.revision,
                 )
             info = self.engine.load(progress=self.send_event)
         except EngineError as exc:
