@@ -196,13 +196,9 @@ def answer_shape(kind: Kind, question: str, words: VisualWords) -> tuple[str, An
         # Begun for it, the second sentence took the note's colours; begun freely ("This image
         # is a malamute."), it was more often the decoder's own invention ("native to Australia").
         return "The picture shows", AnswerLimit(sentences=2)
-    lowered = question.lower()
-    if (
-        kind == "object"
-        and words.objects
-        and not any(re.search(rf"\b{w}\b", lowered) for w in _ASKED_KINDS)
-    ):
-        # "What is in this picture?" begun freely named whichever object the note listed first.
+    if kind == "object" and words.objects:
+        # Begun freely, "What is in this picture?" named whichever object the note listed
+        # last, and "What animal is this?" was as often "a cat" as the note's horse.
         return "The picture shows", AnswerLimit(sentences=1)
     return "", AnswerLimit(sentences=1)
 
@@ -273,6 +269,7 @@ def words_note(words: VisualWords, question: str = "") -> str:
     lowered = question.lower()
     asks_detail = bool(_DETAIL.search(lowered))
     sentences = ["You can see a picture the user attached."]
+    asked = next((k for w, k in _ASKED_KINDS.items() if re.search(rf"\b{w}\b", lowered)), None)
     objects = [o for o in words.objects if o.score >= MIN_OBJECT_SCORE]
     shapes = words.shapes if is_drawing(words) else []
     if shapes:
@@ -288,20 +285,19 @@ def words_note(words: VisualWords, question: str = "") -> str:
         others = [o.name for o in objects[1:3] if o.name != top.name]
         if others and top.score < SURE_OBJECT_SCORE:
             sentences.append(f"It could also be {' or '.join(_article(o) for o in others)}.")
-        asked = next((k for w, k in _ASKED_KINDS.items() if re.search(rf"\b{w}\b", lowered)), None)
         if asked and _kind_of(top.name) not in (asked, None):
             sentences.append(f"There is no {asked} in it.")
     elif not words.text:
         sentences.append("No object in it could be recognised.")
-    if not shapes:
-        # The main thing named above is left out here: listed first among the objects, the
-        # decoder took whichever came first for the answer ("This picture is a bicycle.").
+    if not shapes and not asked:
+        # The main thing named above is left out here, and this goes before it: the decoder
+        # answered "What is in this picture?" with the objects listed last ("a bicycle and a
+        # car" for a dog photo). Not for "What animal is this?": the list led it astray.
         named = objects[0].name if objects else None
         others = [d for d in words.detections if d.name != named]
         if found := objects_phrase(others):
-            sentences.append(
-                f"Also in it: {found}." if named else f"The objects in it are {found}."
-            )
+            also = f"Other objects in it: {found}." if named else f"The objects in it are {found}."
+            sentences.insert(1 if named else len(sentences), also)
     if words.colors:
         sentences.append(f"Its main colours are {_and([c.name for c in words.colors[:3]])}.")
     if words.text:

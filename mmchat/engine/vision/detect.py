@@ -165,5 +165,11 @@ def name_main_thing(labels: list[Label], detections: list[Detection]) -> list[La
     if top is not None and top.score >= SURE_LABEL:
         if top.name == main.name or noun_kind(main.name) is not None:
             return labels
+        # A sure label of a COCO class the detector did not find: the two name one object
+        # differently (a dalmatian taken for a giraffe by its spots), and the classifier,
+        # with a thousand finer classes, is the one to believe.
+        found = {d.name for d in detections}
+        if top.name in coco_classes().values() and top.name not in found:
+            return labels
     first = Label(main.name, main.score, box=main.box)
     return [first, *(label for label in labels if label.name != main.name)]
