@@ -297,8 +297,8 @@ def words_note(words: VisualWords, question: str = "") -> str:
         # The main thing named above is left out here: listed first among the objects, the
         # decoder took whichever came first for the answer ("This picture is a bicycle.").
         named = objects[0].name if objects else None
-        others = [d for d in words.detections if d.name != named]
-        if found := objects_phrase(others):
+        other_detections = [d for d in words.detections if d.name != named]
+        if found := objects_phrase(other_detections):
             sentences.append(
                 f"Also in it: {found}." if named else f"The objects in it are {found}."
             )
