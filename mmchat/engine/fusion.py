@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,7 @@ from mmchat.engine.word_memory import Memory, WordEntry, WordProjector, word_ten
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+    from transformers import Dinov2Model, PreTrainedModel
 
 MODEL_TYPE = "mmchat-fusion"
 WEIGHTS_NAME = "fusion.safetensors"
@@ -77,6 +78,11 @@ class FusionConfig:
 
 class VisionProjector(nn.Module):
     """Pooled encoder tokens (B, T, 384) -> decoder-width vision tokens (B, T, 576)."""
+
+    # Buffers (register_buffer), declared for the type checker: nn.Module's __getattr__ types
+    # them as `Tensor | Module`.
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, config: FusionConfig) -> None:
         super().__init__()
@@ -168,6 +174,10 @@ class ReadoutCrossAttention(nn.Module):
     without waiting for an attention gate to open. One tanh gate (zero at init) scales the update.
     """
 
+    # Buffers (register_buffer), declared for the type checker as in VisionProjector.
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, config: FusionConfig, scale: float) -> None:
         super().__init__()
         width, self.num_heads = config.text_width, config.num_heads
@@ -226,12 +236,23 @@ def pool_features(features: torch.Tensor, grid: int) -> torch.Tensor:
     return torch.cat([cls, pooled], dim=1)
 
 
+class DecoderBody(Protocol):
+    """What the fusion code reads of the decoder below its LM head (`decoder.model`): a
+    transformers LlamaModel, or a model laid out like it."""
+
+    layers: nn.ModuleList  # the blocks
+    norm: nn.Module  # the final norm, after the last block
+    rotary_emb: nn.Module  # (hidden, position ids) -> the blocks' position embeddings
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
 class FusionModel(nn.Module):
     def __init__(
         self,
         config: FusionConfig,
-        decoder: nn.Module,
-        encoder: nn.Module,
+        decoder: PreTrainedModel,
+        encoder: Dinov2Model,
         tokenizer: Any = None,
     ) -> None:
         super().__init__()
@@ -239,7 +260,7 @@ class FusionModel(nn.Module):
         self.decoder = decoder  # a transformers LlamaForCausalLM (frozen)
         self.encoder = encoder  # a transformers Dinov2Model (frozen)
         self.tokenizer = tokenizer
-        self.adapter = FusionAdapter(config, len(decoder.model.layers))
+        self.adapter = FusionAdapter(config, len(self.decoder_body.layers))
         # Is a message about the picture? (vision/relevance.py); None: every message is.
         self.relevance: RelevanceGate | None = None
         # Visual words as memory tokens (word_memory.py); None: the folder has none trained.
@@ -249,6 +270,25 @@ class FusionModel(nn.Module):
             module.requires_grad_(False)
         self._check_widths()
 
+    # -- the decoder's parts -------------------------------------------------------------------
+    # transformers types a model's sub-modules only as nn.Module's __getattr__ does
+    # (`Tensor | Module`), so the layout the fusion code relies on is stated here, once.
+
+    @property
+    def decoder_body(self) -> DecoderBody:
+        """The decoder below its LM head: embeddings, blocks, final norm."""
+        return cast(DecoderBody, self.decoder.model)
+
+    @property
+    def lm_head(self) -> nn.Linear:
+        """The decoder's LM head: a Linear where training reads it (nothing quantizes it there)."""
+        return cast(nn.Linear, self.decoder.lm_head)
+
+    @property
+    def embed_tokens(self) -> nn.Embedding:
+        """The decoder's token embeddings (transformers types them as any nn.Module)."""
+        return cast(nn.Embedding, self.decoder.get_input_embeddings())
+
     def _check_widths(self) -> None:
         text, vision = self.decoder.config.hidden_size, self.encoder.config.hidden_size
         if (text, vision) != (self.config.text_width, self.config.vision_width):
@@ -256,7 +296,7 @@ class FusionModel(nn.Module):
                 f"config widths {self.config.text_width}/{self.config.vision_width} do not match "
                 f"decoder {text} / encoder {vision}"
             )
-        layers = len(self.decoder.model.layers)
+        layers = len(self.decoder_body.layers)
         if not all(0 <= i <= layers for i in self.config.cross_layers):
             raise ValueError(f"cross_layers {self.config.cross_layers} outside 0..{layers}")
 
@@ -287,8 +327,9 @@ class FusionModel(nn.Module):
         """(B or 1, T, D) projected patches and each batch row's visual words -> the memory."""
         if self.words is None:
             raise ValueError("this fusion model has no trained word projector")
-        embed = self.decoder.get_input_embeddings()
-        embedded, kinds, probability, mask = word_tensors(embed, self.tokenizer, entries)
+        embedded, kinds, probability, mask = word_tensors(
+            self.embed_tokens, self.tokenizer, entries
+        )
         words = self.words(embedded, kinds, probability)
         return Memory(patches, words, None if bool(mask.all()) else mask)
 
@@ -319,8 +360,8 @@ class FusionModel(nn.Module):
 
     def _block_at(self, index: int) -> nn.Module:
         """The module a cross-attention at `index` runs before: a block, or the final norm."""
-        layers = self.decoder.model.layers
-        return layers[index] if index < len(layers) else self.decoder.model.norm
+        body = self.decoder_body
+        return body.layers[index] if index < len(body.layers) else body.norm
 
     # -- saving and loading --------------------------------------------------------------------
 
@@ -342,7 +383,7 @@ class FusionModel(nn.Module):
     def add_top_layer(self) -> str:
         """A fresh (zero-gated) cross-attention after the last block, for a second training
         stage on a trained model; returns its key in `adapter.cross`."""
-        top = len(self.decoder.model.layers)
+        top = len(self.decoder_body.layers)
         if top in self.config.cross_layers:
             raise ValueError("the model already has a layer after the last block")
         self.config = replace(self.config, cross_layers=[*self.config.cross_layers, top])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -101,7 +101,7 @@ def tokens(
     sampler: Sampler,
     eos_ids: set[int],
     cancel: threading.Event,
-) -> Iterator[int]:
+) -> Generator[int, None, None]:
     """Yield new token ids until an end token, the length limit, or cancellation (checked
     after each token). The step is closed however the answer ends."""
     try:

@@ -65,7 +65,7 @@ def converted_gguf_dir(
             ) from None
         # The weights are already dequantized to fp32; drop the GGUF "quantizer" marker so
         # save_pretrained writes a plain safetensors model.
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]  # an undeclared instance attribute
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(out)

@@ -294,8 +294,8 @@ def words_note(words: VisualWords, question: str = "") -> str:
         # answered "What is in this picture?" with the objects listed last ("a bicycle and a
         # car" for a dog photo). Not for "What animal is this?": the list led it astray.
         named = objects[0].name if objects else None
-        others = [d for d in words.detections if d.name != named]
-        if found := objects_phrase(others):
+        other_detections = [d for d in words.detections if d.name != named]
+        if found := objects_phrase(other_detections):
             also = f"Other objects in it: {found}." if named else f"The objects in it are {found}."
             sentences.insert(1 if named else len(sentences), also)
     if words.colors:

@@ -49,9 +49,8 @@ class Example:
 def upper_blocks(model: FusionModel, hidden: torch.Tensor) -> torch.Tensor:
     """From the first cross-attention block to the top, then the final norm."""
     first = min(model.config.cross_layers)
-    return model.decoder.model.norm(
-        run_blocks(model, hidden, first, len(model.decoder.model.layers))
-    )
+    body = model.decoder_body
+    return body.norm(run_blocks(model, hidden, first, len(body.layers)))
 
 
 def batch_loss(
@@ -72,7 +71,7 @@ def batch_loss(
     rows = torch.cat([torch.full((len(c.targets),), b) for b, c in enumerate(cached)])
     cols = torch.cat([torch.arange(len(c.targets)) + c.start for c in cached])
     targets = torch.cat([c.targets for c in cached])
-    logits = model.decoder.lm_head(hidden[rows, cols])  # (answer tokens, vocab)
+    logits = model.lm_head(hidden[rows, cols])  # (answer tokens, vocab)
     loss = F.cross_entropy(logits, targets)
     hits = (logits.argmax(-1) == targets).float()
     per_example = torch.stack([h.all() for h in hits.split([len(c.targets) for c in cached])])

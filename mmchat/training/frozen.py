@@ -18,7 +18,7 @@ from mmchat.training.easy_vqa import SYSTEM_PROMPTS, answer_ids, image_path, pro
 if TYPE_CHECKING:  # torch loads only when training runs, never when the CLI starts
     import torch
 
-    from mmchat.engine.fusion import FusionModel
+    from mmchat.engine.fusion import FusionModel, ReadoutCrossAttention, VisionProjector
 
 
 @dataclass
@@ -101,7 +101,7 @@ def _continue(model: FusionModel, ids: list[int], cache: Any) -> tuple[torch.Ten
     import torch
 
     with torch.no_grad():
-        out = model.decoder.model(
+        out = model.decoder_body(
             input_ids=torch.tensor([ids]),
             past_key_values=copy.deepcopy(cache) if cache is not None else None,
             use_cache=True,
@@ -118,7 +118,7 @@ def run_blocks(model: FusionModel, hidden: torch.Tensor, start: int, stop: int) 
     """
     import torch
 
-    decoder = model.decoder.model
+    decoder = model.decoder_body
     positions = torch.arange(hidden.shape[1]).unsqueeze(0)
     rotary = decoder.rotary_emb(hidden, positions)
     for layer in decoder.layers[start:stop]:
@@ -139,7 +139,9 @@ def auto_threads() -> int:
     return max(1, min(cores, cores - busy))
 
 
-def fit_standardisation(module: torch.nn.Module, samples: torch.Tensor) -> None:
+def fit_standardisation(
+    module: VisionProjector | ReadoutCrossAttention, samples: torch.Tensor
+) -> None:
     """Set a module's `mean` and `std` buffers to those of (N, C) samples, per channel."""
     module.mean.copy_(samples.mean(0))
     module.std.copy_(samples.std(0).clamp_min(1e-3))

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mmchat.training.easy_vqa import (
     SYSTEM_PROMPTS,
@@ -75,7 +75,7 @@ def cache_rows(
     texts, index = cache_texts(model, sorted({(q, a) for q, a, _ in questions}))
     systems = rng.choices(range(len(SYSTEM_PROMPTS)), weights=SYSTEM_WEIGHTS, k=len(questions))
     first = min(model.config.cross_layers)
-    top = len(model.decoder.model.layers)
+    top = len(model.decoder_body.layers)
     rows: list[Row] = []
     started = time.perf_counter()
     with torch.no_grad():
@@ -132,11 +132,11 @@ def rows_loss(
     lengths = [len(r.targets) for r in rows]
     at = torch.cat([torch.full((k,), b) for b, k in enumerate(lengths)])
     pos = torch.cat([torch.arange(k) for k in lengths])
-    normed = model.decoder.model.norm(hidden[at, pos])
+    normed = model.decoder_body.norm(hidden[at, pos])
     targets = torch.cat([r.targets for r in rows])
     if vocabulary is None:
-        return model.decoder.lm_head(normed), targets, lengths
-    head = model.decoder.lm_head.weight[vocabulary.tokens]
+        return model.lm_head(normed), targets, lengths
+    head = model.lm_head.weight[vocabulary.tokens]
     return normed @ head.T, vocabulary.position[targets], lengths
 
 
@@ -197,7 +197,8 @@ def train(
     torch.manual_seed(seed)
     rng = random.Random(seed)
     model = FusionModel.from_pretrained(init)
-    layer = model.adapter.cross[model.add_top_layer()]
+    # add_top_layer adds a ReadoutCrossAttention; a ModuleDict types its items as any Module.
+    layer = cast("ReadoutCrossAttention", model.adapter.cross[model.add_top_layer()])
     questions = read_split("train")
     chosen = sorted(rng.sample(sorted({i for _, _, i in questions}), images))
     features = encode_split(model, "train", chosen, log)
@@ -245,7 +246,7 @@ def _optimise(
 
     rng = random.Random(seed)
     answers = set(torch.cat([r.targets for r in rows]).tolist())
-    size = model.decoder.lm_head.weight.shape[0]
+    size = model.lm_head.weight.shape[0]
 
     model.adapter.requires_grad_(False)
     layer.requires_grad_(True)
@@ -254,7 +255,7 @@ def _optimise(
     weights = torch.tensor([CELL_SHARE[r.cell] / counts[r.cell] for r in rows])
     # As in the first stage, the gate learns faster than the weights it scales: while it is
     # near zero, so are their gradients.
-    groups = [
+    groups: list[dict[str, Any]] = [
         {"params": [p for n, p in layer.named_parameters() if n != "gate"], "lr": lr},
         {"params": [layer.gate], "lr": lr * 30, "weight_decay": 0.0},
     ]

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mmchat.engine.word_memory import WordEntry
 from mmchat.training.cross_attention import upper_blocks
@@ -32,6 +32,7 @@ from mmchat.training.frozen import CachedText, cache_texts, encode_split
 
 if TYPE_CHECKING:
     import torch
+    from transformers import GenerationMixin
 
     from mmchat.engine.fusion import FusionModel
 
@@ -219,7 +220,7 @@ def distractor_patches(model: FusionModel, rng: random.Random, log: Callable[[st
     noise = np.random.default_rng(rng.randrange(2**32))
     for _ in range(6):
         pixels = noise.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-        pictures.append(Image.fromarray(pixels).resize((224, 224), Image.BILINEAR))
+        pictures.append(Image.fromarray(pixels).resize((224, 224), Image.Resampling.BILINEAR))
     with torch.no_grad():
         others = [model.pooled_features([p.convert("RGB")])[0] for p in pictures]
     return torch.stack(easy + others)
@@ -231,11 +232,14 @@ def teacher_answers(model: FusionModel, prompts: Sequence[str], tokens: int) -> 
 
     from mmchat.training.easy_vqa import prompt_ids
 
+    # A causal LM transformers loads is also a GenerationMixin; the fusion model types its
+    # decoder only as a PreTrainedModel (Python has no intersection types).
+    decoder = cast("GenerationMixin", model.decoder)
     answers = []
     for prompt in prompts:
         ids = torch.tensor([prompt_ids(model.tokenizer, prompt, None)])
         with torch.no_grad():
-            out = model.decoder.generate(ids, max_new_tokens=tokens, do_sample=False)
+            out = decoder.generate(ids, max_new_tokens=tokens, do_sample=False)
         answers.append(model.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True))
     return [a.strip() for a in answers]
 
@@ -266,7 +270,7 @@ def batch_loss(
     rows = torch.cat([torch.full((len(c.targets),), b) for b, c in enumerate(cached)])
     cols = torch.cat([torch.arange(len(c.targets)) + c.start for c in cached])
     targets = torch.cat([c.targets for c in cached])
-    logits = model.decoder.lm_head(hidden[rows, cols])
+    logits = model.lm_head(hidden[rows, cols])
     loss = F.cross_entropy(logits, targets)
     hits = (logits.argmax(-1) == targets).float()
     per_example = torch.stack([h.all() for h in hits.split([len(c.targets) for c in cached])])

@@ -105,7 +105,9 @@ def _build(out: Path) -> None:
         raise EncoderError(f"{path} is damaged (sha256 mismatch); {VIT_S_ONNX.install_hint}")
     model = Dinov2Model(dinov2_small_config())
     state = {k: torch.from_numpy(v.copy()) for k, v in _onnx_state_dict(path).items()}
-    state["embeddings.mask_token"] = torch.zeros_like(model.embeddings.mask_token)
+    mask_token = model.embeddings.mask_token  # None only without config.use_mask_token
+    if mask_token is not None:
+        state["embeddings.mask_token"] = torch.zeros_like(mask_token)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise EncoderError(f"weights do not fit Dinov2Model: missing {missing}, extra {unexpected}")

@@ -130,8 +130,8 @@ def _core(region: np.ndarray, distance: np.ndarray) -> np.ndarray:
     at least half as distinct as the shape's own are kept.
     """
     level = 0.5 * float(np.percentile(distance[region > 0], 90))
-    core = (region > 0) & (distance > level)
-    core = cv2.morphologyEx(core.astype(np.uint8) * 255, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    kept = (region > 0) & (distance > level)
+    core = cv2.morphologyEx(kept.astype(np.uint8) * 255, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(core, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     return max(contours, key=cv2.contourArea)
 
@@ -142,7 +142,8 @@ def _color_of(rgb: np.ndarray, region: np.ndarray, distance: np.ndarray) -> str:
     if inner.sum() < 20:  # a thin outline: its most distinct pixels, the stroke's middle
         inside = region > 0
         inner = inside & (distance >= np.percentile(distance[inside], 70))
-    return color_name(tuple(int(v) for v in np.median(rgb[inner], axis=0)))
+    red, green, blue = (int(v) for v in np.median(rgb[inner], axis=0))
+    return color_name((red, green, blue))
 
 
 def color_name(rgb: tuple[int, int, int]) -> str:

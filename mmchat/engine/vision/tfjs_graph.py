@@ -94,7 +94,9 @@ def load_weights(folder: Path, manifest: list[dict[str, Any]]) -> dict[str, torc
             size = count * np.dtype(dtype).itemsize
             if offset + size > len(data):
                 raise GraphError(f"weight {spec['name']} runs past the end of its shards")
-            array = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
+            array: np.ndarray = np.frombuffer(
+                data, dtype=dtype, count=count, offset=offset
+            ).reshape(shape)
             offset += size
             if quant and quant["dtype"] != "float16":
                 array = array.astype(np.float32) * quant["scale"] + quant["min"]
@@ -103,7 +105,7 @@ def load_weights(folder: Path, manifest: list[dict[str, Any]]) -> dict[str, torc
 
 
 def _unquantized(name: str) -> type:
-    return _MANIFEST_DTYPES.get(name, np.float32)  # type: ignore[return-value]
+    return _MANIFEST_DTYPES.get(name, np.float32)
 
 
 class GraphModel:
