@@ -33,6 +33,7 @@ from mmchat.training.frozen import (
     fit_standardisation,
     run_blocks,
 )
+from mmchat.training.steps import run_steps
 
 if TYPE_CHECKING:  # torch loads only when training runs, never when the CLI starts
     import torch
@@ -203,30 +204,23 @@ def _optimise(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=[g["lr"] for g in groups], total_steps=steps, pct_start=0.1
     )
-    started = time.perf_counter()
-    recent: list[tuple[float, float]] = []
-    for step in range(1, steps + 1):
+
+    def loss_at(step: int) -> tuple[torch.Tensor, float]:
         batch = build_examples(questions, index, rng, batch_size, yes_no_share)
-        loss, accuracy = batch_loss(model, texts, features, batch)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.adapter.parameters(), 1.0)
-        optimiser.step()
-        schedule.step()
-        recent = [*recent[-19:], (loss.item(), accuracy)]
-        if step % 10 == 0 or step == steps:
-            mean_loss = sum(r[0] for r in recent) / len(recent)
-            mean_acc = sum(r[1] for r in recent) / len(recent)
-            rate = (time.perf_counter() - started) / step
-            log(f"step {step}/{steps} loss {mean_loss:.4f} acc {mean_acc:.3f} ({rate:.2f} s/step)")
+        return batch_loss(model, texts, features, batch)
+
+    def save(step: int) -> None:
         if checkpoint is not None and step % 50 == 0:
             model.save_pretrained(checkpoint)  # a usable model even if the run is cut short
+
+    parameters = list(model.adapter.parameters())
+    trained = run_steps(steps, loss_at, parameters, optimiser, schedule, log, save)
     model.adapter.eval()
     return {
         "steps": steps,
         "batch_size": batch_size,
         "lr": lr,
-        "train_seconds": round(time.perf_counter() - started, 1),
-        "final_loss": round(sum(r[0] for r in recent) / len(recent), 5),
-        "final_batch_accuracy": round(sum(r[1] for r in recent) / len(recent), 4),
+        "train_seconds": trained.train_seconds,
+        "final_loss": trained.final_loss,
+        "final_batch_accuracy": trained.final_batch_accuracy,
     }

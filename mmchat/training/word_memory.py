@@ -29,6 +29,7 @@ from mmchat.engine.word_memory import WordEntry
 from mmchat.training.cross_attention import upper_blocks
 from mmchat.training.easy_vqa import SYSTEM_PROMPTS, SYSTEM_WEIGHTS, read_split
 from mmchat.training.frozen import CachedText, cache_texts, encode_split
+from mmchat.training.steps import run_steps
 
 if TYPE_CHECKING:
     import torch
@@ -347,24 +348,18 @@ def train_word_memory(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=lr, total_steps=steps, pct_start=0.1
     )
-    recent: list[tuple[float, float]] = []
     n_distill = max(1, round(batch_size * distill_share))
-    for step in range(1, steps + 1):
+
+    def loss_at(step: int) -> tuple[torch.Tensor, float]:
         batch = draw(words_ex, batch_size - n_distill) + draw(distill_ex, n_distill)
-        loss, accuracy = batch_loss(model, texts, patches, batch)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(projector.parameters(), 1.0)
-        optimiser.step()
-        schedule.step()
-        recent = [*recent[-19:], (loss.item(), accuracy)]
-        if step % 10 == 0 or step == steps:
-            mean_loss = sum(r[0] for r in recent) / len(recent)
-            mean_acc = sum(r[1] for r in recent) / len(recent)
-            rate = (time.perf_counter() - prepared) / step
-            log(f"step {step}/{steps} loss {mean_loss:.4f} acc {mean_acc:.3f} ({rate:.2f} s/step)")
+        return batch_loss(model, texts, patches, batch)
+
+    def save(step: int) -> None:
         if step % 20 == 0:
             _save(model, init, out_dir)  # a usable folder even if the run is cut short
+
+    parameters = list(projector.parameters())
+    run = run_steps(steps, loss_at, parameters, optimiser, schedule, log, save)
     projector.eval()
     trained = time.perf_counter()
     with torch.no_grad():
@@ -384,8 +379,8 @@ def train_word_memory(
         "distractor_pictures": int(patches.shape[0]),
         "held_out_samples": len(held_out),
         "held_out_nouns": len(held_nouns),
-        "final_loss": round(sum(r[0] for r in recent) / len(recent), 5),
-        "final_batch_accuracy": round(sum(r[1] for r in recent) / len(recent), 4),
+        "final_loss": run.final_loss,
+        "final_batch_accuracy": run.final_batch_accuracy,
         "held_out_loss": round(held_loss.item(), 5),
         "held_out_accuracy": round(held_acc, 4),
         "prepare_seconds": round(prepared - started, 1),
