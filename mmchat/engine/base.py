@@ -131,7 +131,8 @@ def event_from_json(data: dict[str, Any]) -> Event:
     kind = _EVENT_TYPES.get(data.get("type", ""))
     if kind is None:
         raise EngineError(f"unknown event from the model process: {data.get('type')!r}")
-    return kind(**{k: v for k, v in data.items() if k != "id"})
+    result: Event = kind(**{k: v for k, v in data.items() if k != "id"})
+    return result
 
 
 @dataclass

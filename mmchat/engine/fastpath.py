@@ -50,7 +50,8 @@ class Int8Linear:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         # reduce_range=True, as torch.ao's dynamic Linear (version 4) calls it.
-        return torch.ops.quantized.linear_dynamic(x, self.packed, True)
+        result: torch.Tensor = torch.ops.quantized.linear_dynamic(x, self.packed, True)
+        return result
 
 
 class SharedLinear:

@@ -98,7 +98,8 @@ class VisionProjector(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         tokens = (tokens - self.mean) / self.std
-        return self.fc2(F.gelu(self.fc1(tokens))) + self.position
+        result: torch.Tensor = self.fc2(F.gelu(self.fc1(tokens))) + self.position
+        return result
 
 
 def image_attention(
@@ -204,7 +205,8 @@ class ReadoutCrossAttention(nn.Module):
             self.q_proj(text), self.k_proj(vision), self.v_proj(vision), self.num_heads, mask
         )
         update = self.out(F.gelu(self.text_in(text) + self.image_in(seen)))
-        return hidden + torch.tanh(self.gate) * self.scale * update
+        result: torch.Tensor = hidden + torch.tanh(self.gate) * self.scale * update
+        return result
 
 
 CrossLayer = GatedCrossAttention | ReadoutCrossAttention
@@ -310,7 +312,10 @@ class FusionModel(nn.Module):
 
     def project(self, pooled: torch.Tensor) -> torch.Tensor:
         """(B, T, vision_width) -> (B, T, text_width) features for `attend_to`."""
-        return self.adapter.projector(pooled.to(self.adapter.projector.fc1.weight.dtype))
+        result: torch.Tensor = self.adapter.projector(
+            pooled.to(self.adapter.projector.fc1.weight.dtype)
+        )
+        return result
 
     def encode_images(self, images: list[Image]) -> torch.Tensor:
         """Images -> (B, vision_tokens, text_width), ready for `attend_to`."""

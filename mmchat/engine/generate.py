@@ -61,14 +61,16 @@ class CausalLMStep:
             input_ids=ids, past_key_values=DynamicCache(), use_cache=True, logits_to_keep=1
         )
         self._cache = out.past_key_values
-        return out.logits[0, -1]
+        result: torch.Tensor = out.logits[0, -1]
+        return result
 
     @torch.inference_mode()
     def next(self, token: int) -> torch.Tensor:
         ids = torch.tensor([[token]], device=self.model.device)
         out = self.model(input_ids=ids, past_key_values=self._cache, use_cache=True)
         self._cache = out.past_key_values
-        return out.logits[0, -1]
+        result: torch.Tensor = out.logits[0, -1]
+        return result
 
     def close(self) -> None:
         self._cache = None

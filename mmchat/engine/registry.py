@@ -94,7 +94,9 @@ def resolve(name: str | None, engines: Mapping[str, str] | None = None) -> Model
 def _is_fusion_folder(path: Path) -> bool:
     """A folder written by `mmchat train-fusion`: only the fusion layers, not a whole model."""
     try:
-        return json.loads((path / "config.json").read_text()).get("model_type") == "mmchat-fusion"
+        return bool(
+            json.loads((path / "config.json").read_text()).get("model_type") == "mmchat-fusion"
+        )
     except (OSError, ValueError, AttributeError):
         return False
 

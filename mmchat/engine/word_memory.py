@@ -72,7 +72,8 @@ class WordProjector(nn.Module):
         h = self.fc1(self.norm(embedded)) + self.kind(kinds)
         h = h + self.probability(probability.unsqueeze(-1))
         out = self.fc2(F.gelu(h))  # (B, W, L * D)
-        return out.view(*out.shape[:2], self.layers, -1)
+        result: torch.Tensor = out.view(*out.shape[:2], self.layers, -1)
+        return result
 
     def save(self, folder: Path) -> None:
         from safetensors.torch import save_file

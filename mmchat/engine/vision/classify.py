@@ -136,7 +136,8 @@ def _build_network() -> torch.nn.Module:
                 x = functional.relu6(self._bn0(self._expand_conv(x)))
             x = functional.relu6(self._bn1(self._depthwise_conv(x)))
             x = self._bn2(self._project_conv(x))
-            return x + inputs if self.residual else x
+            result: torch.Tensor = x + inputs if self.residual else x
+            return result
 
     class Lite0(nn.Module):
         def __init__(self) -> None:
@@ -158,7 +159,8 @@ def _build_network() -> torch.nn.Module:
             for block in self._blocks:
                 x = block(x)
             x = functional.relu6(self._bn1(self._conv_head(x)))
-            return self._fc(x.mean(dim=(2, 3)))
+            result: torch.Tensor = self._fc(x.mean(dim=(2, 3)))
+            return result
 
     return Lite0()
 
@@ -252,7 +254,8 @@ class Classifier:
 
         network = self.load()
         with torch.inference_mode():
-            return network(preprocess(image)).softmax(dim=-1)[0]
+            result: torch.Tensor = network(preprocess(image)).softmax(dim=-1)[0]
+            return result
 
     def labels(self, image: Image, k: int = 5) -> list[Label]:
         """The top `k` common nouns, each with the summed probability of its fine classes.

@@ -183,7 +183,8 @@ def name_colors(lab: np.ndarray) -> np.ndarray:
         shades = _cap_chroma(_SHADES_LAB[~_ACHROMATIC])
         distance = _squared_distances(_cap_chroma(lab[colourful]), shades)
         named[colourful] = _SHADE_TERM[~_ACHROMATIC][distance.argmin(axis=1)]
-    return named
+    result: np.ndarray = named
+    return result
 
 
 def color_name(rgb: tuple[int, int, int]) -> str:
@@ -235,17 +236,18 @@ def foreground_weights(lab: np.ndarray, alpha: np.ndarray | None = None) -> np.n
         subject = np.linalg.norm(lab - background, axis=-1) > FOREGROUND_DELTA
         if subject.mean() < MIN_FOREGROUND:
             return np.zeros((height, width), dtype=np.float32)
-        return subject.astype(np.float32)
+        result: np.ndarray = subject.astype(np.float32)
+        return result
     ys = (np.arange(height, dtype=np.float32) + 0.5) / height - 0.5
     xs = (np.arange(width, dtype=np.float32) + 0.5) / width - 0.5
-    centre = np.exp(-(ys[:, None] ** 2 + xs[None, :] ** 2) / (2 * CENTRE_SIGMA**2))
+    centre: np.ndarray = np.exp(-(ys[:, None] ** 2 + xs[None, :] ** 2) / (2 * CENTRE_SIGMA**2))
     # Colours that also occur on the border are likely background (grass, sky, a table):
     # weigh each pixel by how far its colour is from every border colour.
     samples = edge[:: max(1, len(edge) // BORDER_SAMPLES)]
     nearest = np.sqrt(_squared_distances(lab.reshape(-1, 3), samples).min(axis=1))
     nearest = nearest.reshape(height, width)
     distinct = np.clip((nearest - BORDER_LIKE) / BORDER_LIKE, 0.0, 1.0)
-    weights = centre * distinct
+    weights: np.ndarray = centre * distinct
     if weights.sum() < MIN_FOREGROUND * centre.sum():  # nothing stands out: the whole scene
         return centre
     return weights

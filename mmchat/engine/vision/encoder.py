@@ -125,7 +125,8 @@ def load_encoder(folder: Path | None = None) -> Dinov2Model:
     model = Dinov2Model.from_pretrained(
         folder or encoder_dir(), trust_remote_code=False, use_safetensors=True
     )
-    return model.eval()
+    result: Dinov2Model = model.eval()
+    return result
 
 
 def preprocess(images: list[Image], size: int = IMAGE_SIZE) -> torch.Tensor:
@@ -150,4 +151,5 @@ def image_features(encoder: Dinov2Model, images: list[Image]) -> torch.Tensor:
 
     pixels = preprocess(images).to(encoder.dtype)
     with torch.inference_mode():
-        return encoder(pixel_values=pixels).last_hidden_state
+        result: torch.Tensor = encoder(pixel_values=pixels).last_hidden_state
+        return result

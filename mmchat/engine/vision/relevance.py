@@ -111,9 +111,13 @@ def message_states(decoder: Any, tokenizer: Any, texts: list[str], layer: int) -
 
 def _ids(tokenizer: Any, text: str) -> torch.Tensor:
     ids = tokenizer(text or " ", add_special_tokens=False, return_tensors="pt").input_ids
-    return ids[:, :256]
+    result: torch.Tensor = ids[:, :256]
+    return result
 
 
 def _embeddings(decoder: Any, tokenizer: Any, text: str) -> torch.Tensor:
     with torch.inference_mode():
-        return decoder.model.embed_tokens(_ids(tokenizer, text))[0].float().mean(dim=0)
+        result: torch.Tensor = (
+            decoder.model.embed_tokens(_ids(tokenizer, text))[0].float().mean(dim=0)
+        )
+        return result
