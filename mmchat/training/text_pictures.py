@@ -21,7 +21,7 @@ def font(size: int, name: str = SANS) -> ImageFont.FreeTypeFont:
     try:
         return ImageFont.truetype(name, size)
     except OSError:  # no DejaVu here: Pillow's own scalable font
-        return ImageFont.load_default(size=size)  # type: ignore[return-value]
+        return ImageFont.load_default(size=size)  # type: ignore[return-value]  # with a size, Pillow returns a FreeTypeFont
 
 
 TITLE = "Annual Report on River Water Quality"
