@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from mmchat.engine.base import ChatMessage, Finished, GenerationRequest  # noqa: E402
+from mmchat.engine.base import ChatMessage, Finished, GenerationRequest, open_picture  # noqa: E402
 from mmchat.engine.hf import HFEngine  # noqa: E402
 from mmchat.engine.registry import resolve  # noqa: E402
 
@@ -176,8 +176,6 @@ def stage_times(engine: HFEngine, blob: bytes, repeats: int) -> None:
     """Where a follow-up's extra time goes: each planning step, timed on its own."""
     import hashlib
 
-    from mmchat.engine import image_turn
-
     turns = engine.image_turns
     fusion = turns.fusion
     steps: dict[str, Callable[[], Any]] = {
@@ -185,7 +183,7 @@ def stage_times(engine: HFEngine, blob: bytes, repeats: int) -> None:
             fusion.decoder, fusion.tokenizer, "Write a haiku about the sea."
         ),
         "sha256 of the blob": lambda: hashlib.sha256(blob).hexdigest(),
-        "open the picture": lambda: image_turn._open(blob).load(),
+        "open the picture": lambda: open_picture(blob).load(),
         "whole plan (image message)": lambda: turns.plan(
             [ChatMessage("user", "And what colour is it?", [blob])]
         ),

@@ -159,7 +159,12 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert saved["model_type"] == "mmchat-fusion" and saved["cross_layers"] == [2, 3]
 
     again = FusionModel.from_pretrained(tmp_path / "fusion")
+    assert not again.encoder_loaded  # text turns and photos never need it: loaded on first use
     assert torch.equal(logits(again, features(again)), logits(model, features(model)))
+    image = Image.new("RGB", (56, 56), "red")
+    assert torch.equal(again.encode_images([image]), model.encode_images([image]))
+    assert again.encoder_loaded and not again.encoder.training
+    assert not any(p.requires_grad for p in again.encoder.parameters())
 
     model.add_top_layer()  # a second stage's model: the layer after the last block round-trips
     open_gates(model)

@@ -15,11 +15,11 @@ text and images alike. Only the new weights (projector + cross-attention) are sa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -254,23 +254,49 @@ class FusionModel(nn.Module):
         self,
         config: FusionConfig,
         decoder: PreTrainedModel,
-        encoder: Dinov2Model,
+        encoder: Dinov2Model | Callable[[], Dinov2Model],
         tokenizer: Any = None,
+        encoder_width: int | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.decoder = decoder  # a transformers LlamaForCausalLM (frozen)
-        self.encoder = encoder  # a transformers Dinov2Model (frozen)
+        # The encoder (a transformers Dinov2Model, frozen) may come as a function that loads it:
+        # photos, pages and text turns never read patches, so the default loads its ~90 MB on
+        # the first drawn shape instead of at start.
+        self._encoder: Dinov2Model | None = None
+        self._load_encoder: Callable[[], Dinov2Model] | None = None
+        if isinstance(encoder, nn.Module):
+            loaded = cast("Dinov2Model", encoder)
+            self._encoder = _frozen(loaded)
+            encoder_width = int(loaded.config.hidden_size)
+        else:
+            self._load_encoder = encoder
+        self._encoder_width = encoder_width
         self.tokenizer = tokenizer
         self.adapter = FusionAdapter(config, len(self.decoder_body.layers))
         # Is a message about the picture? (vision/relevance.py); None: every message is.
         self.relevance: RelevanceGate | None = None
         # Visual words as memory tokens (word_memory.py); None: the folder has none trained.
         self.words: WordProjector | None = None
-        for module in (decoder, encoder):
-            module.eval()
-            module.requires_grad_(False)
+        _frozen(decoder)
         self._check_widths()
+
+    @property
+    def encoder(self) -> Dinov2Model:
+        """The vision encoder, loaded on first use when it came as a loader."""
+        if self._encoder is None:
+            assert self._load_encoder is not None
+            # On the decoder's device: the model may have been moved since it was built.
+            encoder = _frozen(self._load_encoder())
+            nn.Module.to(encoder, self.decoder.device)  # transformers types its own .to oddly
+            self._encoder = encoder
+            self._load_encoder = None
+        return self._encoder
+
+    @property
+    def encoder_loaded(self) -> bool:
+        return self._encoder is not None
 
     # -- the decoder's parts -------------------------------------------------------------------
     # transformers types a model's sub-modules only as nn.Module's __getattr__ does
@@ -292,7 +318,7 @@ class FusionModel(nn.Module):
         return cast(nn.Embedding, self.decoder.get_input_embeddings())
 
     def _check_widths(self) -> None:
-        text, vision = self.decoder.config.hidden_size, self.encoder.config.hidden_size
+        text, vision = self.decoder.config.hidden_size, self._encoder_width
         if (text, vision) != (self.config.text_width, self.config.vision_width):
             raise ValueError(
                 f"config widths {self.config.text_width}/{self.config.vision_width} do not match "
@@ -399,7 +425,7 @@ class FusionModel(nn.Module):
     @classmethod
     def from_sources(cls, config: FusionConfig) -> FusionModel:
         """Decoder, tokenizer and encoder from their sources; fresh (zero-gated) new layers."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer, Dinov2Model
+        from transformers import AutoModelForCausalLM, AutoTokenizer, Dinov2Config, Dinov2Model
 
         # The same policy as --model folders: safetensors only (a pickle can run code when
         # loaded), and never code shipped inside the folder. A fusion config names its parts'
@@ -411,8 +437,12 @@ class FusionModel(nn.Module):
         if (decoder_dir / "tokenizer_config.json").is_file():
             tokenizer = AutoTokenizer.from_pretrained(decoder_dir, trust_remote_code=False)
         encoder_dir = _encoder_dir(config.encoder)
-        encoder = Dinov2Model.from_pretrained(encoder_dir, dtype=torch.float32, **safe)
-        return cls(config, decoder, encoder, tokenizer).eval()
+        width = Dinov2Config.from_pretrained(encoder_dir).hidden_size
+
+        def load_encoder() -> Dinov2Model:
+            return Dinov2Model.from_pretrained(encoder_dir, dtype=torch.float32, **safe)
+
+        return cls(config, decoder, load_encoder, tokenizer, encoder_width=width).eval()
 
     @classmethod
     def from_pretrained(cls, folder: Path) -> FusionModel:
@@ -438,6 +468,15 @@ def _hook(cross: nn.Module, features: torch.Tensor, mask: torch.Tensor | None = 
         return args, kwargs
 
     return pre_hook
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def _frozen(module: M) -> M:
+    module.eval()
+    module.requires_grad_(False)
+    return module
 
 
 def _decoder_dir(source: str) -> Path:
