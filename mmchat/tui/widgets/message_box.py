@@ -32,6 +32,12 @@ class MessageBox(Vertical, can_focus=True):
         Binding("c", "copy", "Copy"),
         Binding("e", "edit", "Edit"),
         Binding("r", "regenerate", "Regenerate"),
+        # A focused message is a place in a list: the arrows move along it (PageUp/PageDown
+        # scroll the log, Esc stops an answer as anywhere else).
+        Binding("up,k", "screen.focus_message('prev')", "Previous", show=False),
+        Binding("down,j", "screen.focus_message('next')", "Next", show=False),
+        Binding("home", "screen.focus_message('first')", "First", show=False),
+        Binding("end", "screen.focus_message('last')", "Last", show=False),
     ]
 
     class Action(Message):
