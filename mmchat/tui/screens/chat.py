@@ -30,6 +30,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+o", "attach", "Attach"),
         Binding("ctrl+t", "pick_persona", "Persona"),
         Binding("ctrl+l", "pick_model", "Model"),
+        Binding("f5,ctrl+comma", "chat_settings", "Settings", show=False),
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("escape", "stop", "Stop"),
         Binding("ctrl+b", "toggle_sidebar", "Chats", show=False),
@@ -208,3 +209,6 @@ class ChatScreen(Screen[None]):
 
     def action_pick_model(self) -> None:
         self.chat.pick_model()
+
+    def action_chat_settings(self) -> None:
+        self.chat.edit_settings()
