@@ -10,6 +10,7 @@ and kept, never replaced; a file from a newer mmchat is opened read-only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -287,12 +288,12 @@ class Store:
             if not self.readonly and names & set(SEARCH_TRIGGERS):
                 with self.write() as db:
                     drop_search_triggers(db)
-            log.warning("chat search uses a full scan: this SQLite has no FTS5 (%s)", reason)
+            _scan_warning(f"this SQLite has no FTS5 ({reason})")
             return False
         if complete or self._version() > SCHEMA_VERSION:
             return complete
         if self.readonly:
-            log.warning("chat search uses a full scan: the search index is incomplete")
+            _scan_warning("the search index is incomplete")
             return False
         with self.write() as db:
             create_search_index(db)
@@ -602,6 +603,12 @@ def _damaged(path: Path | str, exc: Exception) -> str:
 # What update_conversation may change: one-line names, and the chat's own settings.
 LABELS = ("title", "model", "persona")
 SETTINGS = ("system", "temperature", "top_p", "max_tokens")
+
+
+@functools.cache
+def _scan_warning(reason: str) -> None:
+    """Once a process: every turn opens a store of its own."""
+    log.warning("chat search uses a full scan: %s", reason)
 
 
 def _setting(key: str, value: str | float | int | None) -> str | float | int | None:

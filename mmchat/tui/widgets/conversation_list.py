@@ -34,12 +34,15 @@ class ConversationList(OptionList):
         self.loaded = 0  # conversations listed
         self.more = False  # the store has more than are listed
 
-    def show(self, conversations: list[Conversation], current: int | None, more: bool) -> None:
+    def show(
+        self, conversations: list[Conversation], current: int | None, more: bool, empty: str
+    ) -> None:
+        """`empty`: what the list says when there is nothing to show."""
         self.clear_options()
         self.loaded = 0
         self.append(conversations, more)
         if not conversations:
-            self.add_option(Option(Content.styled("No chats yet", "dim"), disabled=True))
+            self.add_option(Option(Content.styled(empty, "dim"), disabled=True))
         self.highlight(current)
 
     def append(self, conversations: list[Conversation], more: bool) -> None:

@@ -63,7 +63,8 @@ class Sidebar(Vertical):
         except Exception as exc:
             self.fail(exc)
             return
-        self.options.show(conversations[:count], current, more=len(conversations) > count)
+        empty = "No chat matches" if self.search.strip() else "No chats yet"
+        self.options.show(conversations[:count], current, len(conversations) > count, empty)
 
     @on(ConversationList.NearEnd)
     def _load_more(self, event: ConversationList.NearEnd) -> None:
