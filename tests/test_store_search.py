@@ -146,3 +146,27 @@ def test_chat_settings_are_saved_and_checked(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="cannot update"):
             store.update_conversation(conv.id, seed=3)
         assert store.conversation(conv.id).max_tokens == 64  # nothing changed by a refusal
+
+
+def test_without_fts5_search_scans_and_writes_still_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This Python's SQLite has FTS5; one built without it is stood in for by the probe's
+    # answer (the one thing that differs: the index tables cannot be touched then).
+    import mmchat.store
+
+    path = tmp_path / "m.db"
+    with Store(path) as store:
+        conv = store.create_conversation(title="made with FTS5")
+    monkeypatch.setattr(mmchat.store, "fts5_missing", lambda db: "no such module: fts5")
+    with Store(path) as store:
+        assert not store.full_text
+        names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
+        assert not set(SEARCH_TRIGGERS) & names  # they would make every write fail
+        store.add_message(conv.id, "user", "written without the index")
+        assert _ids(store, "without the ind") == [conv.id]  # a substring scan
+    monkeypatch.undo()
+    with Store(path) as store:  # FTS5 back: the index catches up with what was written
+        assert store.full_text
+        assert _ids(store, "without index") == [conv.id]
+        _integrity(store)
