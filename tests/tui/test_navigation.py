@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.widgets import Button, OptionList
 from tui_helpers import wait_for, wait_ready
 
@@ -94,6 +95,13 @@ async def test_new_line_keys_in_the_composer(make_app) -> None:
         await pilot.press("a", "ctrl+j", "b", "shift+enter", "c", "alt+enter", "d")
         assert composer.text == "a\nb\nc\nd"
         assert app.screen.query_one(ChatLog).boxes == []
+        # Keys arriving in one burst, as from tmux or a fast typist: the new line lands
+        # where it was typed, not after the keys queued behind it.
+        composer.clear()
+        for key, char in [("x", "x"), ("ctrl+j", "\n"), ("y", "y"), ("z", "z")]:
+            app.post_message(events.Key(key, char))
+        await wait_for(pilot, lambda: "z" in composer.text)
+        assert composer.text == "x\nyz"
 
 
 async def test_the_sidebar_reaches_every_conversation(make_app, session) -> None:

@@ -18,10 +18,12 @@ from textual.widgets import TextArea
 
 from mmchat.images import SUFFIXES
 
+NEWLINE_KEYS = ("ctrl+j", "alt+enter", "shift+enter")
+
 
 class Composer(TextArea):
     BINDINGS = [
-        Binding("ctrl+j,alt+enter,shift+enter", "newline", "New line", show=False),
+        Binding(",".join(NEWLINE_KEYS), "newline", "New line", show=False),
         # The composer is a few lines high: these page the transcript instead (the screen's).
         Binding("pageup", "screen.scroll_log('page_up')", "Page up", show=False),
         Binding("pagedown", "screen.scroll_log('page_down')", "Page down", show=False),
@@ -55,6 +57,12 @@ class Composer(TextArea):
             event.prevent_default()
             event.stop()
             self.post_message(self.Submitted(self.text))
+        elif event.key in NEWLINE_KEYS:
+            # Here, not only as a binding: a binding's action runs after the keys already
+            # queued, so "a", ctrl+j, "bc" typed fast (or sent by tmux) became "ab\nc".
+            event.prevent_default()
+            event.stop()
+            self.action_newline()
 
     def action_newline(self) -> None:
         self.insert("\n")
