@@ -6,8 +6,11 @@ migrations applied (PRAGMA user_version) and each one is also recorded by name i
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
@@ -124,6 +127,69 @@ def m003_tickets(db: sqlite3.Connection) -> None:
     db.execute(
         "CREATE INDEX tickets_undelivered ON tickets (delivery) WHERE delivery != 'delivered'"
     )
+
+
+@migration
+def m004_search_index_and_chat_settings(db: sqlite3.Connection) -> None:
+    # Per-chat sampling settings; NULL: the persona's, else the user's settings.
+    db.execute("ALTER TABLE conversations ADD COLUMN temperature REAL")
+    db.execute("ALTER TABLE conversations ADD COLUMN top_p REAL")
+    db.execute("ALTER TABLE conversations ADD COLUMN max_tokens INTEGER")
+    # The sidebar searched with LIKE over every message at each key press.
+    if reason := fts5_missing(db):
+        log.warning("chat search uses a full scan: this SQLite has no FTS5 (%s)", reason)
+        return
+    create_search_index(db)
+
+
+def fts5_missing(db: sqlite3.Connection) -> str | None:
+    """Why this SQLite cannot make an FTS5 table (None: it can). Some distributions' builds
+    leave FTS5 out; search then falls back to a scan."""
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp._fts5_probe USING fts5(x)")
+        db.execute("DROP TABLE temp._fts5_probe")
+    except sqlite3.Error as exc:
+        return str(exc)
+    return None
+
+
+SEARCH_TRIGGERS = [
+    f"{table}_fts_{event}"
+    for table in ("conversations", "messages")
+    for event in ("insert", "delete", "update")
+]
+
+
+def create_search_index(db: sqlite3.Connection) -> None:
+    """Full-text indexes over titles and message text, kept current by triggers, filled from
+    what is there. Idempotent: the store runs it again when the index or a trigger is missing
+    (FTS5 arrived after the migration ran). Shipped in m004: append a migration, don't edit."""
+    # External content: the text stays in its own table once; the index holds only tokens.
+    # unicode61 with diacritics removed: "cafe" finds "café".
+    for table, column in (("conversations", "title"), ("messages", "content")):
+        fts = f"{table}_fts"
+        db.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5({column}, content='{table}', "
+            f"content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3')"
+        )
+        insert = f"INSERT INTO {fts} (rowid, {column}) VALUES (new.id, new.{column});"
+        delete = (
+            f"INSERT INTO {fts} ({fts}, rowid, {column}) VALUES ('delete', old.id, old.{column});"
+        )
+        for event, body in (("insert", insert), ("delete", delete), ("update", delete + insert)):
+            when = f"UPDATE OF {column}" if event == "update" else event.upper()
+            db.execute(
+                f"CREATE TRIGGER IF NOT EXISTS {fts}_{event} AFTER {when} ON {table} "
+                f"BEGIN {body} END"
+            )
+        db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")
+
+
+def drop_search_triggers(db: sqlite3.Connection) -> None:
+    """Without FTS5 (an mmchat on a Python built without it) the triggers would fail every
+    write: they go, and a later start that has FTS5 rebuilds the index."""
+    for name in SEARCH_TRIGGERS:
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
 SCHEMA_VERSION = len(MIGRATIONS)

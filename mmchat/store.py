@@ -10,9 +10,12 @@ and kept, never replaced; a file from a newer mmchat is opened read-only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
+import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,8 +25,17 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from mmchat.images import CheckedImage
-from mmchat.migrations import MIGRATIONS, SCHEMA_VERSION
+from mmchat.migrations import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SEARCH_TRIGGERS,
+    create_search_index,
+    drop_search_triggers,
+    fts5_missing,
+)
 from mmchat.text import strip_control
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 # Message meta key: the text the model is shown for a user message, when a plugin rewrote it.
@@ -76,6 +88,10 @@ class Conversation:
     created_at: float
     updated_at: float
     message_count: int = 0
+    # The chat's own sampling settings; None: the persona's, else the user's settings.
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
 
 
 def _describe(exc: sqlite3.Error) -> str:
@@ -142,10 +158,12 @@ class Store:
         self.path = path
         self.readonly = readonly
         self.db = self._connect()
+        self.full_text = False  # search through the FTS5 index (else a LIKE scan)
         try:
             self._migrate()
             if not self.readonly:
                 self._recover_interrupted()
+            self.full_text = self._check_search_index()
         except DamagedDatabase:
             self.db.close()
             raise
@@ -254,6 +272,33 @@ class Store:
                     [(i,) for i in dead],
                 )
 
+    def _check_search_index(self) -> bool:
+        """Whether search can use the FTS5 index; repairs it when this SQLite's FTS5 support
+        changed since the last start (the reason is logged when it falls back to a scan)."""
+        if self._version() < SCHEMA_VERSION:
+            return False  # an older schema opened read-only: no index yet
+        names = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE name LIKE '%_fts%'"
+            ).fetchall()
+        }
+        complete = {"conversations_fts", "messages_fts", *SEARCH_TRIGGERS} <= names
+        if reason := fts5_missing(self.db):
+            if not self.readonly and names & set(SEARCH_TRIGGERS):
+                with self.write() as db:
+                    drop_search_triggers(db)
+            _scan_warning(f"this SQLite has no FTS5 ({reason})")
+            return False
+        if complete or self._version() > SCHEMA_VERSION:
+            return complete
+        if self.readonly:
+            _scan_warning("the search index is incomplete")
+            return False
+        with self.write() as db:
+            create_search_index(db)
+        return True
+
     @property
     def newer_schema_message(self) -> str | None:
         version = getattr(self, "newer_schema", None)
@@ -328,31 +373,42 @@ class Store:
             raise NotFound(f"no conversation {conv_id}; `mmchat history list` shows them")
         return _conversation(row)
 
-    def conversations(self, search: str = "", limit: int = 200) -> list[Conversation]:
-        """Newest first; `search` matches titles and message text."""
+    def conversations(
+        self, search: str = "", limit: int | None = 200, offset: int = 0
+    ) -> list[Conversation]:
+        """Newest first (`limit` None: all of them); `search` matches titles and message text:
+        every word of it as a word or the start of one, through the full-text index where this
+        SQLite has FTS5, else as a substring."""
         query = (
             "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS n "
             "FROM conversations c"
         )
         args: list[Any] = []
-        if search:
-            like = f"%{_escape_like(search)}%"
+        match = fts_query(search) if self.full_text else None
+        if match:
+            query += (
+                " WHERE c.id IN (SELECT rowid FROM conversations_fts WHERE conversations_fts "
+                "MATCH ? UNION SELECT m.conversation_id FROM messages_fts f JOIN messages m "
+                "ON m.id = f.rowid WHERE messages_fts MATCH ?)"
+            )
+            args += [match, match]
+        elif search.strip():
+            like = f"%{_escape_like(search.strip())}%"
             query += (
                 " WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m "
                 "WHERE m.conversation_id = c.id AND m.content LIKE ? ESCAPE '\\')"
             )
             args += [like, like]
-        query += " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?"
-        args.append(limit)
+        query += " ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?"
+        args += [-1 if limit is None else limit, offset]
         return [_conversation(r) for r in self.db.execute(query, args).fetchall()]
 
-    def update_conversation(self, conv_id: int, **values: str | None) -> Conversation:
-        allowed = {"title", "model", "persona", "system"}
-        unknown = set(values) - allowed
+    def update_conversation(self, conv_id: int, **values: str | float | int | None) -> Conversation:
+        unknown = set(values) - {*LABELS, *SETTINGS}
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
         self.conversation(conv_id)
-        values = {k: v if k == "system" else _label(v) for k, v in values.items()}
+        values = {k: _setting(k, v) for k, v in values.items()}
         if values:
             sets = ", ".join(f"{k} = ?" for k in values)
             with self.write() as db:
@@ -544,7 +600,40 @@ def _damaged(path: Path | str, exc: Exception) -> str:
     )
 
 
+# What update_conversation may change: one-line names, and the chat's own settings.
+LABELS = ("title", "model", "persona")
+SETTINGS = ("system", "temperature", "top_p", "max_tokens")
+
+
+@functools.cache
+def _scan_warning(reason: str) -> None:
+    """Once a process: every turn opens a store of its own."""
+    log.warning("chat search uses a full scan: %s", reason)
+
+
+def _setting(key: str, value: str | float | int | None) -> str | float | int | None:
+    """A conversation column's value, checked: names one line, numbers numbers."""
+    if value is None:
+        return None
+    if key in ("temperature", "top_p") and isinstance(value, int | float):
+        return float(value)
+    if key == "max_tokens" and isinstance(value, int):
+        return value
+    if key in (*LABELS, "system") and isinstance(value, str):
+        return _label(value) if key in LABELS else value
+    raise ValueError(f"{key} cannot be {value!r}")
+
+
+def fts_query(search: str) -> str | None:
+    """An FTS5 query matching every word of `search` as a word or a word's start; the words
+    are quoted, so nothing a person types is FTS5 syntax. None: no word to look for."""
+    words = re.findall(r"\w+", search)
+    return " ".join(f'"{word}"*' for word in words) or None
+
+
 def _conversation(row: sqlite3.Row) -> Conversation:
+    # A read-only store on an older schema has no settings columns yet.
+    settings = {k: row[k] for k in ("temperature", "top_p", "max_tokens") if k in row.keys()}
     return Conversation(
         id=row["id"],
         title=row["title"],
@@ -554,6 +643,7 @@ def _conversation(row: sqlite3.Row) -> Conversation:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         message_count=row["n"],
+        **settings,
     )
 
 

@@ -15,6 +15,11 @@ def chat_commands(screen: ChatScreen) -> Iterable[SystemCommand]:
         ("Attach image", "Attach an image file to the next message (ctrl+o)", screen.action_attach),
         ("Switch persona", "Choose the persona for this chat (ctrl+t)", screen.action_pick_persona),
         ("Switch model", "Load another model (ctrl+l)", screen.action_pick_model),
+        (
+            "Chat settings",
+            "Model, system prompt, temperature, top-p, max tokens of this chat (f5)",
+            screen.action_chat_settings,
+        ),
         ("Regenerate answer", "Answer the last message again (ctrl+r)", screen.action_regenerate),
         ("Stop", "Stop the answer or the model load (esc)", screen.action_stop),
         ("Copy last answer", "Copy the last answer to the clipboard (f3)", screen.action_copy_last),

@@ -18,9 +18,5 @@ def model_picker(choices: list[Choice], current: str) -> PickerScreen:
     return PickerScreen("Model", choices, current=current, accept_typed=MODEL_HINT)
 
 
-def switched_note(persona: Persona, model: str) -> str:
-    note = f"Persona: {one_line(persona.name, 40)}"
-    if persona.model and persona.model != model:
-        # Loading another model takes a while: say so rather than start it unasked.
-        note += f" (it suggests model {one_line(persona.model, 40)}; ctrl+l switches)"
-    return note
+def switched_note(persona: Persona) -> str:
+    return f"Persona: {one_line(persona.name, 40)}"

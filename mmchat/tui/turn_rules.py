@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from mmchat.chat import TurnOptions
 from mmchat.config import Settings
@@ -13,6 +13,7 @@ from mmchat.images import CheckedImage
 from mmchat.personas import Persona
 from mmchat.store import Attachment
 from mmchat.text import one_line
+from mmchat.tui.chat_settings import ChatSettings
 from mmchat.tui.model_host import ModelHost
 
 
@@ -41,16 +42,26 @@ def refusal(host: ModelHost, images: Sequence[CheckedImage], streaming: bool) ->
     return None
 
 
-def turn_options(settings: Settings, persona: Persona, model: str) -> TurnOptions:
-    """The persona's sampling settings where it has them, else the user's."""
+def turn_options(
+    settings: Settings, persona: Persona, model: str, chat: ChatSettings
+) -> TurnOptions:
+    """The chat's own settings where it has them, else the persona's, else the user's; a
+    value none of them sets stays TurnOptions' default (the model's, for sampling)."""
+    chosen: dict[str, Any] = {
+        "max_tokens": chat.max_tokens or persona.max_tokens or settings.max_tokens,
+        "temperature": _first(chat.temperature, persona.temperature, settings.temperature),
+        "top_p": _first(chat.top_p, persona.top_p),
+    }
+    system = chat.system if chat.system is not None else settings.system
     return TurnOptions(
         model=model,
-        max_tokens=persona.max_tokens or settings.max_tokens,
-        temperature=(
-            persona.temperature if persona.temperature is not None else settings.temperature
-        ),
-        system=settings.system,
+        system=system,
+        **{key: value for key, value in chosen.items() if value is not None},
     )
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
 
 
 def attachment_of(image: CheckedImage) -> Attachment:

@@ -73,3 +73,17 @@ def test_persona_picker_100x30(snap_compare, session: Session) -> None:
         await steady(pilot)
 
     assert snap_compare(build(session), terminal_size=(100, 30), run_before=pick)
+
+
+def test_chat_settings_100x32(snap_compare, session: Session) -> None:
+    conv = session.store.create_conversation(title="Tuned", model="scripted", system="Be terse.")
+    session.store.update_conversation(conv.id, temperature=0.7)
+
+    async def settings(pilot) -> None:  # type: ignore[no-untyped-def]
+        await wait_ready(pilot)
+        await pilot.app.screen.open_conversation(conv.id)
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: pilot.app.screen.__class__.__name__ == "ChatSettingsScreen")
+        await steady(pilot)
+
+    assert snap_compare(build(session), terminal_size=(100, 32), run_before=settings)

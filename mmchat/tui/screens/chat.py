@@ -30,6 +30,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+o", "attach", "Attach"),
         Binding("ctrl+t", "pick_persona", "Persona"),
         Binding("ctrl+l", "pick_model", "Model"),
+        Binding("f5,ctrl+comma", "chat_settings", "Settings", show=False),
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("escape", "stop", "Stop"),
         Binding("ctrl+b", "toggle_sidebar", "Chats", show=False),
@@ -39,6 +40,14 @@ class ChatScreen(Screen[None]):
         Binding("f3", "copy_last", "Copy answer", show=False),
         Binding("f4", "edit_last", "Edit last", show=False),
         Binding("ctrl+q", "app.quit", "Quit"),
+        # The transcript from anywhere; Home/End and PageUp/PageDown in the composer are
+        # the composer's (Composer passes PageUp/PageDown on: its few lines need no paging).
+        Binding("ctrl+home", "scroll_log('top')", "Top", show=False),
+        Binding("ctrl+end", "scroll_log('bottom')", "Bottom", show=False),
+        Binding("pageup", "scroll_log('page_up')", "Page up", show=False),
+        Binding("pagedown", "scroll_log('page_down')", "Page down", show=False),
+        Binding("alt+up", "focus_message('prev')", "Previous message", show=False),
+        Binding("alt+down", "focus_message('next')", "Next message", show=False),
     ]
 
     def __init__(self, persona: Persona) -> None:
@@ -117,6 +126,25 @@ class ChatScreen(Screen[None]):
             self.query_one(Sidebar).reload(self.conversation_id)
         self.update_status()
 
+    # -- moving through the transcript -------------------------------------------------------
+
+    def action_scroll_log(self, where: str) -> None:
+        self.query_one(ChatLog).scroll_by_key(where)
+
+    def action_focus_message(self, where: str) -> None:
+        """Focus another message; down past the last one goes back to the composer."""
+        current = next(
+            (
+                n
+                for n in (self.focused, *(self.focused.ancestors if self.focused else ()))
+                if isinstance(n, MessageBox)
+            ),
+            None,
+        )
+        moved = self.query_one(ChatLog).step_focus(current, where)
+        if not moved and current is not None and where == "next":
+            self.query_one(Draft).focus_composer()
+
     # -- the turn ----------------------------------------------------------------------------
 
     def action_attach(self) -> None:
@@ -181,3 +209,6 @@ class ChatScreen(Screen[None]):
 
     def action_pick_model(self) -> None:
         self.chat.pick_model()
+
+    def action_chat_settings(self) -> None:
+        self.chat.edit_settings()

@@ -2,6 +2,7 @@
 
 Long conversations open with their newest messages only (each message is a Markdown widget,
 and mounting a hundred takes seconds); "Show earlier messages" mounts the rest in pages.
+Keys scroll it from anywhere (the screen's bindings) and move the focus from message to message.
 """
 
 from __future__ import annotations
@@ -38,6 +39,43 @@ class ChatLog(VerticalScroll):
     def boxes(self) -> list[MessageBox]:
         return [b for b in self.query_children(MessageBox) if not b.has_class("greeting")]
 
+    def step_focus(self, current: MessageBox | None, where: str) -> bool:
+        """Focus the message `where` ("prev", "next", "first", "last") of `current` (None: from
+        below the log); False when there is none that way. Going up past the first message
+        focuses "Show earlier messages" when some are not shown."""
+        boxes = list(self.query_children(MessageBox))
+        if not boxes:
+            return False
+        index = boxes.index(current) if current in boxes else len(boxes)
+        target = {"prev": index - 1, "next": index + 1, "first": 0, "last": len(boxes) - 1}[where]
+        if target < 0:
+            for button in self.query_children("#show-earlier").results(Button):
+                button.focus()
+                self.scroll_home(animate=False)
+                return True
+            target = 0
+        if target >= len(boxes) or (current is None and where == "next"):
+            return False
+        box = boxes[target]
+        self.release_anchor()
+        box.focus(scroll_visible=False)
+        # Its top: where reading a long message starts.
+        self.scroll_to_widget(box, animate=False, top=True, immediate=True)
+        return True
+
+    def scroll_by_key(self, where: str) -> None:
+        """ "page_up", "page_down", "top" or "bottom"; keeps following answers only at the end."""
+        if where in ("page_up", "top"):
+            self.release_anchor()
+        if where == "page_up":
+            self.scroll_page_up(animate=False)
+        elif where == "page_down":
+            self.scroll_page_down(animate=False)
+        elif where == "top":
+            self.scroll_home(animate=False)
+        else:
+            self.scroll_end(animate=False)
+
     def last(self, role: str) -> MessageBox | None:
         boxes = [b for b in self.boxes if b.role == role]
         return boxes[-1] if boxes else None
@@ -69,7 +107,9 @@ class ChatLog(VerticalScroll):
                 Static(Content.styled(strip_control(empty_hint), "dim"), id="empty-hint")
             )
         await self.mount_all(widgets)
-        self.scroll_end(animate=False, immediate=True)
+        # Anchored: the Markdown bodies lay out after mounting and grow the log; the view stays
+        # at the newest message until the person scrolls away (Textual releases it then).
+        self.anchor()
 
     def _more_button(self) -> Button:
         return Button(
@@ -94,11 +134,15 @@ class ChatLog(VerticalScroll):
     async def _show_earlier(self, event: Button.Pressed) -> None:
         event.stop()
         page, self._earlier = self._earlier[-PAGE:], self._earlier[:-PAGE]
+        had_focus = event.button.has_focus
         await event.button.remove()
         first = self.query_children(MessageBox).first()
-        await self.mount_all([self._box(m) for m in page], before=first)
+        boxes = [self._box(m) for m in page]
+        await self.mount_all(boxes, before=first)
         if self._earlier:
             await self.mount(self._more_button(), before=self.children[0])
+        if had_focus and boxes:  # pressed from the keyboard: go on from the oldest shown
+            boxes[0].focus(scroll_visible=False)
         self.scroll_home(animate=False)
 
     async def add(self, *boxes: MessageBox) -> None:

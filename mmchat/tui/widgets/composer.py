@@ -1,4 +1,5 @@
-"""The message composer: Enter sends, Alt+Enter or Ctrl+J adds a line.
+"""The message composer: Enter sends; Ctrl+J, Alt+Enter or Shift+Enter adds a line (Ctrl+J
+reaches every terminal: it is the line-feed byte; the others only some).
 
 A pasted path to an existing image file (what terminals paste when a file is dropped on them)
 becomes an attachment instead of text.
@@ -17,10 +18,15 @@ from textual.widgets import TextArea
 
 from mmchat.images import SUFFIXES
 
+NEWLINE_KEYS = ("ctrl+j", "alt+enter", "shift+enter")
+
 
 class Composer(TextArea):
     BINDINGS = [
-        Binding("alt+enter,ctrl+j", "newline", "New line", show=False),
+        Binding(",".join(NEWLINE_KEYS), "newline", "New line", show=False),
+        # The composer is a few lines high: these page the transcript instead (the screen's).
+        Binding("pageup", "screen.scroll_log('page_up')", "Page up", show=False),
+        Binding("pagedown", "screen.scroll_log('page_down')", "Page down", show=False),
     ]
 
     class Submitted(Message):
@@ -40,7 +46,7 @@ class Composer(TextArea):
             show_line_numbers=False,
             tab_behavior="focus",
             compact=True,
-            placeholder="Message (Enter sends, Alt+Enter new line)",
+            placeholder="Message (Enter sends, Ctrl+J new line)",
         )
 
     # Public handlers run before TextArea's own (the subclass comes first in the MRO);
@@ -51,6 +57,12 @@ class Composer(TextArea):
             event.prevent_default()
             event.stop()
             self.post_message(self.Submitted(self.text))
+        elif event.key in NEWLINE_KEYS:
+            # Here, not only as a binding: a binding's action runs after the keys already
+            # queued, so "a", ctrl+j, "bc" typed fast (or sent by tmux) became "ab\nc".
+            event.prevent_default()
+            event.stop()
+            self.action_newline()
 
     def action_newline(self) -> None:
         self.insert("\n")

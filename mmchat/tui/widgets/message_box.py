@@ -15,11 +15,12 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets.markdown import MarkdownFence, MarkdownStream
 
 from mmchat.store import Attachment
 from mmchat.store import Message as StoredMessage
 from mmchat.text import citation_line, one_line, strip_control
+from mmchat.tui.clipboard import copy_text
 from mmchat.tui.widgets.attachments import AttachmentRow
 
 STATUS_STYLE = {"stopped": "$warning", "failed": "$error", "streaming": "$accent"}
@@ -30,8 +31,15 @@ class MessageBox(Vertical, can_focus=True):
 
     BINDINGS = [
         Binding("c", "copy", "Copy"),
+        Binding("b", "copy_block", "Copy code"),
         Binding("e", "edit", "Edit"),
         Binding("r", "regenerate", "Regenerate"),
+        # A focused message is a place in a list: the arrows move along it (PageUp/PageDown
+        # scroll the log, Esc stops an answer as anywhere else).
+        Binding("up,k", "screen.focus_message('prev')", "Previous", show=False),
+        Binding("down,j", "screen.focus_message('next')", "Next", show=False),
+        Binding("home", "screen.focus_message('first')", "First", show=False),
+        Binding("end", "screen.focus_message('last')", "Last", show=False),
     ]
 
     class Action(Message):
@@ -60,6 +68,7 @@ class MessageBox(Vertical, can_focus=True):
         self.attachments = attachments or []
         self.blobs = blobs or {}
         self._stream: MarkdownStream | None = None
+        self._block = -1  # the code block `b` copied last
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="message-header")
@@ -138,14 +147,27 @@ class MessageBox(Vertical, can_focus=True):
         """Links are never opened for the person; the address is shown and copied instead."""
         event.stop()
         href = one_line(event.href, 200)
-        self.app.copy_to_clipboard(href)
-        self.notify(f"Link not opened; copied to the clipboard: {href}", markup=False)
+        copy_text(self, href, f"the link (not opened): {href}")
 
     # -- actions -----------------------------------------------------------------------------
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.text)
-        self.notify("Copied to the clipboard")
+        copy_text(self, self.text, "the message")
+
+    def action_copy_block(self) -> None:
+        """Copy the next fenced code block (the first again after the last), marking it."""
+        blocks = list(self.body.query(MarkdownFence))
+        if not blocks:
+            self.notify("This message has no code block; c copies all of it")
+            return
+        self._block = (self._block + 1) % len(blocks)
+        block = blocks[self._block]
+        for other in blocks:
+            other.set_class(other is block, "copied")
+        block.scroll_visible(animate=False)
+        language = f" ({one_line(block.lexer, 20)})" if block.lexer else ""
+        what = f"code block {self._block + 1} of {len(blocks)}{language}"
+        copy_text(self, block.code, what)
 
     def action_edit(self) -> None:
         self.post_message(self.Action(self, "edit"))

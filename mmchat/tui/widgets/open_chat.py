@@ -1,10 +1,15 @@
-"""The open chat: which conversation is shown and in whose voice; switching to another.
+"""The open chat: which conversation is shown, in whose voice, with which model and settings;
+switching to another.
 
 It holds the chat's state and the turn flow (log and draft) that works on it, and posts
 `Switched` so the screen can mark the conversation in the list and refresh the status line.
+Opening a chat restores its persona, settings and model (loading it when another is loaded);
+a persona that names a model loads it too.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from textual import work
 from textual.app import ComposeResult
@@ -14,9 +19,11 @@ from textual.message import Message
 from mmchat.personas import Persona
 from mmchat.text import one_line
 from mmchat.tui.app_services import AppServices, services
+from mmchat.tui.chat_settings import ChatSettings, defaults_for
 from mmchat.tui.chat_state import ChatState
 from mmchat.tui.notify import fail, warn
 from mmchat.tui.persona_choice import model_picker, persona_picker, switched_note
+from mmchat.tui.screens.chat_settings import ChatSettingsScreen
 from mmchat.tui.widgets.chat_log import ChatLog
 from mmchat.tui.widgets.turn_flow import TurnFlow
 
@@ -45,7 +52,9 @@ class OpenChat(Vertical):
             self.notify(BUSY, severity="warning")
         return self.turns.streaming
 
-    async def show_new(self) -> None:
+    async def show_new(self, *, keep_settings: bool = False) -> None:
+        if not keep_settings:  # as `mmchat ask` starts a chat: with the configured system prompt
+            self.state.chat = ChatSettings(system=self.mm.settings.system or None)
         self.state.conversation_id = None
         persona = self.state.persona
         greeting = persona.render_greeting()
@@ -66,6 +75,7 @@ class OpenChat(Vertical):
         if self.state.conversation_id is not None:
             self.state.persona = self.state.default_persona
         await self.show_new()
+        self.use_model(self.state.persona.model, f"persona {self.state.persona.name}'s model")
 
     async def open(self, conv_id: int) -> None:
         if self.busy():
@@ -79,8 +89,20 @@ class OpenChat(Vertical):
             return
         self.state.conversation_id = conv_id
         self.state.persona = self._persona_named(conv.persona)
+        self.state.chat = ChatSettings.of(conv)
         await self.query_one(ChatLog).show(messages, store.blob, label=self.state.label)
         self.post_message(self.Switched())
+        self.use_model(conv.model, "this chat's model")
+
+    def use_model(self, name: str | None, why: str) -> None:
+        """Load `name` unless it is the model loaded (or loading) already."""
+        if not name or name == self.mm.host.name:
+            return
+        if self.turns.streaming:  # the answer needs the engine it started on
+            warn(self, f"{why} is {name}: switch with ctrl+l when the answer is done")
+            return
+        self.notify(f"Loading {one_line(name, 60)} ({one_line(why, 60)})", markup=False)
+        self.mm.load_model(name)
 
     def _persona_named(self, name: str | None) -> Persona:
         try:
@@ -101,10 +123,47 @@ class OpenChat(Vertical):
         self.state.persona = persona
         if self.state.conversation_id is None:
             self.state.default_persona = persona
-            await self.show_new()
+            await self.show_new(keep_settings=True)
         else:
             self.post_message(self.Switched())
-        self.notify(switched_note(persona, self.mm.host.name), markup=False)
+        self.notify(switched_note(persona), markup=False)
+        self.set_model(persona.model, f"persona {persona.name}'s model")
+
+    def set_model(self, name: str | None, why: str) -> None:
+        """This chat answers with `name` from now on: saved with it, loaded if need be."""
+        if not name:
+            return
+        conv_id = self.state.conversation_id
+        try:
+            if conv_id is not None:
+                self.mm.store.update_conversation(conv_id, model=name)
+        except Exception as exc:
+            fail(self, exc)
+            return
+        self.state.chat = replace(self.state.chat, model=name)
+        self.use_model(name, why)
+
+    @work(group="dialogs")
+    async def edit_settings(self) -> None:
+        """The chat settings dialog; saved with the chat (a new one keeps them until stored)."""
+        mm, state = self.mm, self.state
+        current = replace(state.chat, model=state.chat.model or mm.host.name)
+        defaults = defaults_for(mm.settings, state.persona)
+        models = [c.value for c in mm.model_choices()]
+        dialog = ChatSettingsScreen(current, defaults=defaults, models=models)
+        chosen = await self.app.push_screen_wait(dialog)
+        if chosen is None:
+            return
+        try:
+            if state.conversation_id is not None:
+                mm.store.update_conversation(state.conversation_id, **chosen.columns())
+        except Exception as exc:
+            fail(self, exc)
+            return
+        state.chat = replace(chosen, model=state.chat.model)
+        self.notify("Chat settings saved")
+        if chosen.model != current.model:
+            self.set_model(chosen.model, "chosen in the chat settings")
 
     @work(group="dialogs")
     async def pick_persona(self) -> None:
@@ -118,4 +177,6 @@ class OpenChat(Vertical):
             return
         picker = model_picker(self.mm.model_choices(), self.mm.host.name)
         if name := await self.app.push_screen_wait(picker):
-            self.mm.load_model(name)
+            self.set_model(name, "chosen")
+            if name == self.mm.host.name and self.mm.host.state != "ready":
+                self.mm.load_model(name)  # picking the same one again retries a failed load

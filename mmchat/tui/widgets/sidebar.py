@@ -1,4 +1,8 @@
-"""The conversation list: newest first, searchable; new, rename and delete from here."""
+"""The conversation list: newest first, searchable; new, rename and delete from here.
+
+It lists every conversation, a page at a time as the person moves down the list; search goes
+through the store's full-text index.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from mmchat.text import one_line
 from mmchat.tui.app_services import services
 from mmchat.tui.screens.dialogs import ConfirmScreen, TextPrompt
 from mmchat.tui.widgets.conversation_list import ConversationList
+
+PAGE = 100  # conversations loaded at a time: a page lists in a few milliseconds
 
 
 class Sidebar(Vertical):
@@ -48,14 +54,31 @@ class Sidebar(Vertical):
     def fail(self, exc: BaseException) -> None:
         self.notify(one_line(str(exc) or type(exc).__name__), severity="error", markup=False)
 
-    def reload(self, current: int | None) -> None:
-        """Show the conversations matching the search, newest first, `current` highlighted."""
+    def reload(self, current: int | None, *, keep_loaded: bool = True) -> None:
+        """Show the conversations matching the search, newest first, `current` highlighted
+        (as many as were listed before, unless `keep_loaded` is False)."""
+        count = max(PAGE, self.options.loaded if keep_loaded else 0)
         try:
-            conversations = self.store.conversations(self.search)
+            conversations = self.store.conversations(self.search, limit=count + 1)
         except Exception as exc:
             self.fail(exc)
             return
-        self.options.show(conversations, current)
+        empty = "No chat matches" if self.search.strip() else "No chats yet"
+        self.options.show(conversations[:count], current, len(conversations) > count, empty)
+
+    @on(ConversationList.NearEnd)
+    def _load_more(self, event: ConversationList.NearEnd) -> None:
+        event.stop()
+        options = self.options
+        if not options.more:
+            return  # a second NearEnd from the same page
+        try:
+            page = self.store.conversations(self.search, limit=PAGE + 1, offset=options.loaded)
+        except Exception as exc:
+            options.more = False
+            self.fail(exc)
+            return
+        options.append(page[:PAGE], more=len(page) > PAGE)
 
     def highlight(self, current: int | None) -> None:
         self.options.highlight(current)
@@ -130,7 +153,7 @@ class Sidebar(Vertical):
     def _search(self, event: Input.Changed) -> None:
         event.stop()
         self.search = event.value
-        self.reload(self.options.current)
+        self.reload(self.options.current, keep_loaded=False)
 
     @on(Input.Submitted, "#search")
     def _search_done(self, event: Input.Submitted) -> None:

@@ -95,7 +95,8 @@ class TurnFlow(Vertical):
     def _job(
         self, conv_id: int, text: str | None = None, images: list[CheckedImage] | None = None
     ) -> AnswerJob:
-        options = turn_options(self.mm.settings, self.state.persona, self.mm.host.name)
+        state, mm = self.state, self.mm
+        options = turn_options(mm.settings, state.persona, mm.host.name, state.chat)
         return AnswerJob(self.mm.db_path, conv_id, self.state.persona, options, text, images or [])
 
     async def start_answer(self, job: AnswerJob, *before: MessageBox) -> None:
