@@ -43,8 +43,8 @@ NUMBERS = {"1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": 
 
 
 class Asker:
-    def __init__(self, threads: int) -> None:
-        self.engine = HFEngine(resolve("default"), threads=threads)
+    def __init__(self, threads: int, model: str = "default") -> None:
+        self.engine = HFEngine(resolve(model), threads=threads)
         started = time.perf_counter()
         self.engine.load()
         print(f"default model loaded in {time.perf_counter() - started:.1f} s", flush=True)

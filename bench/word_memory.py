@@ -132,10 +132,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=40, help="real photos")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--model", default="default", help="a fusion folder with a word projector (training's out)"
+    )
     args = parser.parse_args()
-    asker = Asker(args.threads)
+    asker = Asker(args.threads, args.model)
     if asker.engine.fusion.words is None:
-        raise SystemExit("the default model has no word projector (word_memory.safetensors)")
+        raise SystemExit(f"{args.model} has no word projector (word_memory.safetensors)")
     tally = Tally()
     photo_rows(asker, tally, args.photos, held_out_prompts())
     text_rows(asker, tally)
