@@ -9,7 +9,7 @@ nothing depends on the picture.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +57,9 @@ def encode_split(
 
 
 def cache_texts(
-    model: FusionModel, pairs: list[tuple[str, str]]
+    model: FusionModel,
+    pairs: list[tuple[str, str]],
+    systems: Sequence[str | None] = SYSTEM_PROMPTS,
 ) -> tuple[list[CachedText], dict[tuple[int, str, str], int]]:
     """Hidden states entering the first cross-attention block, per (system, question, answer).
 
@@ -71,7 +73,7 @@ def cache_texts(
         answers.setdefault(question, []).append(answer)
     texts: list[CachedText] = []
     index: dict[tuple[int, str, str], int] = {}
-    for s, system in enumerate(SYSTEM_PROMPTS):
+    for s, system in enumerate(systems):
         prompts = {q: prompt_ids(model.tokenizer, q, system) for q in answers}
         shared = _common_prefix(list(prompts.values()))
         head, head_cache = _continue(model, shared, None)

@@ -279,14 +279,14 @@ def batch_loss(
 
 
 def build_examples(
-    model: FusionModel, samples: list[Sample], log: Callable[[str], None]
+    model: FusionModel, samples: list[Sample], log: Callable[[str], None], system_prompts: int = 3
 ) -> tuple[list[CachedText], list[Example]]:
     pairs = sorted({(s.question, s.answer) for s in samples})
     started = time.perf_counter()
-    texts, index = cache_texts(model, pairs)
+    texts, index = cache_texts(model, pairs, SYSTEM_PROMPTS[:system_prompts])
     log(f"cached {len(texts)} texts in {time.perf_counter() - started:.1f} s")
     examples = [
-        Example(s.entries, tuple(index[(i, s.question, s.answer)] for i in range(3)))
+        Example(s.entries, tuple(index[(i, s.question, s.answer)] for i in range(system_prompts)))
         for s in samples
     ]
     return texts, examples
@@ -304,6 +304,7 @@ def train_word_memory(
     distill_prompts: int = 16,
     distill_share: float = 0.15,
     held_out_samples: int = 32,
+    system_prompts: int = 3,
     threads: int = 2,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -333,14 +334,17 @@ def train_word_memory(
     ]
     log(f"{len(picked)} word samples, {len(distilled)} self-distilled, {len(held_out)} held out")
     patches = distractor_patches(model, random.Random(seed), log)
-    texts, examples = build_examples(model, picked + distilled + held_out, log)
+    # The first system prompt is none at all, as the default persona sends: the way an answer
+    # through the memory runs in the app. The others make the projector robust to personas.
+    texts, examples = build_examples(model, picked + distilled + held_out, log, system_prompts)
     words_ex = examples[: len(picked)]
     distill_ex = examples[len(picked) : len(picked) + len(distilled)]
     held_ex = examples[len(picked) + len(distilled) :]
     prepared = time.perf_counter()
 
     def draw(pool: list[Example], n: int) -> list[tuple[Example, int, int]]:
-        systems = rng.choices(range(len(SYSTEM_PROMPTS)), weights=SYSTEM_WEIGHTS, k=n)
+        weights = SYSTEM_WEIGHTS[:system_prompts]
+        systems = rng.choices(range(system_prompts), weights=weights, k=n)
         return [(rng.choice(pool), s, rng.randrange(len(patches))) for s in systems]
 
     projector.train()
@@ -372,6 +376,7 @@ def train_word_memory(
         "batch_size": batch_size,
         "lr": lr,
         "seed": seed,
+        "system_prompts": system_prompts,
         "word_samples": len(picked),
         "texts_cached": len(texts),
         "self_distilled_prompts": len(distilled),
@@ -389,6 +394,21 @@ def train_word_memory(
         "threads": threads,
         "parameters": sum(p.numel() for p in projector.parameters()),
     }
+
+
+def train_into(
+    folder: Path,
+    *,
+    init: Path | None,
+    threads: int = 0,
+    log: Callable[[str], None] = print,
+    **settings: Any,
+) -> dict[str, Any]:
+    """The recipe's stage (training.recipe.Trainer): the projector trained on the fusion folder
+    `init` and saved into `folder` beside a copy of it."""
+    if init is None:
+        raise ValueError("the word-memory stage trains on a trained fusion folder: give it init")
+    return train_word_memory(init, folder, threads=threads or 2, log=log, **settings)
 
 
 def _save(model: FusionModel, init: Path, out_dir: Path) -> None:
@@ -414,6 +434,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=900)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--system-prompts", type=int, default=3, choices=(1, 2, 3), help="of easy_vqa's three"
+    )
     args = parser.parse_args(argv)
 
     def log(line: str) -> None:
@@ -427,6 +450,7 @@ def main(argv: list[str] | None = None) -> None:
         lr=args.lr,
         seed=args.seed,
         samples=args.samples,
+        system_prompts=args.system_prompts,
         threads=args.threads,
         log=log,
     )
