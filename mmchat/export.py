@@ -71,6 +71,15 @@ def assets_folder(path: Path) -> Path:
     return path.with_name(f"{path.stem}_files")
 
 
+def in_the_way(path: Path) -> list[Path]:
+    """What an export to `path` would replace: the file, and Markdown's images folder."""
+    found = [path] if path.exists() or path.is_symlink() else []
+    folder = assets_folder(path)
+    if suffix_format(path) == "md" and (folder.exists() or folder.is_symlink()):
+        found.append(folder)
+    return found
+
+
 def render(store: Store, conversation: int, fmt: Format, assets: str | None = None) -> Exported:
     """`assets`: the folder name (relative) for Markdown's images; None links them by sha256."""
     if fmt == "json":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
 
@@ -117,19 +117,18 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Export a conversation to Markdown, JSON or one self-contained HTML file."""
-    from mmchat.export import FORMATS, ExportError, Format, render, suffix_format, write_export
+    from mmchat.export import FORMATS, ExportError, render, suffix_format, write_export
     from mmchat.store import StoreError
 
     fmt = fmt or (output and suffix_format(output)) or "md"
     if fmt not in FORMATS:
         fail(f"unknown format {fmt!r}: use md, json or html", 2)
-    chosen = cast(Format, fmt)
     with _store(db, readonly=True) as store:
         try:
             if output is None:  # to the terminal: Markdown links its images by sha256
-                typer.echo(render(store, conversation, chosen).text, nl=False)
+                typer.echo(render(store, conversation, fmt).text, nl=False)
                 return
-            write_export(store, conversation, output, fmt=chosen, force=force)
+            write_export(store, conversation, output, fmt=fmt, force=force)
         except StoreError as exc:
             fail(str(exc))
         except ExportError as exc:

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,9 +14,11 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from mmchat.personas import Persona
+from mmchat.text import one_line
 from mmchat.tui.answer_again import edit_and_resend, regenerate
 from mmchat.tui.app_services import AppServices, services
 from mmchat.tui.runner import TurnRunner
+from mmchat.tui.screens.export import ExportScreen
 from mmchat.tui.widgets.chat_log import ChatLog
 from mmchat.tui.widgets.draft import Draft
 from mmchat.tui.widgets.message_box import MessageBox
@@ -39,6 +43,7 @@ class ChatScreen(Screen[None]):
         Binding("f8", "delete_chat", "Delete", show=False),
         Binding("f3", "copy_last", "Copy answer", show=False),
         Binding("f4", "edit_last", "Edit last", show=False),
+        Binding("ctrl+s", "export_chat", "Export", show=False),
         Binding("ctrl+q", "app.quit", "Quit"),
         # The transcript from anywhere; Home/End and PageUp/PageDown in the composer are
         # the composer's (Composer passes PageUp/PageDown on: its few lines need no paging).
@@ -203,6 +208,18 @@ class ChatScreen(Screen[None]):
     async def _deleted(self, event: Sidebar.Deleted) -> None:
         if event.conversation_id == self.conversation_id:
             await self.chat.show_new()
+
+    def action_export_chat(self) -> None:
+        if self.conversation_id is None:
+            self.notify("Nothing to export yet: this chat has no messages", severity="warning")
+            return
+        suggestion = f"mmchat-chat-{self.conversation_id}.md"
+        screen = ExportScreen(self.mm.store, self.conversation_id, suggestion)
+        self.app.push_screen(screen, self._exported)
+
+    def _exported(self, path: Path | None) -> None:
+        if path is not None:
+            self.notify(f"Exported to {one_line(str(path), 200)}", markup=False)
 
     def action_pick_persona(self) -> None:
         self.chat.pick_persona()

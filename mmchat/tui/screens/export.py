@@ -1,0 +1,82 @@
+"""The export dialog: a path whose extension names the format (.md, .json, .html).
+
+A refusal (unknown extension, a folder, an unwritable place) is shown in the dialog, which stays
+open with the path as typed; an existing file is replaced only after a confirm.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+from mmchat.export import ExportError, format_for, in_the_way, write_export
+from mmchat.store import Store
+from mmchat.text import one_line
+from mmchat.tui.screens.dialogs import ConfirmScreen
+
+
+class ExportScreen(ModalScreen[Path | None]):
+    """Dismissed with the written file's path, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, store: Store, conversation_id: int, suggestion: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.store = store
+        self.conversation_id = conversation_id
+        self.suggestion = suggestion
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label("Export chat", classes="dialog-title")
+            yield Input(self.suggestion, id="export-path")
+            yield Label("", id="export-error")
+            hint = ".md (images in a folder beside it), .json or .html · Enter · Esc to cancel"
+            yield Label(Content.styled(hint, "dim"))
+
+    def on_mount(self) -> None:
+        self.query_one("#export-error", Label).display = False
+
+    def show_error(self, text: str) -> None:
+        label = self.query_one("#export-error", Label)
+        label.update(Content.styled(one_line(text, 300), "bold $error"))
+        label.display = True
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.export(Path(event.value.strip()).expanduser().absolute())
+
+    @work(group="export", exclusive=True)
+    async def export(self, path: Path) -> None:
+        try:
+            format_for(path)
+            if path.is_dir():
+                raise ExportError(f"{path} is a folder; name a file in it")
+        except ExportError as exc:
+            self.show_error(str(exc))
+            return
+        existing = in_the_way(path)
+        force = False
+        if existing:
+            names = " and ".join(p.name for p in existing)
+            question = f"{names} exists. Replace it?"
+            if not await self.app.push_screen_wait(ConfirmScreen(question, confirm="Replace")):
+                return
+            force = True
+        try:
+            write_export(self.store, self.conversation_id, path, force=force)
+        except ExportError as exc:
+            self.show_error(str(exc))
+            return
+        except Exception as exc:  # the store failed: say so, keep the dialog
+            self.show_error(str(exc) or type(exc).__name__)
+            return
+        self.dismiss(path)
