@@ -18,6 +18,7 @@ from mmchat.text import one_line
 from mmchat.tui.answer_again import edit_and_resend, regenerate
 from mmchat.tui.app_services import AppServices, services
 from mmchat.tui.runner import TurnRunner
+from mmchat.tui.screens.citations import CitationScreen
 from mmchat.tui.screens.export import ExportScreen
 from mmchat.tui.widgets.chat_log import ChatLog
 from mmchat.tui.widgets.draft import Draft
@@ -171,6 +172,8 @@ class ChatScreen(Screen[None]):
             self.edit_message(event.box)
         elif event.action == "regenerate":
             await self.action_regenerate()
+        elif event.action == "sources" and event.box.message is not None:
+            self.app.push_screen(CitationScreen(event.box.message.meta.get("citations", [])))
 
     def action_copy_last(self) -> None:
         if box := self.query_one(ChatLog).last("assistant"):

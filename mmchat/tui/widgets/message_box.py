@@ -34,6 +34,7 @@ class MessageBox(Vertical, can_focus=True):
         Binding("b", "copy_block", "Copy code"),
         Binding("e", "edit", "Edit"),
         Binding("r", "regenerate", "Regenerate"),
+        Binding("s", "sources", "Sources"),
         # A focused message is a place in a list: the arrows move along it (PageUp/PageDown
         # scroll the log, Esc stops an answer as anywhere else).
         Binding("up,k", "screen.focus_message('prev')", "Previous", show=False),
@@ -103,6 +104,12 @@ class MessageBox(Vertical, can_focus=True):
                 Content.styled("(the model gave an empty answer; ctrl+r retries)", "dim"),
             ]
         return Content.assemble(*parts)
+
+    def action_sources(self) -> None:
+        if self._citations():
+            self.post_message(self.Action(self, "sources"))
+        else:
+            self.notify("This message cites no sources", severity="warning")
 
     def _citations(self) -> list[dict[str, Any]]:
         return self.message.meta.get("citations", []) if self.message else []
