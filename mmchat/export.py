@@ -104,6 +104,8 @@ def to_markdown(store: Store, conversation: int, assets: str | None = None) -> E
         lines += ["", f"## {message.role}{status}", ""]
         for attachment in message.attachments:
             lines.append(_md_image(store, attachment, assets, out.files))
+        if message.attachments:
+            lines.append("")  # the text is a paragraph of its own, not the images' caption
         cites = message.meta.get("citations", [])
         label = f"m{message.id}-"
         lines.append(_with_markers(strip_control(message.content), cites, _footnote(label)))

@@ -46,6 +46,10 @@ def _prompt(cite: dict[str, Any]) -> Content:
 
 
 class CitationScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    #citation-list { height: auto; max-height: 24; }
+    #citation-note { margin: 1 0 0 0; }
+    """
     BINDINGS = [
         Binding("escape,q", "dismiss(None)", "Close"),
         Binding("o", "open_source", "Open file"),
@@ -56,7 +60,7 @@ class CitationScreen(ModalScreen[None]):
         self.citations = citations
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide tall"):
+        with Vertical(classes="dialog wide"):
             yield Label("Sources of this answer", classes="dialog-title")
             options = [Option(_prompt(c)) for c in self.citations]
             yield OptionList(*options, id="citation-list")

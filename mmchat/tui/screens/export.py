@@ -57,9 +57,9 @@ class ExportScreen(ModalScreen[Path | None]):
     @work(group="export", exclusive=True)
     async def export(self, path: Path) -> None:
         try:
-            format_for(path)
             if path.is_dir():
                 raise ExportError(f"{path} is a folder; name a file in it")
+            format_for(path)
         except ExportError as exc:
             self.show_error(str(exc))
             return
@@ -67,7 +67,8 @@ class ExportScreen(ModalScreen[Path | None]):
         force = False
         if existing:
             names = " and ".join(p.name for p in existing)
-            question = f"{names} exists. Replace it?"
+            verb = "exist. Replace them?" if len(existing) > 1 else "exists. Replace it?"
+            question = f"{names} {verb}"
             if not await self.app.push_screen_wait(ConfirmScreen(question, confirm="Replace")):
                 return
             force = True
