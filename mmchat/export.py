@@ -53,6 +53,22 @@ class Exported:
     files: dict[str, bytes] = field(default_factory=dict)  # path relative to the main file
 
 
+def citations(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """A message's citations that have a number and a source; a plugin's reply sets its own
+    meta, so anything else there is skipped rather than trusted."""
+    found = meta.get("citations")
+    if not isinstance(found, list):
+        return []
+    return [
+        c
+        for c in found
+        if isinstance(c, dict)
+        and isinstance(c.get("n"), int)
+        and not isinstance(c.get("n"), bool)
+        and isinstance(c.get("source"), str)
+    ]
+
+
 def suffix_format(path: Path) -> Format | None:
     """The format a file name's extension names, if any."""
     return _SUFFIXES.get(path.suffix.lower())
@@ -106,7 +122,7 @@ def to_markdown(store: Store, conversation: int, assets: str | None = None) -> E
             lines.append(_md_image(store, attachment, assets, out.files))
         if message.attachments:
             lines.append("")  # the text is a paragraph of its own, not the images' caption
-        cites = message.meta.get("citations", [])
+        cites = citations(message.meta)
         label = f"m{message.id}-"
         lines.append(_with_markers(strip_control(message.content), cites, _footnote(label)))
         if message.error:
@@ -207,7 +223,7 @@ def _json_message(m: Message) -> dict[str, Any]:
             }
             for a in m.attachments
         ],
-        "citations": m.meta.get("citations", []),
+        "citations": citations(m.meta),
         "meta": m.meta,
     }
 
@@ -264,7 +280,7 @@ def _html_message(store: Store, message: Message) -> str:
     )
     for attachment in message.attachments:
         out.append(_html_image(store, attachment))
-    cites = message.meta.get("citations", [])
+    cites = citations(message.meta)
     text = html.escape(strip_control(message.content))
     anchor = f"m{message.id}-c"
     text = _with_markers(text, cites, lambda n: f'<sup><a href="#{anchor}{n}">[{n}]</a></sup>')

@@ -159,6 +159,17 @@ def test_cli_export_formats(store, conv, tmp_path) -> None:
     assert bad.exit_code == 2 and "use md, json or html" in bad.output
 
 
+def test_malformed_citations_from_a_plugin_are_skipped(store, tmp_path) -> None:
+    c = store.create_conversation(title="plugin")
+    junk = [{"n": "1", "source": 3}, "text", {"n": 2, "source": "/kb/a.md", "title": "A"}]
+    store.add_message(c.id, "assistant", "See [1] and [2].", meta={"citations": junk})
+    text = render(store, c.id, "md").text
+    assert "See [1] and [^" in text and "]: A (/kb/a.md)" in text
+    html = render(store, c.id, "html").text
+    assert html.count("<li ") == 1
+    assert json.loads(render(store, c.id, "json").text)["messages"][0]["citations"] == [junk[2]]
+
+
 def test_terminal_markdown_links_images_by_hash(store, conv) -> None:
     text = render(store, conv, "md").text
     assert all(f"(sha256:{h})" in text for h in _blob_hashes(store, conv))

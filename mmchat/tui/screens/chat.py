@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from mmchat.export import citations
 from mmchat.personas import Persona
 from mmchat.text import one_line
 from mmchat.tui.answer_again import edit_and_resend, regenerate
@@ -172,8 +173,12 @@ class ChatScreen(Screen[None]):
             self.edit_message(event.box)
         elif event.action == "regenerate":
             await self.action_regenerate()
-        elif event.action == "sources" and event.box.message is not None:
-            self.app.push_screen(CitationScreen(event.box.message.meta.get("citations", [])))
+        elif event.action == "sources":
+            saved = event.box.message  # None while the answer streams: no sources yet
+            if cites := citations(saved.meta) if saved else []:
+                self.app.push_screen(CitationScreen(cites))
+            else:
+                self.notify("This message cites no sources", severity="warning")
 
     def action_copy_last(self) -> None:
         if box := self.query_one(ChatLog).last("assistant"):

@@ -44,7 +44,7 @@ class MessageBox(Vertical, can_focus=True):
     ]
 
     class Action(Message):
-        """Asks the screen to act on this message (edit / regenerate)."""
+        """Asks the screen to act on this message (edit / regenerate / sources)."""
 
         def __init__(self, box: MessageBox, action: str) -> None:
             super().__init__()
@@ -106,10 +106,7 @@ class MessageBox(Vertical, can_focus=True):
         return Content.assemble(*parts)
 
     def action_sources(self) -> None:
-        if self._citations():
-            self.post_message(self.Action(self, "sources"))
-        else:
-            self.notify("This message cites no sources", severity="warning")
+        self.post_message(self.Action(self, "sources"))
 
     def _citations(self) -> list[dict[str, Any]]:
         return self.message.meta.get("citations", []) if self.message else []
