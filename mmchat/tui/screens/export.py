@@ -25,12 +25,13 @@ from mmchat.tui.screens.dialogs import ConfirmScreen
 class ExportScreen(ModalScreen[Path | None]):
     """Dismissed with the written file's path, or None when cancelled."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, store: Store, conversation_id: int, suggestion: str) -> None:
+    def __init__(self, db_path: Path, conversation_id: int, suggestion: str) -> None:
         super().__init__(classes="dialog-screen")
-        self.store = store
+        self.db_path = db_path
         self.conversation_id = conversation_id
+        self.writing = False
         self.suggestion = suggestion
 
     def compose(self) -> ComposeResult:
@@ -44,14 +45,18 @@ class ExportScreen(ModalScreen[Path | None]):
     def on_mount(self) -> None:
         self.query_one("#export-error", Label).display = False
 
-    def show_error(self, text: str) -> None:
+    def show_error(self, text: str, style: str = "bold $error") -> None:
         label = self.query_one("#export-error", Label)
-        label.update(Content.styled(one_line(text, 300), "bold $error"))
+        label.update(Content.styled(one_line(text, 300), style))
         label.display = True
+
+    def action_cancel(self) -> None:
+        if not self.writing:  # once writing, the dialog stays to say how it went
+            self.dismiss(None)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        if event.value.strip():
+        if event.value.strip() and not self.writing:
             self.export(Path(event.value.strip()).expanduser().absolute())
 
     @work(group="export", exclusive=True)
@@ -64,20 +69,28 @@ class ExportScreen(ModalScreen[Path | None]):
             self.show_error(str(exc))
             return
         existing = in_the_way(path)
-        force = False
         if existing:
             names = " and ".join(p.name for p in existing)
             verb = "exist. Replace them?" if len(existing) > 1 else "exists. Replace it?"
             question = f"{names} {verb}"
             if not await self.app.push_screen_wait(ConfirmScreen(question, confirm="Replace")):
                 return
-            force = True
+        self.writing = True
+        self.show_error("Exporting…", style="dim")
+        self.write(path, force=bool(existing))
+
+    @work(thread=True, group="export-write", exit_on_error=False, description="export a chat")
+    def write(self, path: Path, *, force: bool) -> None:
+        """Off the UI thread: a long chat with photos is megabytes of base64. The store's
+        connection belongs to the UI thread, so this reads through one of its own, read-only."""
         try:
-            write_export(self.store, self.conversation_id, path, force=force)
-        except ExportError as exc:
-            self.show_error(str(exc))
-            return
-        except Exception as exc:  # the store failed: say so, keep the dialog
-            self.show_error(str(exc) or type(exc).__name__)
-            return
-        self.dismiss(path)
+            with Store(self.db_path, readonly=True) as store:
+                write_export(store, self.conversation_id, path, force=force)
+        except Exception as exc:  # ExportError, or the store failed: say so, keep the dialog
+            self.app.call_from_thread(self._failed, str(exc) or type(exc).__name__)
+        else:
+            self.app.call_from_thread(self.dismiss, path)
+
+    def _failed(self, text: str) -> None:
+        self.writing = False
+        self.show_error(text)
