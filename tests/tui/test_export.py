@@ -111,3 +111,18 @@ async def test_a_new_chat_has_nothing_to_export(make_app) -> None:
         assert any("Nothing to export" in n.message for n in app._notifications)
         titles = [c.title for c in chat_commands(app.screen)]
         assert "Export chat" in titles
+
+
+async def test_the_suggested_path_is_a_new_file_where_mmchat_runs(
+    make_app, session, png, tmp_path, monkeypatch
+) -> None:
+    conv_id = seed(session.store, png)
+    monkeypatch.chdir(tmp_path)
+    app, _ = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _open_dialog(app, pilot, conv_id)
+        await pilot.press("enter")  # accept the suggestion as it stands
+        await wait_for(pilot, lambda: not isinstance(app.screen, ExportScreen))
+    written = tmp_path / f"mmchat-chat-{conv_id}.md"
+    assert written.read_text().startswith("# Picture chat")
+    assert len(list((tmp_path / f"mmchat-chat-{conv_id}_files").iterdir())) == 1

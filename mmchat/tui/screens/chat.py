@@ -221,8 +221,7 @@ class ChatScreen(Screen[None]):
         if self.conversation_id is None:
             self.notify("Nothing to export yet: this chat has no messages", severity="warning")
             return
-        suggestion = f"mmchat-chat-{self.conversation_id}.md"
-        screen = ExportScreen(self.mm.store.path, self.conversation_id, suggestion)
+        screen = ExportScreen(self.mm.store.path, self.conversation_id)
         self.app.push_screen(screen, self._exported)
 
     def _exported(self, path: Path | None) -> None:

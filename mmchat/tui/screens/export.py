@@ -22,17 +22,26 @@ from mmchat.text import one_line
 from mmchat.tui.screens.dialogs import ConfirmScreen
 
 
+def suggested_path(conversation_id: int) -> str:
+    """A new Markdown file in the folder mmchat runs in, written short (~) where it can be."""
+    path = Path.cwd() / f"mmchat-chat-{conversation_id}.md"
+    try:
+        return str(Path("~") / path.relative_to(Path.home()))
+    except (ValueError, RuntimeError):  # outside home, or no home to speak of
+        return str(path)
+
+
 class ExportScreen(ModalScreen[Path | None]):
     """Dismissed with the written file's path, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, db_path: Path, conversation_id: int, suggestion: str) -> None:
+    def __init__(self, db_path: Path, conversation_id: int) -> None:
         super().__init__(classes="dialog-screen")
         self.db_path = db_path
         self.conversation_id = conversation_id
+        self.suggestion = suggested_path(conversation_id)
         self.writing = False
-        self.suggestion = suggestion
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
