@@ -4,6 +4,7 @@ shown in the dialog with the path kept."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -94,6 +95,11 @@ async def test_folder_and_unknown_extension_are_refused_in_the_dialog(
         await wait_for(pilot, lambda: ".md, .json or .html" in _error(screen))
         await _submit(pilot, screen, tmp_path / "no such dir" / "chat.html")
         await wait_for(pilot, lambda: "no folder" in _error(screen))
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)  # root writes there anyway; /proc takes no file from anyone
+        unwritable = Path("/proc/chat.html") if os.geteuid() == 0 else locked / "chat.html"
+        await _submit(pilot, screen, unwritable)
+        await wait_for(pilot, lambda: "cannot write" in _error(screen))
         assert app.screen is screen and screen.query_one(Input).value.endswith("chat.html")
         await _submit(pilot, screen, tmp_path / "chat.html")
         await wait_for(pilot, lambda: not isinstance(app.screen, ExportScreen))
