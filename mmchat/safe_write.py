@@ -11,8 +11,8 @@ class WriteRefused(Exception):
     """The file was not written; the message is one line for a person."""
 
 
-def write_private(path: Path, text: str, *, force: bool = False) -> None:
-    """Write `text` to `path` as 0600.
+def write_private(path: Path, text: str | bytes, *, force: bool = False) -> None:
+    """Write `text` (or bytes: an image) to `path` as 0600.
 
     An existing file is replaced only with `force`; a symbolic link is never followed, even
     with it (a link planted where an export goes would otherwise overwrite its target).
@@ -29,6 +29,7 @@ def write_private(path: Path, text: str, *, force: bool = False) -> None:
         if exc.errno == errno.ELOOP:
             raise WriteRefused(f"{path} is a symbolic link; not followed") from None
         raise WriteRefused(f"cannot write {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    with os.fdopen(fd, "wb") as out:
         os.fchmod(out.fileno(), 0o600)  # a replaced file keeps its old mode otherwise
-        out.write(text)
+        out.write(data)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from mmchat.commands.common import DbOption, fail
-from mmchat.text import json_for_terminal, one_line, strip_control
+from mmchat.text import one_line
 
 app = typer.Typer(help="List, show, rename, delete and export conversations.", no_args_is_help=True)
 
@@ -56,11 +56,12 @@ def list_(
 @app.command()
 def show(conversation: int, db: DbOption = None) -> None:
     """Print a conversation as Markdown."""
+    from mmchat.export import to_markdown
     from mmchat.store import StoreError
 
     with _store(db, readonly=True) as store:
         try:
-            typer.echo(to_markdown(store, conversation))
+            typer.echo(to_markdown(store, conversation).text, nl=False)
         except StoreError as exc:
             fail(str(exc))
 
@@ -100,78 +101,35 @@ def delete(
 @app.command()
 def export(
     conversation: int,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md or json")] = "md",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", "-f", help="md, json or html (default: from -o's extension, else md)"
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="New file to write (created 0600).")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="New file to write (0600); Markdown's images go in NAME_files/."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing -o file.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Export a conversation to Markdown or JSON."""
+    """Export a conversation to Markdown, JSON or one self-contained HTML file."""
+    from mmchat.export import FORMATS, ExportError, render, suffix_format, write_export
     from mmchat.store import StoreError
 
-    if fmt not in ("md", "json"):
-        fail(f"unknown format {fmt!r}: use md or json", 2)
+    fmt = fmt or (output and suffix_format(output)) or "md"
+    if fmt not in FORMATS:
+        fail(f"unknown format {fmt!r}: use md, json or html", 2)
     with _store(db, readonly=True) as store:
         try:
-            text = to_markdown(store, conversation) if fmt == "md" else to_json(store, conversation)
+            if output is None:  # to the terminal: Markdown links its images by sha256
+                typer.echo(render(store, conversation, fmt).text, nl=False)
+                return
+            write_export(store, conversation, output, fmt=fmt, force=force)
         except StoreError as exc:
             fail(str(exc))
-    if output is None:
-        typer.echo(text)
-        return
-    from mmchat.safe_write import WriteRefused, write_private
-
-    try:
-        write_private(output, text + "\n", force=force)
-    except WriteRefused as exc:
-        fail(str(exc), 2)
-
-
-def to_markdown(store: Any, conversation: int) -> str:
-    conv = store.conversation(conversation)
-    lines = [f"# {strip_control(conv.title or 'Conversation')} ({conv.id})", ""]
-    model, persona = one_line(conv.model or "?"), one_line(conv.persona or "?")
-    lines.append(f"*model: {model} · persona: {persona}*")
-    for message in store.messages(conversation):
-        status = "" if message.status == "complete" else f" ({message.status})"
-        lines += ["", f"## {message.role}{status}", ""]
-        lines += [f"![{strip_control(a.name)}](sha256:{a.sha256})" for a in message.attachments]
-        lines.append(strip_control(message.content))
-        if message.error:
-            lines.append(f"\n> error: {one_line(message.error)}")
-        for cite in message.meta.get("citations", []):
-            lines.append(f"\n[{cite['n']}]: {strip_control(cite['source'])}")
-    return "\n".join(lines)
-
-
-def to_json(store: Any, conversation: int) -> str:
-    conv = store.conversation(conversation)
-    data = {
-        "id": conv.id,
-        "title": conv.title,
-        "model": conv.model,
-        "persona": conv.persona,
-        "system": conv.system,
-        "created_at": conv.created_at,
-        "messages": [
-            {
-                "id": m.id,
-                "role": m.role,
-                "content": m.content,
-                "status": m.status,
-                "model": m.model,
-                "persona": m.persona,
-                "error": m.error,
-                "prompt_tokens": m.prompt_tokens,
-                "completion_tokens": m.completion_tokens,
-                "meta": m.meta,
-                "created_at": m.created_at,
-                "attachments": [
-                    {"sha256": a.sha256, "name": a.name, "mime": a.mime} for a in m.attachments
-                ],
-            }
-            for m in store.messages(conversation)
-        ],
-    }
-    return json_for_terminal(data, indent=2)
+        except ExportError as exc:
+            fail(str(exc), 2)

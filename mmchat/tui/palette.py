@@ -25,6 +25,11 @@ def chat_commands(screen: ChatScreen) -> Iterable[SystemCommand]:
         ("Copy last answer", "Copy the last answer to the clipboard (f3)", screen.action_copy_last),
         ("Edit last message", "Edit and resend your last message (f4)", screen.action_edit_last),
         ("Rename chat", "Rename the current chat (f2)", screen.action_rename_chat),
+        (
+            "Export chat",
+            "Save this chat as Markdown, JSON or HTML, by the file's extension (ctrl+s)",
+            screen.action_export_chat,
+        ),
         ("Delete chat", "Delete the current chat (f8)", screen.action_delete_chat),
         ("Search chats", "Search titles and messages (ctrl+f)", screen.action_search),
         ("Toggle chat list", "Show or hide the sidebar (ctrl+b)", screen.action_toggle_sidebar),

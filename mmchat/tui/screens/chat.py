@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,10 +13,14 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from mmchat.export import citations
 from mmchat.personas import Persona
+from mmchat.text import one_line
 from mmchat.tui.answer_again import edit_and_resend, regenerate
 from mmchat.tui.app_services import AppServices, services
 from mmchat.tui.runner import TurnRunner
+from mmchat.tui.screens.citations import CitationScreen
+from mmchat.tui.screens.export import ExportScreen
 from mmchat.tui.widgets.chat_log import ChatLog
 from mmchat.tui.widgets.draft import Draft
 from mmchat.tui.widgets.message_box import MessageBox
@@ -39,6 +45,7 @@ class ChatScreen(Screen[None]):
         Binding("f8", "delete_chat", "Delete", show=False),
         Binding("f3", "copy_last", "Copy answer", show=False),
         Binding("f4", "edit_last", "Edit last", show=False),
+        Binding("ctrl+s", "export_chat", "Export", show=False),
         Binding("ctrl+q", "app.quit", "Quit"),
         # The transcript from anywhere; Home/End and PageUp/PageDown in the composer are
         # the composer's (Composer passes PageUp/PageDown on: its few lines need no paging).
@@ -166,6 +173,12 @@ class ChatScreen(Screen[None]):
             self.edit_message(event.box)
         elif event.action == "regenerate":
             await self.action_regenerate()
+        elif event.action == "sources":
+            saved = event.box.message  # None while the answer streams: no sources yet
+            if cites := citations(saved.meta) if saved else []:
+                self.app.push_screen(CitationScreen(cites))
+            else:
+                self.notify("This message cites no sources", severity="warning")
 
     def action_copy_last(self) -> None:
         if box := self.query_one(ChatLog).last("assistant"):
@@ -203,6 +216,17 @@ class ChatScreen(Screen[None]):
     async def _deleted(self, event: Sidebar.Deleted) -> None:
         if event.conversation_id == self.conversation_id:
             await self.chat.show_new()
+
+    def action_export_chat(self) -> None:
+        if self.conversation_id is None:
+            self.notify("Nothing to export yet: this chat has no messages", severity="warning")
+            return
+        screen = ExportScreen(self.mm.store.path, self.conversation_id)
+        self.app.push_screen(screen, self._exported)
+
+    def _exported(self, path: Path | None) -> None:
+        if path is not None:
+            self.notify(f"Exported to {one_line(str(path), 200)}", markup=False)
 
     def action_pick_persona(self) -> None:
         self.chat.pick_persona()

@@ -34,6 +34,7 @@ class MessageBox(Vertical, can_focus=True):
         Binding("b", "copy_block", "Copy code"),
         Binding("e", "edit", "Edit"),
         Binding("r", "regenerate", "Regenerate"),
+        Binding("s", "sources", "Sources"),
         # A focused message is a place in a list: the arrows move along it (PageUp/PageDown
         # scroll the log, Esc stops an answer as anywhere else).
         Binding("up,k", "screen.focus_message('prev')", "Previous", show=False),
@@ -43,7 +44,7 @@ class MessageBox(Vertical, can_focus=True):
     ]
 
     class Action(Message):
-        """Asks the screen to act on this message (edit / regenerate)."""
+        """Asks the screen to act on this message (edit / regenerate / sources)."""
 
         def __init__(self, box: MessageBox, action: str) -> None:
             super().__init__()
@@ -103,6 +104,9 @@ class MessageBox(Vertical, can_focus=True):
                 Content.styled("(the model gave an empty answer; ctrl+r retries)", "dim"),
             ]
         return Content.assemble(*parts)
+
+    def action_sources(self) -> None:
+        self.post_message(self.Action(self, "sources"))
 
     def _citations(self) -> list[dict[str, Any]]:
         return self.message.meta.get("citations", []) if self.message else []
