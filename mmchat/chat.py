@@ -188,7 +188,13 @@ class Turn:
             return {}
         return {
             "citations": [
-                {"n": i, "source": p.source, "title": p.title, "location": p.location}
+                {
+                    "n": i,
+                    "source": p.source,
+                    "title": p.title,
+                    "location": p.location,
+                    "text": p.text,
+                }
                 for i, p in enumerate(passages, 1)
             ]
         }

@@ -96,8 +96,14 @@ def test_passages_of_two_plugins_are_quoted_once_and_cited(store: Store) -> None
     passages = format_passages([hook_passage, FAQ])
     assert question.content == f"{passages}\n\n{QUESTION}"
     assert events[-1].message.meta["citations"] == [
-        {"n": 1, "source": "/kb/hook.md", "title": "", "location": ""},
-        {"n": 2, "source": FAQ.source, "title": "Example FAQ", "location": "Refunds"},
+        {"n": 1, "source": "/kb/hook.md", "title": "", "location": "", "text": "From the hook."},
+        {
+            "n": 2,
+            "source": FAQ.source,
+            "title": "Example FAQ",
+            "location": "Refunds",
+            "text": FAQ.text,
+        },
     ]
     assert HookRetrieve.passages == (hook_passage, FAQ)
 
@@ -185,7 +191,13 @@ def test_ask_cites_the_plugin_passage_and_the_model_sees_it(helpdesk: Path) -> N
     data = json.loads(result.stdout)
     assert data["model"] == "example:echo" and data["status"] == "complete"
     assert data["citations"] == [
-        {"n": 1, "source": FAQ.source, "title": "Example FAQ", "location": "Refunds"}
+        {
+            "n": 1,
+            "source": FAQ.source,
+            "title": "Example FAQ",
+            "location": "Refunds",
+            "text": FAQ.text,
+        }
     ]
     # the example engine quotes the first passage of its prompt, in the engine process
     assert data["content"] == f"Echo: {QUESTION} From [1]: {FAQ.text}"
