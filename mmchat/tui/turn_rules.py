@@ -49,6 +49,9 @@ def turn_options(settings: Settings, persona: Persona, model: str) -> TurnOption
         temperature=(
             persona.temperature if persona.temperature is not None else settings.temperature
         ),
+        top_p=persona.top_p if persona.top_p is not None else settings.top_p,
+        top_k=settings.top_k,
+        repeat_penalty=settings.repeat_penalty,
         system=settings.system,
     )
 
