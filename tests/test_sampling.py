@@ -61,6 +61,16 @@ def test_greedy_with_the_penalty_leaves_a_token_it_keeps_choosing() -> None:
     assert [penalised(logits) for _ in range(3)] == [0, 1, 0]
 
 
+def test_greedy_with_the_penalty_is_argmax_of_the_penalised_logits() -> None:
+    generator = torch.Generator().manual_seed(1)
+    sampler = Sampler(0.0, repeat_penalty=1.3)
+    for _ in range(200):  # logits near one another: the penalty often changes the choice
+        logits = torch.randn(300, generator=generator)
+        recent = torch.tensor(list(sampler.recent), dtype=torch.long)
+        expected = int(torch.argmax(penalize(logits, recent, 1.3) if len(recent) else logits))
+        assert sampler(logits) == expected
+
+
 def test_top_k_1_and_a_tiny_top_p_are_argmax_and_a_seed_repeats_a_sample() -> None:
     generator = torch.Generator().manual_seed(0)
     rows = [torch.randn(500, generator=generator) for _ in range(20)]
