@@ -5,6 +5,8 @@ the default sampling, in one run.
                                       [--config greedy --config default --config sampled]
                                       [--answers FILE]
 
+`--limit 0` prints only the per-token cost of choosing a token and the loop guard.
+
 The prompts are bench/data/quality_prompts.json (explain, list, story, advice, facts with known
 answers; and a few coding prompts, reported apart for a bigger model later). Every answer runs
 through the engine `mmchat ask` uses (ProcessEngine: the model in its own process) on the
@@ -236,6 +238,8 @@ def main() -> None:
             )
     prompts = json.loads(PROMPTS.read_text(encoding="utf-8"))["prompts"][: args.limit]
     configs = args.config or ["greedy", "default"]
+    if not prompts:  # --limit 0: the per-token cost alone
+        return
     engine = ProcessEngine(resolve(args.model), quant="auto", threads=args.threads)
     started = time.perf_counter()
     engine.load()
