@@ -244,3 +244,32 @@ def test_bad_persona_sampling_values_are_refused(tmp_path: Path) -> None:
         "persona 'wide': 'top_p' must be more than 0 and at most 1, got 1.5"
     )
     assert persona_problem(Persona("calm", temperature=0.2, top_p=0.9)) is None
+
+
+# -- how the TUI marks an answer the engine ended early -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("meta", "note"),
+    [
+        ({"finish_reason": "repetition"}, "ended early: it was repeating itself"),
+        ({"finish_reason": "length"}, "cut off at the length limit"),
+        ({}, None),
+    ],
+)
+async def test_the_tui_marks_an_answer_ended_early(meta: dict[str, str], note: str | None) -> None:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Static
+
+    from mmchat.store import Message
+    from mmchat.tui.widgets.message_box import MessageBox
+
+    saved = Message(1, 1, "assistant", "Cats are soft.\n" * 3, "complete", meta=meta)
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MessageBox("assistant", saved.content, message=saved)
+
+    async with Host().run_test() as pilot:
+        header = str(pilot.app.query_one(".message-header", Static).render())
+        assert (note in header) if note else header.strip() == "assistant", header
