@@ -34,6 +34,20 @@ from mmchat.text import one_line, strip_control
 from mmchat.tickets import Tickets
 
 CHECKPOINT_SECONDS = 0.5
+# A complete answer the engine ended early keeps why in its meta under FINISH_REASON, for the
+# person to see: "length" (the token limit) or "repetition" (it fell into a loop).
+FINISH_REASON = "finish_reason"
+FINISH_NOTES = {
+    "length": "cut off at the length limit",
+    "repetition": "ended early: it was repeating itself",
+}
+CUT_REASONS = tuple(FINISH_NOTES)
+
+
+def finish_note(message: Message) -> str | None:
+    """The short line shown under an answer the engine ended early, or None."""
+    return FINISH_NOTES.get(str(message.meta.get(FINISH_REASON)))
+
 
 # Passages travel in the person's turn, never in the system prompt: a document is data the
 # person brought, not a rule. The system prompt says how to read the block; the block repeats it.
@@ -54,8 +68,11 @@ _BLOCK_TAG = re.compile(r"<\s*/?\s*documents\s*>", re.IGNORECASE)
 class TurnOptions:
     model: str = "default"
     max_tokens: int = 512
-    temperature: float = 0.0
-    top_p: float = 1.0
+    # Sampling: None takes the model's default; temperature 0 is exact greedy.
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repeat_penalty: float | None = None
     seed: int | None = None
     system: str = ""  # an extra system prompt from the command line; persona's comes first
     use_plugins_context: bool = True  # False: --no-kb
@@ -150,6 +167,8 @@ class Turn:
             max_new_tokens=self.options.max_tokens,
             temperature=self.options.temperature,
             top_p=self.options.top_p,
+            top_k=self.options.top_k,
+            repeat_penalty=self.options.repeat_penalty,
             seed=self.options.seed,
         )
         yield from self._stream(conversation_id, context, request)
@@ -235,6 +254,7 @@ class Turn:
         status: str = "failed"
         error: str | None = "the answer ended unexpectedly"
         prompt_tokens = completion_tokens = None
+        cut: str | None = None  # a complete answer the engine ended early, and why
         last_save = time.monotonic()
         try:
             for event in self.engine.stream(request):
@@ -255,6 +275,7 @@ class Turn:
                     completion_tokens = event.completion_tokens
                     cancelled = event.reason == "cancelled" or self._cancel.is_set()
                     status, error = ("stopped", None) if cancelled else ("complete", None)
+                    cut = event.reason if event.reason in CUT_REASONS and not cancelled else None
                 elif isinstance(event, Failed):
                     status, error = "failed", event.message
                 yield event
@@ -273,7 +294,7 @@ class Turn:
                 error=error,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
-                meta=self._meta(context.passages),
+                meta={**self._meta(context.passages), **({FINISH_REASON: cut} if cut else {})},
             )
         extra = self._finished(context, saved)
         if extra:

@@ -7,9 +7,11 @@ MMCHAT_DATA_DIR, MMCHAT_CONFIG_DIR and MMCHAT_CACHE_DIR move one each.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -97,7 +99,11 @@ class Settings:
 
     model: str = "default"
     quant: str = "auto"
-    temperature: float = 0.0
+    # Sampling: None (unset) takes the model's own defaults; temperature 0 is exact greedy.
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repeat_penalty: float | None = None
     max_tokens: int = 512
     persona: str = ""
     system: str = ""
@@ -109,6 +115,9 @@ _ENV = {
     "model": "MMCHAT_MODEL",
     "quant": "MMCHAT_QUANT",
     "temperature": "MMCHAT_TEMPERATURE",
+    "top_p": "MMCHAT_TOP_P",
+    "top_k": "MMCHAT_TOP_K",
+    "repeat_penalty": "MMCHAT_REPEAT_PENALTY",
     "max_tokens": "MMCHAT_MAX_TOKENS",
     "persona": "MMCHAT_PERSONA",
     "system": "MMCHAT_SYSTEM",
@@ -116,16 +125,54 @@ _ENV = {
 }
 
 
+_SAMPLING_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "temperature": (lambda v: v >= 0, "0 or more (0 = greedy)"),
+    "top_p": (lambda v: 0 < v <= 1, "more than 0 and at most 1"),
+    "top_k": (lambda v: v >= 0, "0 (off) or more"),
+    "repeat_penalty": (lambda v: v > 0, "more than 0 (1 = off)"),
+}
+
+
+def sampling_problem(name: str, value: object) -> str | None:
+    """Why `value` cannot be the sampling setting `name` (temperature, top_p, top_k,
+    repeat_penalty), as "must be ..., got ...", or None; None itself is fine (the model's
+    default). Flags, settings and personas all check with it."""
+    if value is None:
+        return None
+    accepts, rule = _SAMPLING_RULES[name]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)  # an infinite temperature would pass its rule
+        or not accepts(value)
+    ):
+        return f"must be {rule}, got {value!r}"
+    return None
+
+
 def _coerce(name: str, value: Any, source: str) -> Any:
-    kind = {f.name: f.type for f in fields(Settings)}[name]
+    kind = str({f.name: f.type for f in fields(Settings)}[name])
+    optional = kind.endswith(" | None")
+    kind = kind.removesuffix(" | None")
+    if optional and value == "":
+        return None  # an empty variable: unset, the model's default
+    wrong = f"{source}: '{name}' must be {'an' if kind == 'int' else 'a'} {kind}, got {value!r}"
+    if kind in ("float", "int") and (
+        isinstance(value, bool) or kind == "int" and isinstance(value, float)
+    ):
+        raise ConfigError(wrong)
     try:
         if kind == "float":
-            return float(value)
-        if kind == "int":
-            return int(value)
-        return str(value)
+            result: Any = float(value)
+        elif kind == "int":
+            result = int(value)
+        else:
+            return str(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{source}: '{name}' must be a {kind}, got {value!r}") from None
+        raise ConfigError(wrong) from None
+    if name in _SAMPLING_RULES and (problem := sampling_problem(name, result)):
+        raise ConfigError(f"{source}: '{name}' {problem}")
+    return result
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from mmchat.config import sampling_problem
+
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -79,6 +81,9 @@ def persona_problem(persona: object) -> str | None:
         return f"persona '{persona.name}': 'variables' must map names to text"
     if not isinstance(persona.escalation, dict):
         return f"persona '{persona.name}': 'escalation' must be a table"
+    for key in ("temperature", "top_p"):
+        if problem := sampling_problem(key, getattr(persona, key)):
+            return f"persona '{persona.name}': '{key}' {problem}"
     return None
 
 
@@ -130,6 +135,8 @@ def read_persona_toml(path: Path) -> dict[str, Any]:
     for key in ("temperature", "top_p"):
         if key in values:
             values[key] = float(values[key])
+            if problem := sampling_problem(key, values[key]):
+                raise PersonaError(f"{path}: field '{key}' {problem}")
     return values
 
 

@@ -58,6 +58,33 @@ def test_ask_json_stdin_and_continue(isolated_home: Path) -> None:
     assert "## assistant" in md.stdout and "Rome" in md.stdout
 
 
+def repeated_line(text: str, width: int | None = None) -> int:
+    """How often the answer's most repeated non-empty line (its first `width` characters)
+    appears."""
+    lines = [line.strip()[:width] for line in text.splitlines() if line.strip()]
+    return max((lines.count(line) for line in lines), default=0)
+
+
+def test_an_answer_stuck_in_a_loop_is_ended_and_marked(isolated_home: Path) -> None:
+    poem = ["--model", "smollm2", "--max-tokens", "300", "Write a short poem about cats."]
+    result = run("ask", "--temperature", "0", *poem)  # exact greedy loops on this one
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "mmchat: (ended early: it was repeating itself)"
+    # What it wrote is kept: the third copy ends where the guard saw the loop come round.
+    assert repeated_line(result.stdout, width=40) >= 3, result.stdout
+    shown = json.loads(run("history", "export", "1", "--format", "json").stdout)
+    answer = shown["messages"][-1]
+    assert answer["status"] == "complete" and answer["meta"]["finish_reason"] == "repetition"
+
+
+def test_the_default_sampling_writes_a_poem_without_a_loop(isolated_home: Path) -> None:
+    result = run("ask", "--json", "Write a short poem about cats.")  # the default model
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["finish_reason"] in ("stop", "length") and data["content"].strip()
+    assert repeated_line(data["content"]) < 3, data["content"]
+
+
 def test_history_rename_and_delete(isolated_home: Path) -> None:
     from mmchat.config import default_db_path
     from mmchat.store import Store
@@ -80,6 +107,11 @@ def test_history_rename_and_delete(isolated_home: Path) -> None:
         (["ask", "--persona", "nobody", "hi"], "unknown persona 'nobody'"),
         (["ask", "--conversation", "42", "hi"], "no conversation 42"),
         (["ask", "   "], "the question is empty"),
+        (["ask", "--temperature", "-1", "hi"], "--temperature must be 0 or more (0 = greedy)"),
+        (["ask", "--top-p", "2", "hi"], "--top-p must be more than 0 and at most 1, got 2.0"),
+        (["ask", "--top-p", "0", "hi"], "--top-p must be more than 0 and at most 1, got 0.0"),
+        (["ask", "--repeat-penalty", "0", "hi"], "--repeat-penalty must be more than 0 (1 = off)"),
+        (["ask", "--top-k", "-5", "hi"], "--top-k must be 0 (off) or more, got -5"),
         (["train-fusion", "--out", "unused", "--stage", "top-layer"], "give it --init FOLDER"),
         (["train-fusion", "--out", "unused", "--stage", "nope"], "unknown stage 'nope'"),
         (["train-fusion", "--out", "unused", "--steps", "5"], "--steps applies to one stage"),

@@ -222,3 +222,88 @@ def test_fast_path_and_transformers_give_the_same_greedy_answer_through_the_engi
     split = SplitStep(model, quantize_int8_dynamic(copy.deepcopy(model)))
     reference, _, _ = run(split, prompt, tokenizer, 40)
     assert fast == reference and len(fast.split()) >= 5
+
+
+# -- sampling and the loop guard -----------------------------------------------------------------
+
+POEM = "Write a short poem about cats."
+
+
+def argmax_ids(step: Step, prompt: list[int], count: int, eos: int) -> list[int]:
+    """Plain greedy decoding with no loop around it: the reference for temperature 0."""
+    ids: list[int] = []
+    logits = step.prefill(prompt)
+    while logits is not None and len(ids) < count:
+        token = int(torch.argmax(logits))
+        if token == eos:
+            break
+        ids.append(token)
+        logits = step.next(token)
+    step.close()
+    return ids
+
+
+def test_temperature_0_is_plain_argmax_and_the_default_is_not(smollm2: tuple[Any, Any]) -> None:
+    model, tokenizer = smollm2
+    prompt = chat(tokenizer, POEM)  # greedy repeats its first sentence: the penalty shows
+    reference = argmax_ids(CausalLMStep(model), prompt, 60, tokenizer.eos_token_id)
+    greedy = GenerationRequest([], max_new_tokens=60, temperature=0.0)
+    events = list(
+        generate(
+            CausalLMStep(model),
+            prompt,
+            greedy,
+            tokenizer=tokenizer,
+            eos_ids={tokenizer.eos_token_id},
+            cancel=threading.Event(),
+            started=time.perf_counter(),
+        )
+    )
+    text, finished = "".join(e.text for e in events if isinstance(e, Delta)), events[-1]
+    assert isinstance(finished, Finished)
+    made = reference[: finished.completion_tokens]
+    assert text == tokenizer.decode(made, skip_special_tokens=True)  # token for token
+    # Greedy falls into a loop ("A cat with a tail as long as a cat's legs," three times) and
+    # the guard ends it there; the model's default (its repetition penalty) goes elsewhere.
+    assert finished.reason == "repetition" and finished.completion_tokens < 60, text
+    default, _, _ = run(CausalLMStep(model), prompt, tokenizer, 60)
+    lines = [line for line in default.splitlines() if line.strip()]
+    assert default != text and max(lines.count(line) for line in lines) < 3, default
+
+
+class Looping:
+    """A step that always makes the next token of `line`, over and over, as a model stuck in
+    a loop does (the logits favour one token each step)."""
+
+    def __init__(self, line: list[int], vocab: int) -> None:
+        self.line = line
+        self.vocab = vocab
+        self.made = 0
+
+    def _logits(self) -> torch.Tensor:
+        logits = torch.zeros(self.vocab)
+        logits[self.line[self.made % len(self.line)]] = 10.0  # beyond any penalty
+        self.made += 1
+        return logits
+
+    def prefill(self, prompt: list[int]) -> torch.Tensor:
+        return self._logits()
+
+    def next(self, token: int) -> torch.Tensor:
+        return self._logits()
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_guard_ends_an_answer_stuck_in_a_loop(smollm2: tuple[Any, Any]) -> None:
+    _, tokenizer = smollm2
+    line = tokenizer("Cats are soft and warm.\n", add_special_tokens=False)["input_ids"]
+    step = Looping(line, len(tokenizer))
+    text, finished, _ = run(step, [1, 2, 3], tokenizer, 200)
+    assert isinstance(finished, Finished) and finished.reason == "repetition"
+    assert finished.completion_tokens == 3 * len(line)  # ended as the third copy was made
+    assert text == "Cats are soft and warm.\n" * 3
+    rows = tokenizer("| --- ", add_special_tokens=False)["input_ids"]  # a table's rule: no words
+    _, table_end, _ = run(Looping(rows, len(tokenizer)), [1, 2, 3], tokenizer, 40)
+    assert isinstance(table_end, Finished) and table_end.reason == "length"

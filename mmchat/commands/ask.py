@@ -6,11 +6,13 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from mmchat.commands.common import DbOption, NoPluginsOption, fail, warn
+
+_N = TypeVar("_N", int, float)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -33,7 +35,19 @@ def ask(
     image: Annotated[
         list[Path] | None, typer.Option("--image", "-i", help="Attach an image (repeatable).")
     ] = None,
-    temperature: Annotated[float | None, typer.Option(help="0 = greedy.")] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="0 = greedy (exact); default: the model's.")
+    ] = None,
+    top_p: Annotated[
+        float | None, typer.Option(help="Nucleus sampling, (0, 1]; default: the model's.")
+    ] = None,
+    top_k: Annotated[
+        int | None, typer.Option(help="Sample among the k likeliest tokens; 0 = off.")
+    ] = None,
+    repeat_penalty: Annotated[
+        float | None,
+        typer.Option(help="Penalty on the last 64 tokens' repeats; 1 = off, default 1.1."),
+    ] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Longest answer in tokens.")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
     quant: Annotated[str | None, typer.Option(help="auto, none, int8, 4bit or 8bit.")] = None,
@@ -49,8 +63,8 @@ def ask(
     no_plugins: NoPluginsOption = False,
 ) -> None:
     """Ask one question and stream the answer."""
-    from mmchat.chat import Notice, Turn, TurnDone, TurnOptions
-    from mmchat.config import ConfigError
+    from mmchat.chat import FINISH_NOTES, Notice, Turn, TurnDone, TurnOptions
+    from mmchat.config import ConfigError, sampling_problem
     from mmchat.engine.base import Delta, EngineError, Failed, Finished
     from mmchat.engine.registry import UnknownModel
     from mmchat.images import ImageRejected, read_image_file
@@ -59,6 +73,15 @@ def ask(
     from mmchat.store import StoreError
     from mmchat.text import json_for_terminal, strip_control
 
+    sampling = {
+        "temperature": temperature,
+        "top_p": top_p,
+        "top_k": top_k,
+        "repeat_penalty": repeat_penalty,
+    }
+    for name, value in sampling.items():
+        if bad := sampling_problem(name, value):
+            fail(f"--{name.replace('_', '-')} {bad}", 2)
     try:
         text = sys.stdin.read() if prompt == "-" else prompt
     except KeyboardInterrupt:
@@ -101,6 +124,9 @@ def ask(
         model=model_name,
         max_tokens=max_tokens or chosen.max_tokens or settings.max_tokens,
         temperature=_first(temperature, chosen.temperature, settings.temperature),
+        top_p=_first(top_p, chosen.top_p, settings.top_p),
+        top_k=_first(top_k, settings.top_k),
+        repeat_penalty=_first(repeat_penalty, settings.repeat_penalty),
         seed=seed,
         system=system or conv.system or "",
         use_plugins_context=not no_kb,
@@ -151,6 +177,8 @@ def ask(
     elif not as_json and code == 0:
         print()
         _print_citations(result)
+        if note := FINISH_NOTES.get(result.get("finish_reason", "")):
+            warn(f"({note})")  # beside the answer, not in it: stdout stays the answer
     raise typer.Exit(code)
 
 
@@ -163,8 +191,9 @@ def _show_progress(progress: Any) -> None:
     sys.stderr.flush()
 
 
-def _first(*values: float | None) -> float:
-    return next(v for v in values if v is not None)
+def _first(*values: _N | None) -> _N | None:
+    """The first value set (None: none is, the model's default applies)."""
+    return next((v for v in values if v is not None), None)
 
 
 def _describe(result: dict[str, Any], message: Any) -> None:

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
-FinishReason = Literal["stop", "length", "cancelled"]
+# "repetition": the answer fell into a loop (the same run three times) and was ended there.
+FinishReason = Literal["stop", "length", "cancelled", "repetition"]
 
 
 class EngineError(Exception):
@@ -53,9 +54,13 @@ class ChatMessage:
 class GenerationRequest:
     messages: list[ChatMessage]
     max_new_tokens: int = 512
-    temperature: float = 0.0  # 0 means greedy
-    top_p: float = 1.0
-    seed: int | None = None
+    # Sampling: None takes the model's default (engine/sampling.py); temperature 0 is exact
+    # greedy (argmax, no repetition penalty unless one is given).
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repeat_penalty: float | None = None
+    seed: int | None = None  # makes sampled answers reproducible
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,5 +1,6 @@
 """The token-level parts of an answer that the generation loop (generate.py) applies to every
-backend: choosing a token from logits, turning tokens into text, and where a short answer ends.
+backend: turning tokens into text, and where a short answer ends. Choosing a token from logits
+is sampling.py's (Sampler stays importable from here).
 """
 
 from __future__ import annotations
@@ -8,32 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
-
-class Sampler:
-    """Greedy when temperature is 0; otherwise temperature + nucleus (top-p) sampling."""
-
-    def __init__(self, temperature: float, top_p: float, seed: int | None) -> None:
-        self.temperature = temperature
-        self.top_p = top_p
-        self.generator = torch.Generator()
-        if seed is not None:
-            self.generator.manual_seed(seed)
-        else:
-            self.generator.seed()
-
-    def __call__(self, logits: torch.Tensor) -> int:  # logits: [vocab]
-        if self.temperature <= 0:
-            return int(torch.argmax(logits))
-        probs = torch.softmax(logits.float() / self.temperature, dim=-1)
-        if self.top_p < 1.0:
-            sorted_probs, order = torch.sort(probs, descending=True)
-            keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < self.top_p
-            sorted_probs = sorted_probs * keep
-            choice = torch.multinomial(sorted_probs, 1, generator=self.generator)
-            return int(order[choice])
-        return int(torch.multinomial(probs, 1, generator=self.generator))
+from mmchat.engine.sampling import Sampler as Sampler
 
 
 class IncrementalDetokenizer:
@@ -50,13 +26,13 @@ class IncrementalDetokenizer:
         self.prefix_offset = 0
         self.read_offset = 0
 
-    def _decode(self, ids: list[int]) -> str:
+    def decode(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
     def push(self, token: int) -> str:
         self.ids.append(token)
-        prefix_text = self._decode(self.ids[self.prefix_offset : self.read_offset])
-        new_text = self._decode(self.ids[self.prefix_offset :])
+        prefix_text = self.decode(self.ids[self.prefix_offset : self.read_offset])
+        new_text = self.decode(self.ids[self.prefix_offset :])
         if len(new_text) <= len(prefix_text) or new_text.endswith("\ufffd"):
             return ""  # nothing printable yet, or a multi-byte character is incomplete
         self.prefix_offset, self.read_offset = self.read_offset, len(self.ids)

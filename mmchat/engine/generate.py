@@ -3,8 +3,10 @@
 A `Step` reads the prompt and then one token at a time, returning the next token's logits; it
 is all a backend adds (the lean CPU forward, a transformers causal LM with its KV cache, a
 vision-language model's `generate()` in vlm.py). The loop owns what every answer shares:
-sampling, end tokens, the length limit, cancellation between tokens, the answer prefix an image
-turn forces, where an `AnswerLimit` ends the answer, and the events the engine streams.
+sampling (sampling.py: the model's defaults or the request's values), end tokens, the length
+limit, ending an answer that fell into a loop (repetition.py), cancellation between tokens, the
+answer prefix an image turn forces, where an `AnswerLimit` ends the answer, and the events the
+engine streams.
 
 transformers' own `generate()` spends a few milliseconds a token on logits processors,
 stopping criteria and bookkeeping, a large share of a small model's token on a CPU, so the hot
@@ -23,7 +25,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 
 from mmchat.engine.base import Delta, Event, Failed, Finished, FinishReason, GenerationRequest
-from mmchat.engine.decode import AnswerLimit, IncrementalDetokenizer, Sampler
+from mmchat.engine.decode import AnswerLimit, IncrementalDetokenizer
+from mmchat.engine.repetition import RepetitionGuard, text_has_words
+from mmchat.engine.sampling import MODEL_FALLBACK, Sampler, Sampling, choose_sampling
 
 if TYPE_CHECKING:
     from mmchat.engine.fastpath import FastLlama
@@ -133,11 +137,13 @@ def generate(
     started: float,
     prefix: str = "",
     limit: AnswerLimit | None = None,
+    model_sampling: Sampling = MODEL_FALLBACK,
 ) -> Iterator[Event]:
     """The answer's Delta events, then Finished (or Failed when the model raised).
 
     `prefix` starts the answer (given, not generated: the model reads it after the prompt);
-    `limit` ends it where a short answer should stop.
+    `limit` ends it where a short answer should stop; `model_sampling` is the model's own
+    sampling defaults, for what the request leaves unset.
     """
     count, first = 0, None
     written = ""  # generated so far, after the prefix
@@ -145,7 +151,9 @@ def generate(
         prompt = prompt + list(tokenizer(prefix, add_special_tokens=False)["input_ids"])
         yield Delta(prefix)
     detok = IncrementalDetokenizer(tokenizer)
-    sampler = Sampler(request.temperature, request.top_p, request.seed)
+    sampler = Sampler.of(request_sampling(request, model_sampling), request.seed)
+    guard = RepetitionGuard(text_has_words(detok.decode))
+    looped = False
     answer = tokens(
         step,
         prompt,
@@ -168,6 +176,9 @@ def generate(
             if text:
                 written += text
                 yield Delta(text)
+            if guard.push(token):
+                looped = True
+                break
     except MemoryError:
         raise  # the engine process says "out of memory" in its own words
     except Exception as exc:
@@ -179,6 +190,19 @@ def generate(
     reason: FinishReason = "stop"
     if cancel.is_set():
         reason = "cancelled"
+    elif looped:
+        reason = "repetition"
     elif count >= request.max_new_tokens:
         reason = "length"
     yield Finished(reason, count, time.perf_counter() - started, first)
+
+
+def request_sampling(request: GenerationRequest, model: Sampling) -> Sampling:
+    """The sampling an answer uses: the request's values where it sets them, else the model's."""
+    return choose_sampling(
+        model,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        top_k=request.top_k,
+        repeat_penalty=request.repeat_penalty,
+    )

@@ -33,6 +33,7 @@ from mmchat.engine.generate import CausalLMStep, FastStep, Step, generate
 from mmchat.engine.markers import defuse_messages, marker_strings
 from mmchat.engine.quant import bnb_config, quantize_int8_dynamic, resolve_quant
 from mmchat.engine.registry import ModelSpec
+from mmchat.engine.sampling import model_sampling
 
 
 class HFEngine:
@@ -276,6 +277,7 @@ class HFEngine:
             started=started,
             prefix=prefix,
             limit=limit,
+            model_sampling=model_sampling(getattr(self.model, "generation_config", None)),
         )
 
     def _step(

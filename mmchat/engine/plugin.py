@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, Literal
 
 from mmchat.engine.base import (
@@ -134,7 +135,7 @@ class PluginEngine:
         deltas = 0
         events: Iterator[Any] | None = None
         try:
-            events = iter(self.engine.stream(request))
+            events = iter(self.engine.stream(_api_1_request(request)))
             for event in events:
                 if (problem := _event_problem(event)) is not None:
                     yield Failed(self._error(problem))
@@ -173,6 +174,16 @@ class PluginEngine:
             self.engine.close()
         except Exception:
             traceback.print_exc()
+
+
+def _api_1_request(request: GenerationRequest) -> GenerationRequest:
+    """Plugin engines were promised floats for temperature and top_p: a value mmchat leaves to
+    the model's default reaches them as API 1.0's default (0 = greedy, top_p 1)."""
+    return replace(
+        request,
+        temperature=0.0 if request.temperature is None else request.temperature,
+        top_p=1.0 if request.top_p is None else request.top_p,
+    )
 
 
 def _event_problem(event: object) -> str | None:

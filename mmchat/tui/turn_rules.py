@@ -50,7 +50,9 @@ def turn_options(
     chosen: dict[str, Any] = {
         "max_tokens": chat.max_tokens or persona.max_tokens or settings.max_tokens,
         "temperature": _first(chat.temperature, persona.temperature, settings.temperature),
-        "top_p": _first(chat.top_p, persona.top_p),
+        "top_p": _first(chat.top_p, persona.top_p, settings.top_p),
+        "top_k": settings.top_k,
+        "repeat_penalty": settings.repeat_penalty,
     }
     system = chat.system if chat.system is not None else settings.system
     return TurnOptions(

@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 
+from mmchat.chat import finish_note
 from mmchat.store import Attachment
 from mmchat.store import Message as StoredMessage
 from mmchat.text import citation_line, one_line, strip_control
@@ -98,6 +99,8 @@ class MessageBox(Vertical, can_focus=True):
             if self.message.error:
                 note += f": {one_line(self.message.error, 200)}"
             parts += ["  ", Content.styled(note, STATUS_STYLE[self.message.status])]
+        elif self.message is not None and (ended := finish_note(self.message)):
+            parts += ["  ", Content.styled(ended, "$warning")]
         elif self.message is not None and self.role == "assistant" and not self.text.strip():
             parts += [
                 "  ",
