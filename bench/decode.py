@@ -13,7 +13,8 @@ multiple of llama.cpp's (target in docs/PERFORMANCE.md: >= 0.5x):
 - mmchat's engine as users get it: HFEngine("default", quant auto), whose text turns take the
   int8 fast path (mmchat.engine.fastpath), and the same through ProcessEngine, the model in its
   own process as the app runs it. These two also answer one image question after the timed runs:
-  their peak RSS covers the whole default model, text and image (target <= 1.2 GB);
+  their peak RSS covers the whole default model, text and image (target <= 1.2 GB), and their
+  text RSS the peak before it (the text path: loading and text answers);
 - llama.cpp (llama-cpp-python 0.3.36, n_threads=2) on the same GGUF file. When it is missing it
   is installed with pip, which builds it from source (several minutes).
 
@@ -137,14 +138,15 @@ def engine_child(kind: str, runs: int, count: int) -> dict[str, Any]:
     text = ChatMessage("user", PROMPT)
     results = [answer(text, count) for _ in range(runs)]
     path = getattr(engine, "last_path", None)
+
+    def rss() -> float:
+        return worker_peak_rss_mb(engine.proc.pid) if kind == "process" else peak_rss_mb()
+
+    text_rss = rss()  # the peak so far: loading and text answers only
     answer(ChatMessage("user", "what color is the shape?", [easy_vqa_image(6)]), 6)
-    if kind == "process":
-        rss = worker_peak_rss_mb(engine.proc.pid)
-    else:
-        rss = peak_rss_mb()
+    out = summary(load, results, None, rss())
     engine.close()
-    out = summary(load, results, None, rss)
-    out.update(quant=info.quant, path=path)
+    out.update(quant=info.quant, path=path, text_rss_mb=text_rss)
     return out
 
 
@@ -282,8 +284,9 @@ def print_table(results: dict[str, dict[str, Any] | None]) -> None:
     reference = results.get("llama-cpp")
     prompt = next((r["prompt_tokens"] for r in results.values() if r and r["prompt_tokens"]), None)
     print(f"\nprompt {prompt} tokens; peak RSS of the engine rows includes one image answer")
+    print("(text RSS: their peak before it, text answers only)")
     header = f"{'path':<40}{'load s':>8}{'first tok s':>13}{'tok/s':>8}{'vs llama.cpp':>14}"
-    print(header + f"{'peak RSS MB':>13}")
+    print(header + f"{'peak RSS MB':>13}{'text RSS MB':>13}")
     for name, result in results.items():
         if result is None:
             continue
@@ -291,6 +294,7 @@ def print_table(results: dict[str, dict[str, Any] | None]) -> None:
         print(
             f"{PATHS[name]:<40}{result['load_s']:>8.2f}{result['first_token_s']:>13.3f}"
             f"{result['tok_s']:>8.1f}{ratio:>14}{result['peak_rss_mb']:>13.0f}"
+            f"{result.get('text_rss_mb', float('nan')):>13.0f}"
         )
 
 
