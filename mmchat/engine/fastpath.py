@@ -21,7 +21,7 @@ hooks (the fusion model's cross-attention inside `attend_to`), uses the transfor
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,11 +31,20 @@ import torch.nn.functional as F
 Linear = Callable[[torch.Tensor], torch.Tensor]  # [T, in] -> [T, out]
 
 
-class Int8Linear:
-    """int8 weights with per-row scales, activations quantized per call (fbgemm): the numbers of
-    torch.ao's dynamic Linear under quantize_int8_dynamic, without the nn.Module wrapper."""
+class Int8Rows:
+    """int8 weights with per-row scales: what quantize_int8_dynamic's observer makes of a
+    Linear's weight, before fbgemm packs it. Kept apart so a cache can store them."""
 
-    def __init__(self, weight: torch.Tensor) -> None:
+    def __init__(self, values: torch.Tensor, scales: torch.Tensor) -> None:
+        if values.dtype != torch.int8 or values.dim() != 2:
+            raise ValueError(f"int8 rows must be a 2-d int8 tensor, not {values.dtype}")
+        if scales.dtype != torch.float64 or scales.shape != (values.shape[0],):
+            raise ValueError("one float64 scale per row expected")
+        self.values = values
+        self.scales = scales
+
+    @classmethod
+    def quantize(cls, weight: torch.Tensor) -> Int8Rows:
         w = weight.detach().float()
         # What quantize_int8_dynamic's observer computes (PerChannelMinMaxObserver, qint8,
         # per_channel_symmetric): scale = max |w| / 127.5 per output row, zero point 0. Going
@@ -46,7 +55,25 @@ class Int8Linear:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's deprecation notice (see quant.py)
             q = torch.quantize_per_channel(w, scale, zero_point, 0, torch.qint8)
-        self.packed = torch.ops.quantized.linear_prepack(q, None)
+        return cls(q.int_repr(), q.q_per_channel_scales())
+
+    def packed(self) -> Any:
+        """fbgemm's packed form, for linear_dynamic (the same bytes quantize_per_channel gives)."""
+        zero_point = torch.zeros(self.values.shape[0], dtype=torch.int64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's deprecation notice (see quant.py)
+            q = torch._make_per_channel_quantized_tensor(self.values, self.scales, zero_point, 0)
+        return torch.ops.quantized.linear_prepack(q, None)
+
+
+class Int8Linear:
+    """int8 weights with per-row scales, activations quantized per call (fbgemm): the numbers of
+    torch.ao's dynamic Linear under quantize_int8_dynamic, without the nn.Module wrapper."""
+
+    def __init__(self, rows: Int8Rows | torch.Tensor) -> None:
+        if isinstance(rows, torch.Tensor):
+            rows = Int8Rows.quantize(rows)
+        self.packed = rows.packed()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         # reduce_range=True, as torch.ao's dynamic Linear (version 4) calls it.
@@ -106,11 +133,92 @@ def supports(model: Any) -> str | None:
     return None
 
 
+@dataclass
+class LlamaParts:
+    """What FastLlama reads of a Llama decoder: its sizes, its fp32 weights under
+    transformers' state-dict names, and the rotary frequencies transformers computed."""
+
+    heads: int
+    kv_heads: int
+    hidden: int
+    head_dim: int
+    eps: float
+    max_positions: int
+    layers: int
+    tensors: Mapping[str, torch.Tensor]  # "model.layers.0.self_attn.q_proj.weight", ...
+    inv_freq: torch.Tensor  # [head_dim / 2]
+    rope_scale: float
+
+    @classmethod
+    def of(cls, model: Any) -> LlamaParts:
+        reason = supports(model)
+        if reason is not None:
+            raise ValueError(f"fast path unavailable: {reason}")
+        config, inner = model.config, model.model
+        heads, hidden = config.num_attention_heads, config.hidden_size
+        tensors = {
+            name: value.detach() for name, value in inner.state_dict(prefix="model.").items()
+        }
+        tensors["lm_head.weight"] = model.lm_head.weight.detach()  # tied: the embeddings
+        rotary = inner.rotary_emb
+        return cls(
+            heads=heads,
+            kv_heads=config.num_key_value_heads,
+            hidden=hidden,
+            head_dim=getattr(config, "head_dim", None) or hidden // heads,
+            eps=float(config.rms_norm_eps),
+            max_positions=int(config.max_position_embeddings),
+            layers=len(inner.layers),
+            tensors=tensors,
+            inv_freq=rotary.inv_freq.detach().float(),
+            rope_scale=float(getattr(rotary, "attention_scaling", 1.0)),
+        )
+
+    def weight(self, name: str) -> torch.Tensor:
+        try:
+            return self.tensors[name]
+        except KeyError:
+            raise ValueError(f"the decoder's weights have no {name}") from None
+
+
+def int8_names(layers: int) -> list[str]:
+    """The int8 projections FastLlama packs, in order: per layer qkv, o, gate_up, down; the
+    LM head last."""
+    per_layer = ("qkv", "o", "gate_up", "down")
+    return [f"layers.{i}.{kind}" for i in range(layers) for kind in per_layer] + ["lm_head"]
+
+
+def _fp32_sources(parts: LlamaParts, name: str) -> list[torch.Tensor]:
+    """The fp32 weights an int8 projection is made of (several are concatenated)."""
+    if name == "lm_head":
+        return [parts.weight("lm_head.weight")]
+    _, index, kind = name.split(".")
+    layer = f"model.layers.{index}."
+    names = {
+        "qkv": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
+        "o": ["self_attn.o_proj"],
+        "gate_up": ["mlp.gate_proj", "mlp.up_proj"],
+        "down": ["mlp.down_proj"],
+    }[kind]
+    return [parts.weight(f"{layer}{n}.weight") for n in names]
+
+
+def quantize_parts(parts: LlamaParts) -> dict[str, Int8Rows]:
+    """Every int8 projection of `parts`, quantized (the slow part of building a FastLlama)."""
+    rows = {}
+    for name in int8_names(parts.layers):
+        sources = _fp32_sources(parts, name)
+        rows[name] = Int8Rows.quantize(sources[0] if len(sources) == 1 else torch.cat(sources))
+    return rows
+
+
 class FastLlama:
     """Prefill and single-token steps for a LlamaForCausalLM's weights, on the CPU.
 
     It packs its own int8 copies of the linear weights for the generated tokens and reads the
     prompt with the model's own fp32 weights (the model stays as it is and must be kept).
+    `int8` gives those int8 weights already quantized (a cache: mmchat.engine.fastcache);
+    their shapes are checked, a mismatch is a ValueError.
 
     Why the prompt stays fp32: fbgemm's dynamic int8 scales activations per call, so over a
     whole prompt one token with outlier activations (SmolLM2 has them) costs every other token
@@ -120,51 +228,42 @@ class FastLlama:
     "The answer is: 3."), fp32 prompt + int8 decode 7.4, with sensible answers.
     """
 
-    def __init__(self, model: Any) -> None:
-        reason = supports(model)
-        if reason is not None:
-            raise ValueError(f"fast path unavailable: {reason}")
-        config = model.config
-        self.heads = config.num_attention_heads
-        self.kv_heads = config.num_key_value_heads
-        self.hidden = config.hidden_size
-        self.head_dim = getattr(config, "head_dim", None) or self.hidden // self.heads
-        self.eps = float(config.rms_norm_eps)
-        self.max_positions = int(config.max_position_embeddings)
-        inner = model.model
-        self.layers = [self._layer(layer) for layer in inner.layers]
-        self.embed = inner.embed_tokens.weight.detach()  # [vocab, hidden], shared
-        self.final_norm = inner.norm.weight.detach()
-        self.prompt_lm_head = SharedLinear(model.lm_head.weight)
-        self.lm_head = Int8Linear(model.lm_head.weight)
-        rotary = inner.rotary_emb
-        self.inv_freq = rotary.inv_freq.detach().float()  # [head_dim / 2]
-        self.rope_scale = float(getattr(rotary, "attention_scaling", 1.0))
+    def __init__(self, model: Any, int8: Mapping[str, Int8Rows] | None = None) -> None:
+        parts = model if isinstance(model, LlamaParts) else LlamaParts.of(model)
+        rows = quantize_parts(parts) if int8 is None else int8
+        for name in int8_names(parts.layers):
+            expected = _fp32_sources(parts, name)
+            shape = (sum(w.shape[0] for w in expected), expected[0].shape[1])
+            found = rows.get(name)
+            if found is None or tuple(found.values.shape) != shape:
+                raise ValueError(f"int8 weights for {name} missing or of the wrong shape")
+        self.parts = parts  # the fp32 weights it reads prompts with (shared, not copied)
+        self.heads, self.kv_heads = parts.heads, parts.kv_heads
+        self.hidden, self.head_dim = parts.hidden, parts.head_dim
+        self.eps = parts.eps
+        self.max_positions = parts.max_positions
+        self.layers = [self._layer(parts, i, rows) for i in range(parts.layers)]
+        self.embed = parts.weight("model.embed_tokens.weight")  # [vocab, hidden], shared
+        self.final_norm = parts.weight("model.norm.weight")
+        self.prompt_lm_head = SharedLinear(parts.weight("lm_head.weight"))
+        self.lm_head = Int8Linear(rows["lm_head"])
+        self.inv_freq = parts.inv_freq  # [head_dim / 2]
+        self.rope_scale = parts.rope_scale
         self.cache: torch.Tensor | None = None  # [layers, 2, kv_heads, capacity, head_dim]
         self.cos = self.sin = torch.empty(0)  # [capacity, 1, head_dim]
         self.length = 0
 
-    def _layer(self, layer: Any) -> _Layer:
-        attn, mlp = layer.self_attn, layer.mlp
-        qkv = (attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight)
-        gate_up = (mlp.gate_proj.weight, mlp.up_proj.weight)
-        prompt = (
-            SharedLinear(*qkv),
-            SharedLinear(attn.o_proj.weight),
-            SharedLinear(*gate_up),
-            SharedLinear(mlp.down_proj.weight),
-        )
-        steps = (
-            Int8Linear(torch.cat(qkv)),
-            Int8Linear(attn.o_proj.weight),
-            Int8Linear(torch.cat(gate_up)),
-            Int8Linear(mlp.down_proj.weight),
-        )
+    def _layer(self, parts: LlamaParts, index: int, rows: Mapping[str, Int8Rows]) -> _Layer:
+        name = f"layers.{index}."
+        prefix = f"model.{name}"
+        kinds = ("qkv", "o", "gate_up", "down")
+        qkv, o, gate_up, down = (SharedLinear(*_fp32_sources(parts, name + k)) for k in kinds)
+        qkv8, o8, gate_up8, down8 = (Int8Linear(rows[name + k]) for k in kinds)
         return _Layer(
-            attn_norm=layer.input_layernorm.weight.detach().float(),
-            mlp_norm=layer.post_attention_layernorm.weight.detach().float(),
-            steps=steps,
-            prompt=prompt,
+            attn_norm=parts.weight(prefix + "input_layernorm.weight").float(),
+            mlp_norm=parts.weight(prefix + "post_attention_layernorm.weight").float(),
+            steps=(qkv8, o8, gate_up8, down8),
+            prompt=(qkv, o, gate_up, down),
         )
 
     def reset(self, capacity: int) -> None:

@@ -51,16 +51,49 @@ class HFEngine:
         self.requested_quant = quant
         self.threads = threads
         self.allow_pickle = allow_pickle
-        self.model: Any = None
+        self._model: Any = None
         self.tokenizer: Any = None
-        self.fusion: Any = None  # mmchat.engine.fusion.FusionModel for the default model
+        self._fusion: Any = None  # mmchat.engine.fusion.FusionModel for the default model
         self.processor: Any = None  # for Hugging Face image-text-to-text models
         self.info: ModelInfo | None = None
         self.fast: Any = None  # mmchat.engine.fastpath.FastLlama: int8 text turns on the CPU
         self.last_path: str | None = None  # how the last answer ran: "fast-int8" / "transformers"
-        self.image_turns: Any = None  # mmchat.engine.image_turn.ImageTurns, for fusion models
+        self._image_turns: Any = None  # mmchat.engine.image_turn.ImageTurns, for fusion models
         self.last_plan: Any = None  # the last turn's image_turn.TurnPlan, for benchmarks
         self._cancel = threading.Event()
+        # A fusion model whose text turns run from the int8 cache (fastcache.lean_llama): its
+        # transformers decoder, vision encoder and image turns load on first use.
+        self._deferred = False
+        self._lean: dict[str, Any] = {}  # the decoder's config and generation config, as read
+
+    # The parts a text turn on the fast path does without: loaded on first use when deferred.
+
+    @property
+    def model(self) -> Any:
+        self._load_deferred()
+        return self._model
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        self._model = value
+
+    @property
+    def fusion(self) -> Any:
+        self._load_deferred()
+        return self._fusion
+
+    @fusion.setter
+    def fusion(self, value: Any) -> None:
+        self._fusion = value
+
+    @property
+    def image_turns(self) -> Any:
+        self._load_deferred()
+        return self._image_turns
+
+    @image_turns.setter
+    def image_turns(self, value: Any) -> None:
+        self._image_turns = value
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -72,19 +105,21 @@ class HFEngine:
         if progress:
             progress(Progress(f"loading {self.spec.name}", 0.0))
         if self.spec.kind in ("default", "fusion"):
-            self._load_fusion()
+            if not (quant == "int8" and self._load_text_first()):
+                self._load_fusion()
         else:
             folder = self._folder(progress)
             self._load_causal_lm(folder, quant, device)
-        if quant == "int8" and self.model is not None:
+        if quant == "int8" and self.fast is None:
             quant = self._prepare_int8()
-        self.model.eval()
+        if self._model is not None:
+            self._model.eval()
         self.info = ModelInfo(
             name=self.spec.name,
             device=device,
             quant=quant,
             context_window=self._context_window(),
-            vision=self.fusion is not None or self.processor is not None,
+            vision=self._deferred or self._fusion is not None or self.processor is not None,
         )
         if progress:
             progress(Progress("ready", 1.0))
@@ -137,6 +172,55 @@ class HFEngine:
         if quantization is None and device == "cuda":
             self.model.to(device)
 
+    def _fusion_folder(self) -> Path:
+        from mmchat.engine import fusion
+
+        return fusion.DEFAULT_DIR if self.spec.kind == "default" else Path(self.spec.location)
+
+    def _load_text_first(self) -> bool:
+        """A fusion model's text turns from the int8 cache alone: no transformers model, no
+        vision encoder until a turn needs them (a start in seconds, docs/PERFORMANCE.md).
+        False when the cache cannot serve it (the first start, an unusual decoder)."""
+        import json
+
+        from mmchat.engine import fastcache, fusion
+
+        try:
+            raw = json.loads((self._fusion_folder() / "config.json").read_text())
+            config = fusion.FusionConfig.from_dict(raw)
+        except (OSError, ValueError, TypeError):
+            return False  # the full load reports it properly
+        if config.decoder == fusion.PACKAGED_DECODER:
+            from mmchat.engine.default_decoder import smollm2_dir
+
+            decoder_dir = smollm2_dir()
+        else:
+            decoder_dir = Path(config.decoder)
+        if not decoder_dir.is_dir() or (fast := fastcache.lean_llama(decoder_dir)) is None:
+            return False
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(decoder_dir, trust_remote_code=False)
+        self._lean = {"config": json.loads((decoder_dir / "config.json").read_text())}
+        generation = decoder_dir / "generation_config.json"
+        if generation.is_file():
+            self._lean["generation"] = json.loads(generation.read_text())
+        self.fast, self._deferred = fast, True
+        return True
+
+    def _load_deferred(self) -> None:
+        """The fusion model behind a text-first load, its decoder sharing the fast path's fp32
+        weights (the same values, read from the same file) rather than holding a copy."""
+        if not self._deferred:
+            return
+        self._deferred = False
+        self._load_fusion()
+        decoder = self._model
+        shared = self.fast.parts.tensors
+        state = {name: shared[name] for name in decoder.state_dict()}
+        decoder.load_state_dict(state, assign=True)
+        decoder.eval()
+
     def _load_fusion(self) -> None:
         from mmchat.engine import fusion
 
@@ -157,13 +241,15 @@ class HFEngine:
     def _prepare_int8(self) -> str:
         """CPU int8: text turns run FastLlama (fastpath.py), which packs its own int8 weights
         and reads prompts with the model's fp32 ones, so the model itself stays fp32."""
-        from mmchat.engine import fastpath
+        from mmchat.engine import fastcache, fastpath
 
         if self.processor is None and fastpath.supports(self.model) is None:
             # A fusion decoder also answers the turns with an image, on the transformers path
             # with the cross-attention hooks and in fp32: int8 cost easy-vqa accuracy there
-            # (docs/PERFORMANCE.md).
-            self.fast = fastpath.FastLlama(self.model)
+            # (docs/PERFORMANCE.md). The int8 weights come from the cache after the first load.
+            folder = Path(str(getattr(self.model, "name_or_path", "") or ""))
+            parts = fastpath.LlamaParts.of(self.model)
+            self.fast = fastcache.fast_llama(parts, folder if folder.is_dir() else None)
             return "int8"
         if self.requested_quant == "auto" or self.fusion is not None:
             # torch.ao's int8 over whole prompts derails answers (fastpath.FastLlama says why);
@@ -174,7 +260,11 @@ class HFEngine:
         return "int8"
 
     def _context_window(self) -> int:
-        config = getattr(self.model, "config", None)
+        config: Any = getattr(self._model, "config", None)
+        if config is None and "config" in self._lean:
+            from types import SimpleNamespace
+
+            config = SimpleNamespace(**self._lean["config"])
         for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
             value = getattr(config, name, None)
             if isinstance(value, int) and value > 0:
@@ -187,10 +277,11 @@ class HFEngine:
         self._cancel.set()
 
     def close(self) -> None:
-        self.model = None
+        self._model = None
         self.fast = None
-        self.fusion = None
-        self.image_turns = None
+        self._fusion = None
+        self._image_turns = None
+        self._deferred = False
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(self._encode_prompt(messages))
@@ -227,7 +318,12 @@ class HFEngine:
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()
-        for source in (self.tokenizer, getattr(self.model, "generation_config", None)):
+        generation: Any = getattr(self._model, "generation_config", None)
+        if self._model is None and "generation" in self._lean:
+            from types import SimpleNamespace
+
+            generation = SimpleNamespace(**self._lean["generation"])
+        for source in (self.tokenizer, generation):
             value = getattr(source, "eos_token_id", None)
             if isinstance(value, int):
                 ids.add(value)
@@ -236,7 +332,7 @@ class HFEngine:
         return ids
 
     def stream(self, request: GenerationRequest) -> Iterator[Event]:
-        if self.model is None or self.info is None:
+        if self.info is None or (self._model is None and self.fast is None):
             yield Failed("the model is not loaded")
             return
         self._cancel.clear()
@@ -246,7 +342,8 @@ class HFEngine:
             budget = self.info.context_window - request.max_new_tokens
             untrusted = self.plain_text(request.messages)
             messages, dropped = fit_messages(untrusted, self.count_tokens, budget)
-            if self.image_turns is not None and any(m.images for m in messages):
+            # Images first: `image_turns` loads a deferred fusion model.
+            if any(m.images for m in messages) and self.image_turns is not None:
                 self.last_plan = plan = self.image_turns.plan(messages)
                 # The note holds text read from the picture: untrusted like the rest.
                 messages, features = self.plain_text(plan.messages), plan.features
