@@ -437,7 +437,7 @@ class FusionModel(nn.Module):
         if (decoder_dir / "tokenizer_config.json").is_file():
             tokenizer = AutoTokenizer.from_pretrained(decoder_dir, trust_remote_code=False)
         encoder_dir = _encoder_dir(config.encoder)
-        width = Dinov2Config.from_pretrained(encoder_dir).hidden_size
+        width = Dinov2Config.from_pretrained(encoder_dir, trust_remote_code=False).hidden_size
 
         def load_encoder() -> Dinov2Model:
             return Dinov2Model.from_pretrained(encoder_dir, dtype=torch.float32, **safe)
