@@ -316,14 +316,18 @@ class HFEngine:
             text = "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant:"
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _eos_ids(self) -> set[int]:
-        ids: set[int] = set()
-        generation: Any = getattr(self._model, "generation_config", None)
+    def _generation_config(self) -> Any:
+        """The decoder's generation config, read from its file while the model is deferred
+        (touching `self.model` here would load it for a text turn)."""
         if self._model is None and "generation" in self._lean:
             from types import SimpleNamespace
 
-            generation = SimpleNamespace(**self._lean["generation"])
-        for source in (self.tokenizer, generation):
+            return SimpleNamespace(**self._lean["generation"])
+        return getattr(self._model, "generation_config", None)
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (self.tokenizer, self._generation_config()):
             value = getattr(source, "eos_token_id", None)
             if isinstance(value, int):
                 ids.add(value)
@@ -374,7 +378,7 @@ class HFEngine:
             started=started,
             prefix=prefix,
             limit=limit,
-            model_sampling=model_sampling(getattr(self.model, "generation_config", None)),
+            model_sampling=model_sampling(self._generation_config()),
         )
 
     def _step(

@@ -69,6 +69,7 @@ def test_persona_answers_with_a_citation_of_the_right_file(docs: Path, kb_home: 
         "source": str(docs / "zorblax.md"),
         "title": "Zorblax 3000 Guide",
         "location": "Warranty",
+        "text": "The Zorblax 3000 warranty lasts seven years. It covers parts and labour.",
     }
     # An unrelated file scores under the relevance floor and is not offered to the model.
     assert "office.txt" not in {Path(c["source"]).name for c in citations}
