@@ -81,7 +81,7 @@ __all__ = [
 
 # MAJOR.MINOR: a minor release only adds (a hook, a field with a default, a helper); a major
 # one removes or changes something a plugin may rely on.
-API_VERSION = "1.0"
+API_VERSION = "1.1"  # 1.1: GenerationRequest.top_k/repeat_penalty, finish "repetition"
 
 hookspec = pluggy.HookspecMarker("mmchat")
 hookimpl = pluggy.HookimplMarker("mmchat")

@@ -58,6 +58,23 @@ def test_ask_json_stdin_and_continue(isolated_home: Path) -> None:
     assert "## assistant" in md.stdout and "Rome" in md.stdout
 
 
+def test_ask_continuing_a_chat_keeps_its_saved_settings(isolated_home: Path) -> None:
+    from mmchat.store import Store
+
+    first = run("ask", "--model", "smollm2", "--json", "Say hello.")
+    assert first.returncode == 0, first.stderr
+    conv_id = json.loads(first.stdout)["conversation_id"]
+    with Store(isolated_home / "data" / "mmchat.db") as store:
+        store.update_conversation(conv_id, max_tokens=3)  # as the TUI's settings dialog saves
+    story = run("ask", "--json", "-c", str(conv_id), "Tell me a long story about a dragon.")
+    assert story.returncode == 0, story.stderr
+    data = json.loads(story.stdout)
+    assert data["finish_reason"] == "length" and data["completion_tokens"] == 3
+    # A flag still wins over the saved value.
+    shorter = run("ask", "--json", "-c", str(conv_id), "--max-tokens", "2", "Tell me a story.")
+    assert json.loads(shorter.stdout)["completion_tokens"] == 2
+
+
 def repeated_line(text: str, width: int | None = None) -> int:
     """How often the answer's most repeated non-empty line (its first `width` characters)
     appears."""

@@ -120,11 +120,21 @@ def ask(
         )
     except (StoreError, PersonaError, UnknownModel, EngineError) as exc:
         fail(str(exc), 2)
+    # A continued chat keeps the settings saved with it (the TUI's F5); flags still win.
+    saved = conv if conversation is not None else None
     options = TurnOptions(
         model=model_name,
-        max_tokens=max_tokens or chosen.max_tokens or settings.max_tokens,
-        temperature=_first(temperature, chosen.temperature, settings.temperature),
-        top_p=_first(top_p, chosen.top_p, settings.top_p),
+        max_tokens=max_tokens
+        or (saved.max_tokens if saved else None)
+        or chosen.max_tokens
+        or settings.max_tokens,
+        temperature=_first(
+            temperature,
+            saved.temperature if saved else None,
+            chosen.temperature,
+            settings.temperature,
+        ),
+        top_p=_first(top_p, saved.top_p if saved else None, chosen.top_p, settings.top_p),
         top_k=_first(top_k, settings.top_k),
         repeat_penalty=_first(repeat_penalty, settings.repeat_penalty),
         seed=seed,

@@ -117,6 +117,8 @@ class GenerateStep:
                 **self.inputs,
                 max_new_tokens=self.room,
                 do_sample=False,  # the token is the loop's choice, forced by _Choose
+                # The loop applies its own windowed penalty; the model config's would count twice.
+                repetition_penalty=1.0,
                 logits_processor=LogitsProcessorList([_Choose(self)]),
                 stopping_criteria=StoppingCriteriaList([_Stopped(self._stopped)]),
             )
