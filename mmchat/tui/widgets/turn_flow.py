@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 
 from mmchat.images import CheckedImage
+from mmchat.store import Message as StoredMessage
 from mmchat.text import one_line
+from mmchat.tui import compact_chat
 from mmchat.tui.app_services import AppServices, services
 from mmchat.tui.chat_state import ChatState
 from mmchat.tui.notify import fail, warn
@@ -36,7 +39,9 @@ class TurnFlow(Vertical):
         self.reopen = reopen  # shows a conversation afresh before it is answered again
         self.answer: StreamingAnswer | None = None
         self.tokens_per_second: float | None = None
+        self.prompt_tokens: int | None = None  # the last answer's prompt: the context fill
         self.send_when_ready = False  # Enter was pressed while the model was loading
+        self.compacting = False  # the model is summing up earlier messages (compact_chat.py)
 
     def compose(self) -> ComposeResult:
         yield ChatLog()
@@ -48,7 +53,8 @@ class TurnFlow(Vertical):
 
     @property
     def streaming(self) -> bool:
-        return self.answer is not None
+        """The engine is busy with this chat: an answer, or a summary being written."""
+        return self.answer is not None or self.compacting
 
     def can_answer(self, images: Sequence[CheckedImage] = ()) -> bool:
         refused = refusal(self.mm.host, images, self.streaming)
@@ -85,6 +91,11 @@ class TurnFlow(Vertical):
         await draft.clear()
         await self.start_answer(self._job(self.state.conversation_id, text, images), user)
 
+    @on(Draft.Compact)
+    def _compact_command(self, event: Draft.Compact) -> None:
+        event.stop()
+        self.compact()
+
     async def model_settled(self) -> None:
         """The model finished loading (or failed): send a draft queued meanwhile."""
         if self.send_when_ready:
@@ -97,7 +108,10 @@ class TurnFlow(Vertical):
     ) -> AnswerJob:
         state, mm = self.state, self.mm
         options = turn_options(mm.settings, state.persona, mm.host.name, state.chat)
-        return AnswerJob(self.mm.db_path, conv_id, self.state.persona, options, text, images or [])
+        window = mm.host.info.context_window if mm.host.info is not None else None
+        return AnswerJob(
+            mm.db_path, conv_id, state.persona, options, text, images or [], context_window=window
+        )
 
     async def start_answer(self, job: AnswerJob, *before: MessageBox) -> None:
         engine = self.mm.host.engine
@@ -109,16 +123,80 @@ class TurnFlow(Vertical):
         self.post_message(self.Changed())
 
     def stop(self) -> bool:
-        """Stop the streaming answer (saved as stopped); False when none streams."""
+        """Stop the streaming answer (saved as stopped) or the summary being written; False
+        when neither runs."""
         if self.answer is not None:
             self.answer.cancel()
-        return self.answer is not None
+        elif self.compacting and self.mm.host.engine is not None:
+            self.mm.host.engine.cancel()
+        return self.streaming
+
+    # -- compacting --------------------------------------------------------------------------
+
+    @work(group="compact", exclusive=True)
+    async def compact(self) -> None:
+        """Have the model sum up the earlier messages into a summary later turns send."""
+        conv_id, host = self.state.conversation_id, self.mm.host
+        if conv_id is None:
+            warn(self, "Nothing to compact yet: this chat has no messages")
+            return
+        if not self.can_answer():
+            return
+        assert host.engine is not None and host.info is not None
+        try:
+            planned = compact_chat.plan(self.mm.store, conv_id, host.info.context_window)
+        except Exception as exc:
+            fail(self, exc)
+            return
+        if planned is None:
+            warn(self, "Nothing to compact yet: the last exchange always stays as it is")
+            return
+        count = len(planned.messages)
+        self.compacting = True
+        self.post_message(self.Changed())
+        self.notify(f"Summing up {count} earlier messages… (esc stops)")
+        try:
+            result = await asyncio.to_thread(compact_chat.ask, host.engine, planned.request)
+            if result.error:
+                fail(self, f"the summary failed: {result.error}")
+            elif result.cancelled:
+                warn(self, "Compacting stopped; nothing was changed")
+            elif not result.text:
+                warn(self, "The model wrote an empty summary; nothing was changed")
+            else:
+                compact_chat.save(self.mm.store, conv_id, planned, result.text, host.name)
+                self.compacting = False
+                await self.reopen(conv_id)
+                self.notify(
+                    f"{count} earlier messages summed up: later turns send the summary "
+                    "instead (u on it undoes)"
+                )
+        except Exception as exc:
+            fail(self, exc)
+        finally:
+            self.compacting = False
+            self.post_message(self.Changed())
+
+    async def undo_summary(self, summary: StoredMessage) -> None:
+        """Send the summed-up messages again: the summary is kept, marked undone."""
+        if self.streaming:
+            warn(self, "Wait for the answer to end (or press Esc) first")
+            return
+        try:
+            compact_chat.undo(self.mm.store, summary)
+        except Exception as exc:
+            fail(self, exc)
+            return
+        await self.reopen(summary.conversation_id)
+        self.notify("Summary undone: later turns send the earlier messages again")
 
     @on(StreamingAnswer.Finished)
     def _finished(self, event: StreamingAnswer.Finished) -> None:
         event.stop()
         self.answer = None
         self.tokens_per_second = event.tokens_per_second or self.tokens_per_second
+        if event.message is not None and event.message.prompt_tokens:
+            self.prompt_tokens = event.message.prompt_tokens
         if event.error:
             fail(self, event.error)
         elif event.message is not None and event.message.status == "failed":

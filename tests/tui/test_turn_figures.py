@@ -1,0 +1,86 @@
+"""Each answer's figures (first token, tok/s, context fill) and the notice for earlier messages
+left out of the prompt: measured, saved with the answer, shown under it, toggled by f9."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+from tui_helpers import wait_answered, wait_ready
+
+from mmchat.tui.turn_stats import DROPPED, PERF
+from mmchat.tui.widgets.chat_log import ChatLog
+from mmchat.tui.widgets.composer import Composer
+
+
+async def send(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    composer = pilot.app.screen.query_one(Composer)
+    composer.text = text
+    composer.focus()
+    await pilot.press("enter")
+
+
+def status_text(app) -> str:  # type: ignore[no-untyped-def]
+    return str(app.screen.query_one("#status-text", Static).render())
+
+
+async def test_an_answer_keeps_its_figures_and_shows_them_until_f9_hides_them(
+    make_app, session
+) -> None:
+    app, _ = make_app(answers=["one two three four five six"])
+    async with app.run_test(size=(110, 30)) as pilot:
+        await wait_ready(pilot)
+        await send(pilot, "count for me please")
+        await wait_answered(pilot)
+        answer = app.screen.query_one(ChatLog).boxes[-1]
+        [conv] = session.store.conversations()
+        saved = session.store.messages(conv.id)[-1]
+        perf = saved.meta[PERF]
+        # The prompt is the question's four words (the scripted engine counts words).
+        assert perf["prompt_tokens"] == 4 and perf["context_window"] == 2048
+        assert perf["first_token_s"] > 0 and perf["tokens_per_s"] > 0
+        assert "engine_rss" not in perf  # an in-process engine has no model process to measure
+        assert "picture_s" not in perf  # no picture in this chat
+        assert DROPPED not in saved.meta
+        line = answer.query_one(".message-perf", Static)
+        shown = str(line.render())
+        assert "first token" in shown and "tok/s" in shown and "ctx 4/2.0k 0%" in shown
+        assert line.display and not answer.query_one(".message-dropped", Static).display
+        assert "ctx 4/2.0k 0%" in status_text(app)
+
+        await pilot.press("f9")
+        await pilot.pause()
+        assert app.screen.query_one(ChatLog).has_class("hide-perf"), "f9 not handled"
+        assert not line.display
+        await pilot.press("f9")
+        await pilot.pause()
+        assert line.display
+
+        # Reopened, the answer shows the figures it was saved with.
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert "ctx" not in status_text(app)
+        await app.screen.open_conversation(conv.id)
+        await pilot.pause()
+        reopened = app.screen.query_one(ChatLog).boxes[-1]
+        assert str(reopened.query_one(".message-perf", Static).render()) == shown
+        assert "ctx 4/2.0k 0%" in status_text(app)
+
+
+async def test_messages_left_out_of_the_window_are_noted_under_each_answer(
+    make_app, session
+) -> None:
+    app, _ = make_app(dropped=3)
+    async with app.run_test(size=(110, 30)) as pilot:
+        await wait_ready(pilot)
+        await send(pilot, "first")
+        await wait_answered(pilot)
+        await send(pilot, "second")
+        await wait_answered(pilot)
+        boxes = app.screen.query_one(ChatLog).boxes
+        notes = [str(b.query_one(".message-dropped", Static).render()) for b in boxes]
+        assert [b.role for b in boxes] == ["user", "assistant", "user", "assistant"]
+        # Once per answer, none on the person's messages.
+        assert notes[0] == notes[2] == ""
+        assert notes[1] == notes[3]
+        assert notes[1].startswith("3 earlier messages no longer fit the model's window")
+        [conv] = session.store.conversations()
+        assert [m.meta.get(DROPPED) for m in session.store.messages(conv.id)] == [None, 3, None, 3]
