@@ -18,7 +18,7 @@ SUMMARY = "summary_of"  # meta of a summary: {"through": newest id covered, "cou
 UNDONE = "undone"  # meta of a summary the person undid: kept, no longer sent or shown
 KEEP_RECENT = 2  # the last exchange stays word for word
 MESSAGE_CHARS = 1500  # one long message is cut to this much in the text to sum up
-SUMMARY_TOKENS = 256
+SUMMARY_TOKENS = 160
 
 SUMMARY_RULE = (
     "You write short summaries of conversations. Keep the facts, names, numbers, decisions "
@@ -90,6 +90,7 @@ def summary_request(
         messages=[ChatMessage("system", SUMMARY_RULE), ChatMessage("user", prompt)],
         max_new_tokens=SUMMARY_TOKENS,
         temperature=0.0,
+        repeat_penalty=1.2,  # greedy small models otherwise repeat the transcript's lines
     )
 
 

@@ -92,10 +92,15 @@ def short_count(n: int) -> str:
     return f"{value:.1f}k" if value < 100 else f"{value:.0f}k"
 
 
+def window_size(n: int) -> str:
+    """A context window as models name it: 8192 -> "8k", 2048 -> "2k", 3000 -> "3.0k"."""
+    return f"{n // 1024}k" if n >= 1024 and n % 1024 == 0 else short_count(n)
+
+
 def context_fill(prompt_tokens: int, window: int) -> str:
-    """ "ctx 1.2k/8.2k 15%": the last prompt's share of the model's context window."""
+    """ "ctx 1.2k/8k 15%": the last prompt's share of the model's context window."""
     share = round(100 * prompt_tokens / window) if window > 0 else 0
-    return f"ctx {short_count(prompt_tokens)}/{short_count(window)} {share}%"
+    return f"ctx {short_count(prompt_tokens)}/{window_size(window)} {share}%"
 
 
 def perf_line(meta: dict[str, Any]) -> str:
@@ -124,4 +129,4 @@ def dropped_note(meta: dict[str, Any]) -> str:
     if not isinstance(dropped, int) or dropped <= 0:
         return ""
     which = "earlier message no longer fits" if dropped == 1 else "earlier messages no longer fit"
-    return f"{dropped} {which} the model's window (ctrl+g or /compact sums them up)"
+    return f"{dropped} {which} the model's window: left out of this answer's prompt"

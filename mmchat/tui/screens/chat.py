@@ -125,7 +125,7 @@ class ChatScreen(Screen[None]):
         )
 
     def _context_fill(self) -> str:
-        """The last answer's prompt against the loaded model's window, e.g. "ctx 1.2k/8.2k 15%"."""
+        """The last answer's prompt against the loaded model's window, e.g. "ctx 1.2k/8k 15%"."""
         info, tokens = self.mm.host.info, self.turns.prompt_tokens
         if info is None or not tokens or info.context_window <= 0:
             return ""

@@ -19,6 +19,7 @@ from mmchat.tui.chat_state import ChatState
 from mmchat.tui.notify import fail, warn
 from mmchat.tui.runner import AnswerJob
 from mmchat.tui.turn_rules import attachment_of, refusal, turn_options
+from mmchat.tui.turn_stats import DROPPED
 from mmchat.tui.widgets.chat_log import ChatLog
 from mmchat.tui.widgets.draft import Draft
 from mmchat.tui.widgets.message_box import MessageBox
@@ -134,8 +135,9 @@ class TurnFlow(Vertical):
     # -- compacting --------------------------------------------------------------------------
 
     @work(group="compact", exclusive=True)
-    async def compact(self) -> None:
-        """Have the model sum up the earlier messages into a summary later turns send."""
+    async def compact(self, *, dropped: int = 0) -> None:
+        """Have the model sum up the earlier messages into a summary later turns send.
+        `dropped`: started by itself, after an answer whose prompt left that many out."""
         conv_id, host = self.state.conversation_id, self.mm.host
         if conv_id is None:
             warn(self, "Nothing to compact yet: this chat has no messages")
@@ -149,12 +151,17 @@ class TurnFlow(Vertical):
             fail(self, exc)
             return
         if planned is None:
-            warn(self, "Nothing to compact yet: the last exchange always stays as it is")
+            if not dropped:  # by itself: nothing to say when only the last exchange is left
+                warn(self, "Nothing to compact yet: the last exchange always stays as it is")
             return
         count = len(planned.messages)
         self.compacting = True
         self.post_message(self.Changed())
-        self.notify(f"Summing up {count} earlier messages… (esc stops)")
+        what = f"summing up {count} earlier messages… (esc stops)"
+        if dropped:
+            self.notify(f"{dropped} earlier messages no longer fit the model's window: {what}")
+        else:
+            self.notify(what[0].upper() + what[1:])
         try:
             result = await asyncio.to_thread(compact_chat.ask, host.engine, planned.request)
             if result.error:
@@ -188,6 +195,7 @@ class TurnFlow(Vertical):
             fail(self, exc)
             return
         await self.reopen(summary.conversation_id)
+        self.query_one(Draft).focus_composer()
         self.notify("Summary undone: later turns send the earlier messages again")
 
     @on(StreamingAnswer.Finished)
@@ -210,6 +218,15 @@ class TurnFlow(Vertical):
                 fail(self, exc)
         self.mm.report_plugin_problems()
         self.post_message(self.Changed(conversations=True))
+        saved = event.message
+        if saved is not None and saved.status == "complete" and self._auto_compact:
+            if dropped := saved.meta.get(DROPPED):
+                self.compact(dropped=dropped)
+
+    @property
+    def _auto_compact(self) -> bool:
+        """settings.toml's `auto_compact = false` leaves compacting to ctrl+g."""
+        return self.mm.settings.extra.get("auto_compact", True) is not False
 
     async def answer_again(self, conv_id: int) -> None:
         """Show the rewound conversation afresh and answer its last message."""
