@@ -85,7 +85,11 @@ def summary_request(
     while len(lines) > 1 and sum(len(line) + 1 for line in lines) > budget_chars:
         lines.pop(0)
     transcript = "\n".join(lines)
-    prompt = f"Summarise this conversation:\n\n{transcript}"
+    # The instruction after the transcript: small models follow what they read last.
+    prompt = (
+        f"Conversation:\n\n{transcript}\n\n"
+        "Summarise the conversation above in two or three short sentences."
+    )
     return GenerationRequest(
         messages=[ChatMessage("system", SUMMARY_RULE), ChatMessage("user", prompt)],
         max_new_tokens=SUMMARY_TOKENS,

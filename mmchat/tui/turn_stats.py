@@ -53,7 +53,8 @@ class TurnClock:
         if self.first_token is not None:
             figures["first_token_s"] = round(self.first_token - self.sent, 3)
         if self.tokens_per_second:
-            figures["tokens_per_s"] = round(self.tokens_per_second, 2)
+            # Unrounded: the status line formats the same figure, and must show the same digits.
+            figures["tokens_per_s"] = self.tokens_per_second
         if picture and self.started is not None:
             figures["picture_s"] = round(self.started - self.sent, 3)
         if engine_rss:
