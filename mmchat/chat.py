@@ -93,6 +93,7 @@ class Notice:
 
     text: str
     type: str = "notice"
+    about: str = ""  # "dropped": earlier messages left out (the TUI notes it in the transcript)
 
 
 TurnEvent = Event | TurnDone | Notice
@@ -274,7 +275,8 @@ class Turn:
                     if event.dropped_messages:
                         yield Notice(
                             f"{event.dropped_messages} oldest messages were left out to fit "
-                            "the model's context window"
+                            "the model's context window",
+                            about="dropped",
                         )
                 elif isinstance(event, Finished):
                     completion_tokens = event.completion_tokens

@@ -95,7 +95,8 @@ class TurnRunner:
                 continue
             if chunk := coalescer.flush():
                 self.post(AnswerChunk(chunk))
-            if isinstance(event, Notice):
+            if isinstance(event, Notice) and event.about != "dropped":
+                # Left-out messages are noted under the answer instead (turn_stats.py).
                 self.post(AnswerNotice(event.text))
             elif isinstance(event, Finished):
                 self.post(AnswerStats(event.tokens_per_second))

@@ -104,3 +104,43 @@ async def test_slash_compact_with_only_one_exchange_changes_nothing(make_app, se
         assert len(engines[0].requests) == 1  # the model was not asked
         [conv] = session.store.conversations()
         assert [m.role for m in session.store.messages(conv.id)] == ["user", "assistant"]
+
+
+async def test_a_second_compaction_folds_in_the_first_summary(make_app, session) -> None:
+    answers = ["A1.", "A2.", "Summary one.", "A3.", "A4.", "Summary two.", "A5."]
+    app, engines = make_app(answers=answers)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await wait_ready(pilot)
+        log = app.screen.query_one(ChatLog)
+
+        async def compact() -> None:
+            count = sum(b.role == "system" for b in log.boxes)
+            await send(pilot, "/compact")
+            await wait_for(pilot, lambda: sum(b.role == "system" for b in log.boxes) > count)
+            await wait_for(pilot, lambda: not app.screen.turns.streaming)
+
+        for question in ("Q1?", "Q2?"):
+            await send(pilot, question)
+            await wait_answered(pilot)
+        await compact()
+        for question in ("Q3?", "Q4?"):
+            await send(pilot, question)
+            await wait_answered(pilot)
+        await compact()
+        asked = engines[0].requests[-1].messages[-1].content
+        # The earlier summary and the messages after it, not the ones it already covers.
+        assert "Summary one." in asked and "Q2?" in asked and "Q3?" in asked
+        assert "Q1?" not in asked and "Q4?" not in asked
+        # Both are shown and stored; the first is marked as summed up by the second.
+        first, second = [b for b in log.boxes if b.role == "system"]
+        assert first.text == "Summary one." and second.text == "Summary two."
+        assert "summed up below" in header(first) and "u undoes" not in header(first)
+        assert "u undoes" in header(second)
+        [conv] = session.store.conversations()
+        stored = session.store.messages(conv.id)
+        assert [m.content for m in stored if m.role == "system"] == ["Summary one.", "Summary two."]
+        await send(pilot, "Q5?")
+        await wait_answered(pilot)
+        assert "Summary two." in system_prompt(engines[0])
+        assert "Summary one." not in system_prompt(engines[0])
+        assert sent_texts(engines[0]) == ["Q4?", "A4.", "Q5?"]

@@ -99,6 +99,8 @@ async def test_messages_left_out_are_noted_under_each_answer_and_summed_up(
         assert stored[4].meta[SUMMARY]["through"] == stored[1].id
         noted = [n.message for n in app._notifications]
         assert any(n.startswith("3 earlier messages no longer fit") for n in noted)
+        # The transcript says it: no toast from the turn on top of it.
+        assert not any("oldest messages were left out" in n for n in noted)
 
 
 async def test_auto_compact_false_leaves_compacting_to_the_key(make_app, session) -> None:

@@ -131,7 +131,7 @@ class ChatLog(VerticalScroll):
             label=self._label(message),
             attachments=message.attachments,
             blobs={k: v for k, v in blobs.items() if v is not None},
-            summarised=is_covered(message, self._summary),
+            summarised=is_covered(message, self._summary) or superseded(message, self._summary),
         )
 
     @on(Button.Pressed, "#show-earlier")
@@ -166,6 +166,11 @@ class ChatLog(VerticalScroll):
     def follow(self, was_near_bottom: bool) -> None:
         if was_near_bottom:
             self.scroll_end(animate=False, immediate=True)
+
+
+def superseded(message: StoredMessage, summary: StoredMessage | None) -> bool:
+    """An older summary: the newest one folded it in and is sent instead."""
+    return is_summary(message) and summary is not None and message.id < summary.id
 
 
 def shown(messages: list[StoredMessage]) -> list[StoredMessage]:

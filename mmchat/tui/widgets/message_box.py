@@ -115,9 +115,12 @@ class MessageBox(Vertical, can_focus=True):
             count = summary_count(self.message) if self.message else 0
             return Content.assemble(
                 Content.styled("Summary", "bold"),
-                Content.styled(f" of {count} earlier messages, sent in their place", "dim"),
-                "  ",
-                Content.styled("(u undoes)", "dim"),
+                Content.styled(f" of {count} earlier messages", "dim"),
+                # An older summary is summed up in turn by the newest, which alone is sent.
+                Content.styled(
+                    "  summed up below" if self.summarised else ", sent in their place  (u undoes)",
+                    "dim",
+                ),
             )
         who = "You" if self.role == "user" else (self.label or "assistant")
         parts: list[Content | str] = [Content.styled(one_line(who, 60), "bold")]
@@ -223,5 +226,5 @@ class MessageBox(Vertical, can_focus=True):
         if action == "regenerate":
             return self.role == "assistant"
         if action == "undo_summary":
-            return self.role == "system"
+            return self.role == "system" and not self.summarised
         return True
