@@ -144,3 +144,24 @@ async def test_a_second_compaction_folds_in_the_first_summary(make_app, session)
         assert "Summary two." in system_prompt(engines[0])
         assert "Summary one." not in system_prompt(engines[0])
         assert sent_texts(engines[0]) == ["Q4?", "A4.", "Q5?"]
+
+
+async def test_a_second_ctrl_g_while_summing_up_is_refused(make_app, session) -> None:
+    app, engines = make_app(answers=["A1.", "A2.", "Sum of it all, slowly written."])
+    async with app.run_test(size=(110, 30)) as pilot:
+        await wait_ready(pilot)
+        for question in ("Q1?", "Q2?"):
+            await send(pilot, question)
+            await wait_answered(pilot)
+        engines[0].token_delay = 0.05  # the summary takes a while: the second press lands in it
+        await pilot.press("ctrl+g", "ctrl+g")
+        log = app.screen.query_one(ChatLog)
+        await wait_for(pilot, lambda: any(b.role == "system" for b in log.boxes))
+        await wait_for(pilot, lambda: not app.screen.turns.streaming)
+        assert len(engines[0].requests) == 3  # two answers, one summary
+        [conv] = session.store.conversations()
+        stored = session.store.messages(conv.id)
+        assert [m.content for m in stored if m.role == "system"] == [
+            "Sum of it all, slowly written."
+        ]
+        assert any("Wait for the answer" in n.message for n in app._notifications)

@@ -134,7 +134,7 @@ class TurnFlow(Vertical):
 
     # -- compacting --------------------------------------------------------------------------
 
-    @work(group="compact", exclusive=True)
+    @work(group="compact")  # not exclusive: a second request is refused, never cancels one
     async def compact(self, *, dropped: int = 0) -> None:
         """Have the model sum up the earlier messages into a summary later turns send.
         `dropped`: started by itself, after an answer whose prompt left that many out."""
