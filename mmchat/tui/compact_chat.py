@@ -21,6 +21,7 @@ from mmchat.store import Message, Store
 from mmchat.text import strip_control
 
 CHARS_PER_TOKEN = 3  # a cautious guess: the transcript to sum up must fit the window
+TEMPLATE_TOKENS = 32  # the chat template's marks around a new message, generously
 
 
 @dataclass
@@ -46,6 +47,15 @@ def plan(store: Store, conversation_id: int, context_window: int) -> Plan | None
         return None
     budget = max(1000, (context_window - SUMMARY_TOKENS - 200) * CHARS_PER_TOKEN)
     return Plan(messages, summary_request(history, messages, budget))
+
+
+def would_overflow(
+    last_prompt: int, last_answer: int, draft: str, window: int, answer_room: int
+) -> bool:
+    """Whether the next prompt (the last one, its answer and the draft) would likely leave
+    messages out: then they are summed up before it is sent."""
+    estimate = last_prompt + last_answer + len(draft) // CHARS_PER_TOKEN + TEMPLATE_TOKENS
+    return estimate > window - answer_room
 
 
 def ask(engine: Engine, request: GenerationRequest) -> Summary:

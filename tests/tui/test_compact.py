@@ -165,3 +165,39 @@ async def test_a_second_ctrl_g_while_summing_up_is_refused(make_app, session) ->
             "Sum of it all, slowly written."
         ]
         assert any("Wait for the answer" in n.message for n in app._notifications)
+
+
+async def test_a_draft_that_would_outgrow_the_window_is_sent_after_a_summary(
+    make_app, session
+) -> None:
+    # The scripted window is 2048 tokens and answers get 512 of them: two 800-word answers
+    # make the next prompt too long to fit, so the chat is summed up before it is sent.
+    long = " ".join(["word"] * 800)
+    app, engines = make_app(answers=[long, long, "Q1 was answered at length.", "Short."])
+    async with app.run_test(size=(110, 30)) as pilot:
+        await wait_ready(pilot)
+        await send(pilot, "Q1?")
+        await wait_answered(pilot)
+        await send(pilot, "Q2?")
+        await wait_answered(pilot)
+        assert len(engines[0].requests) == 2  # the last prompt and answer still fitted
+        await send(pilot, "Q3?")
+        log = app.screen.query_one(ChatLog)
+        await wait_for(pilot, lambda: len(engines[0].requests) == 4, timeout=20)
+        await wait_answered(pilot)
+        summary_request, answer_request = engines[0].requests[2:]
+        assert "Q1?" in summary_request.messages[-1].content
+        # The third question went out with the summary in place of the first exchange.
+        assert [m.content for m in answer_request.messages if m.role != "system"] == [
+            "Q2?",
+            long,
+            "Q3?",
+        ]
+        assert "Q1 was answered at length." in answer_request.messages[0].content
+        assert [b.role for b in log.boxes] == ["user", "assistant"] * 2 + [
+            "system",
+            "user",
+            "assistant",
+        ]
+        assert log.boxes[-1].text == "Short."
+        assert app.screen.query_one(Composer).text == ""

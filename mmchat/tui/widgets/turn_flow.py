@@ -43,6 +43,7 @@ class TurnFlow(Vertical):
         self.prompt_tokens: int | None = None  # the last answer's prompt: the context fill
         self.send_when_ready = False  # Enter was pressed while the model was loading
         self.compacting = False  # the model is summing up earlier messages (compact_chat.py)
+        self.summed_up = False  # a summary was saved after the last answer
 
     def compose(self) -> ComposeResult:
         yield ChatLog()
@@ -78,6 +79,10 @@ class TurnFlow(Vertical):
             )
             return
         if not self.can_answer(images):
+            return
+        if self._will_overflow(text):
+            # Sum up the earlier messages first; the draft waits in the composer meanwhile.
+            self.compact(then_send=True)
             return
         try:
             if self.state.ensure_stored(self.mm.store, self.mm.host.name, text, images):
@@ -135,31 +140,41 @@ class TurnFlow(Vertical):
     # -- compacting --------------------------------------------------------------------------
 
     @work(group="compact")  # not exclusive: a second request is refused, never cancels one
-    async def compact(self, *, dropped: int = 0) -> None:
+    async def compact(self, *, dropped: int = 0, then_send: bool = False) -> None:
         """Have the model sum up the earlier messages into a summary later turns send.
-        `dropped`: started by itself, after an answer whose prompt left that many out."""
+        `dropped`: started by itself, after an answer whose prompt left that many out;
+        `then_send`: started by itself before sending a draft that would not fit."""
+        done = await self._sum_up(quiet=bool(dropped or then_send), dropped=dropped)
+        if then_send and done is not False:
+            self.summed_up = True  # the next prompt is measured by the next answer
+            await self.send_draft()
+
+    async def _sum_up(self, *, quiet: bool, dropped: int) -> bool | None:
+        """True: a summary was saved; None: nothing to sum up; False: failed or stopped."""
         conv_id, host = self.state.conversation_id, self.mm.host
         if conv_id is None:
             warn(self, "Nothing to compact yet: this chat has no messages")
-            return
+            return None
         if not self.can_answer():
-            return
+            return False
         assert host.engine is not None and host.info is not None
         try:
             planned = compact_chat.plan(self.mm.store, conv_id, host.info.context_window)
         except Exception as exc:
             fail(self, exc)
-            return
+            return False
         if planned is None:
-            if not dropped:  # by itself: nothing to say when only the last exchange is left
+            if not quiet:  # by itself: nothing to say when only the last exchange is left
                 warn(self, "Nothing to compact yet: the last exchange always stays as it is")
-            return
+            return None
         count = len(planned.messages)
         self.compacting = True
         self.post_message(self.Changed())
         what = f"summing up {count} earlier messages… (esc stops)"
         if dropped:
             self.notify(f"{dropped} earlier messages no longer fit the model's window: {what}")
+        elif quiet:
+            self.notify(f"The chat is outgrowing the model's window: {what}")
         else:
             self.notify(what[0].upper() + what[1:])
         try:
@@ -174,15 +189,31 @@ class TurnFlow(Vertical):
                 compact_chat.save(self.mm.store, conv_id, planned, result.text, host.name)
                 self.compacting = False
                 await self.reopen(conv_id)
+                self.summed_up = True
                 self.notify(
                     f"{count} earlier messages summed up: later turns send the summary "
                     "instead (u on it undoes)"
                 )
+                return True
         except Exception as exc:
             fail(self, exc)
         finally:
             self.compacting = False
             self.post_message(self.Changed())
+        return False
+
+    def _will_overflow(self, text: str) -> bool:
+        """Whether the next prompt would likely outgrow the window (auto_compact only): the
+        last prompt, the last answer and this draft, at a cautious 3 characters a token."""
+        info = self.mm.host.info
+        if not self._auto_compact or self.summed_up or info is None or not self.prompt_tokens:
+            return False
+        last = self.query_one(ChatLog).last("assistant")
+        answer = last.message.completion_tokens if last and last.message else None
+        room = turn_options(self.mm.settings, self.state.persona, "", self.state.chat).max_tokens
+        return compact_chat.would_overflow(
+            self.prompt_tokens, answer or 0, text, info.context_window, room
+        )
 
     async def undo_summary(self, summary: StoredMessage) -> None:
         """Send the summed-up messages again: the summary is kept, marked undone."""
@@ -202,6 +233,7 @@ class TurnFlow(Vertical):
     def _finished(self, event: StreamingAnswer.Finished) -> None:
         event.stop()
         self.answer = None
+        self.summed_up = False
         self.tokens_per_second = event.tokens_per_second or self.tokens_per_second
         if event.message is not None and event.message.prompt_tokens:
             self.prompt_tokens = event.message.prompt_tokens
