@@ -14,6 +14,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmchat.compaction import active_summary, is_covered, system_note
 from mmchat.engine.base import (
     ChatMessage,
     Delta,
@@ -92,6 +93,7 @@ class Notice:
 
     text: str
     type: str = "notice"
+    about: str = ""  # "dropped": earlier messages left out (the TUI notes it in the transcript)
 
 
 TurnEvent = Event | TurnDone | Notice
@@ -179,8 +181,8 @@ class Turn:
         replies = self.plugins.call_each("mmchat_before_prompt", expect=is_reply, context=context)
         return replies[0][1] if replies else None
 
-    def _system_prompt(self, passages: Sequence[Passage]) -> str:
-        parts = [self.persona.render_system_prompt(), self.options.system]
+    def _system_prompt(self, passages: Sequence[Passage], summary: Message | None = None) -> str:
+        parts = [self.persona.render_system_prompt(), self.options.system, system_note(summary)]
         if passages:
             parts.append(PASSAGES_RULE)
         return "\n\n".join(p for p in parts if p.strip())
@@ -189,10 +191,14 @@ class Turn:
         self, history: Sequence[Message], context: PromptContext
     ) -> list[ChatMessage]:
         messages: list[ChatMessage] = []
-        if system := self._system_prompt(context.passages):
+        # A summary (compaction.py) is sent in place of the earlier messages it covers.
+        summary = active_summary(history)
+        if system := self._system_prompt(context.passages, summary):
             messages.append(ChatMessage("system", system))
         for message in history:
             if message.role == "system" or message.status == "failed":
+                continue
+            if is_covered(message, summary) and message is not history[-1]:
                 continue
             if message.role == "assistant" and not message.content.strip():
                 continue
@@ -269,7 +275,8 @@ class Turn:
                     if event.dropped_messages:
                         yield Notice(
                             f"{event.dropped_messages} oldest messages were left out to fit "
-                            "the model's context window"
+                            "the model's context window",
+                            about="dropped",
                         )
                 elif isinstance(event, Finished):
                     completion_tokens = event.completion_tokens

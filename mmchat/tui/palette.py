@@ -33,6 +33,17 @@ def chat_commands(screen: ChatScreen) -> Iterable[SystemCommand]:
         ("Delete chat", "Delete the current chat (f8)", screen.action_delete_chat),
         ("Search chats", "Search titles and messages (ctrl+f)", screen.action_search),
         ("Toggle chat list", "Show or hide the sidebar (ctrl+b)", screen.action_toggle_sidebar),
+        (
+            "Compact chat",
+            "Have the model sum up the earlier messages; later turns send the summary "
+            "(ctrl+g or /compact; u on the summary undoes)",
+            screen.action_compact,
+        ),
+        (
+            "Toggle answer figures",
+            "Show or hide first-token time, tok/s, engine memory under answers (f9)",
+            screen.action_toggle_perf,
+        ),
     ]
     for title, help_text, callback in commands:
         yield SystemCommand(title, help_text, callback)

@@ -23,6 +23,7 @@ from mmchat.store import Store
 from mmchat.text import one_line
 from mmchat.tui.coalesce import DEFAULT_INTERVAL, Coalescer
 from mmchat.tui.events import AnswerChunk, AnswerDone, AnswerNotice, AnswerStats
+from mmchat.tui.turn_stats import DROPPED, PERF, TurnClock, engine_rss
 
 
 @dataclass
@@ -33,6 +34,7 @@ class AnswerJob:
     options: TurnOptions
     text: str | None = None  # None: answer the last user message (regenerate, edit)
     images: Sequence[CheckedImage] = field(default_factory=list)
+    context_window: int | None = None  # the model's, for the answer's context-fill figure
 
 
 class TurnRunner:
@@ -66,7 +68,7 @@ class TurnRunner:
             self.turn = Turn(store, self.engine, self.plugins, job.persona, job.options)
             if self._stop.is_set():
                 self.turn.cancel()
-            saved = self._drive(job)
+            saved = self._drive(job, store)
         except Exception as exc:  # shown as a notification; the app stays up
             error = one_line(str(exc) or type(exc).__name__)
         finally:
@@ -76,8 +78,9 @@ class TurnRunner:
             self.post(AnswerDone(saved, error))
             self.done.set()
 
-    def _drive(self, job: AnswerJob) -> StoredMessage | None:
+    def _drive(self, job: AnswerJob, store: Store) -> StoredMessage | None:
         assert self.turn is not None
+        clock = TurnClock.start()
         if job.text is not None:
             events = self.turn.send(job.conversation_id, job.text, job.images)
         else:
@@ -85,16 +88,41 @@ class TurnRunner:
         coalescer = Coalescer(self.interval)
         saved = None
         for event in events:
+            clock.see(event)
             if isinstance(event, Delta):
                 if chunk := coalescer.add(event.text):
                     self.post(AnswerChunk(chunk))
                 continue
             if chunk := coalescer.flush():
                 self.post(AnswerChunk(chunk))
-            if isinstance(event, Notice):
+            if isinstance(event, Notice) and event.about != "dropped":
+                # Left-out messages are noted under the answer instead (turn_stats.py).
                 self.post(AnswerNotice(event.text))
             elif isinstance(event, Finished):
                 self.post(AnswerStats(event.tokens_per_second))
             elif isinstance(event, TurnDone):
                 saved = event.message
+        if saved is not None and saved.role == "assistant" and saved.model is not None:
+            saved = self._keep_figures(store, saved, clock, job)
         return saved
+
+    def _keep_figures(
+        self, store: Store, saved: StoredMessage, clock: TurnClock, job: AnswerJob
+    ) -> StoredMessage:
+        """Save the turn's figures in the answer's meta, so reopening the chat shows them."""
+        picture = any(m.attachments for m in store.messages(job.conversation_id))
+        figures = clock.figures(
+            picture=picture, context_window=job.context_window, engine_rss=engine_rss(self.engine)
+        )
+        meta = {**saved.meta, PERF: figures}
+        if clock.dropped:
+            meta[DROPPED] = clock.dropped
+        return store.finish(
+            saved.id,
+            content=saved.content,
+            status=saved.status,
+            error=saved.error,
+            prompt_tokens=saved.prompt_tokens,
+            completion_tokens=saved.completion_tokens,
+            meta=meta,
+        )

@@ -33,6 +33,7 @@ class ScriptedEngine:
         fail_load: str = "",
         load_gate: threading.Event | None = None,
         fail_stream: str = "",
+        dropped: int = 0,
     ) -> None:
         self.name = name
         self.answers = answers or ["Hello there, I am a scripted answer."]
@@ -41,6 +42,7 @@ class ScriptedEngine:
         self.fail_load = fail_load
         self.load_gate = load_gate
         self.fail_stream = fail_stream  # fail after the first word, like a crashed process
+        self.dropped = dropped  # reported as left out of every prompt, like a full window
         self.requests: list[GenerationRequest] = []
         self.closed = False
         self._cancel = threading.Event()
@@ -62,7 +64,9 @@ class ScriptedEngine:
         answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
         words = answer.split(" ")
         start = time.monotonic()
-        yield Started(prompt_tokens=10)
+        # A word a token, like the answers: the prompt grows with the conversation.
+        prompt = sum(len(m.content.split()) for m in request.messages)
+        yield Started(prompt_tokens=prompt, dropped_messages=self.dropped)
         for count, word in enumerate(words):
             if self._cancel.is_set():
                 yield Finished("cancelled", count, time.monotonic() - start)

@@ -8,8 +8,10 @@ from __future__ import annotations
 from scripted_engine import ScriptedEngine
 from tui_helpers import wait_for, wait_ready
 
+from mmchat.compaction import SUMMARY
 from mmchat.session import Session
 from mmchat.tui.app import MMChatApp
+from mmchat.tui.turn_stats import DROPPED, PERF
 from mmchat.tui.widgets.chat_log import ChatLog
 
 ANSWER = """Here is a function:
@@ -59,6 +61,51 @@ def test_conversation_120x32(snap_compare, session: Session) -> None:
         await pilot.app.screen.open_conversation(conv_id)
         log = pilot.app.screen.query_one(ChatLog)
         await wait_for(pilot, lambda: len(log.boxes) == 4)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.5)  # Markdown blocks finish rendering, even on a busy machine
+
+    assert snap_compare(build(session), terminal_size=(120, 32), run_before=open_it)
+
+
+def seed_long_chat(session: Session) -> int:
+    """A compacted chat with fixed figures: the figures line, the left-out note, the summary."""
+    store = session.store
+    conv = store.create_conversation(title="Lisbon", model="scripted")
+    store.add_message(conv.id, "user", "My name is Ada and I live in Lisbon.")
+    first = store.add_message(conv.id, "assistant", "Lisbon is a lovely city, Ada.")
+    perf = {"first_token_s": 0.42, "tokens_per_s": 31.5, "engine_rss": 1_236 * 2**20}
+    store.finish(
+        first.id,
+        content=first.content,
+        status="complete",
+        meta={PERF: {**perf, "prompt_tokens": 45, "context_window": 2048}},
+    )
+    store.add_message(conv.id, "user", "What should I see there?")
+    second = store.add_message(conv.id, "assistant", "The trams and the castle.")
+    store.finish(
+        second.id,
+        content=second.content,
+        status="complete",
+        prompt_tokens=1_900,
+        meta={PERF: {**perf, "prompt_tokens": 1_900, "context_window": 2048}, DROPPED: 2},
+    )
+    store.add_message(
+        conv.id,
+        "system",
+        "Ada lives in Lisbon.",
+        meta={SUMMARY: {"through": first.id, "count": 2}},
+    )
+    return conv.id
+
+
+def test_long_chat_120x32(snap_compare, session: Session) -> None:
+    conv_id = seed_long_chat(session)
+
+    async def open_it(pilot) -> None:  # type: ignore[no-untyped-def]
+        await steady(pilot)
+        await pilot.app.screen.open_conversation(conv_id)
+        log = pilot.app.screen.query_one(ChatLog)
+        await wait_for(pilot, lambda: len(log.boxes) == 5)
         await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.5)  # Markdown blocks finish rendering, even on a busy machine
 

@@ -21,6 +21,7 @@ from mmchat.tui.app_services import AppServices, services
 from mmchat.tui.runner import TurnRunner
 from mmchat.tui.screens.citations import CitationScreen
 from mmchat.tui.screens.export import ExportScreen
+from mmchat.tui.turn_stats import context_fill
 from mmchat.tui.widgets.chat_log import ChatLog
 from mmchat.tui.widgets.draft import Draft
 from mmchat.tui.widgets.message_box import MessageBox
@@ -46,6 +47,8 @@ class ChatScreen(Screen[None]):
         Binding("f3", "copy_last", "Copy answer", show=False),
         Binding("f4", "edit_last", "Edit last", show=False),
         Binding("ctrl+s", "export_chat", "Export", show=False),
+        Binding("f9", "toggle_perf", "Figures", show=False),
+        Binding("ctrl+g", "compact", "Compact", show=False),
         Binding("ctrl+q", "app.quit", "Quit"),
         # The transcript from anywhere; Home/End and PageUp/PageDown in the composer are
         # the composer's (Composer passes PageUp/PageDown on: its few lines need no paging).
@@ -71,6 +74,9 @@ class ChatScreen(Screen[None]):
         yield Footer()
 
     async def on_mount(self) -> None:
+        # settings.toml's `perf_line = false` starts with the figures under answers hidden.
+        shown = self.mm.settings.extra.get("perf_line", True) is not False
+        self.query_one(ChatLog).set_class(not shown, "hide-perf")
         self.query_one(Sidebar).reload(None)
         await self.chat.show_new()
         self.query_one(Draft).focus_composer()
@@ -114,8 +120,16 @@ class ChatScreen(Screen[None]):
             stage=mm.load_stage,
             fraction=mm.load_fraction,
             tokens_per_second=self.turns.tokens_per_second,
+            context=self._context_fill(),
             error=host.error,
         )
+
+    def _context_fill(self) -> str:
+        """The last answer's prompt against the loaded model's window, e.g. "ctx 1.2k/8k 15%"."""
+        info, tokens = self.mm.host.info, self.turns.prompt_tokens
+        if info is None or not tokens or info.context_window <= 0:
+            return ""
+        return context_fill(tokens, info.context_window)
 
     async def model_settled(self) -> None:
         """The model finished loading (or failed): send a draft queued meanwhile."""
@@ -134,6 +148,16 @@ class ChatScreen(Screen[None]):
         self.update_status()
 
     # -- moving through the transcript -------------------------------------------------------
+
+    def action_compact(self) -> None:
+        self.turns.compact()
+
+    def action_toggle_perf(self) -> None:
+        """Show or hide the figures line under each answer."""
+        log = self.query_one(ChatLog)
+        log.toggle_class("hide-perf")
+        shown = not log.has_class("hide-perf")
+        self.notify("Answer figures shown" if shown else "Answer figures hidden")
 
     def action_scroll_log(self, where: str) -> None:
         self.query_one(ChatLog).scroll_by_key(where)
@@ -173,6 +197,8 @@ class ChatScreen(Screen[None]):
             self.edit_message(event.box)
         elif event.action == "regenerate":
             await self.action_regenerate()
+        elif event.action == "undo_summary" and event.box.message is not None:
+            await self.turns.undo_summary(event.box.message)
         elif event.action == "sources":
             saved = event.box.message  # None while the answer streams: no sources yet
             if cites := citations(saved.meta) if saved else []:

@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Static
 
+from mmchat.compaction import UNDONE, active_summary, is_covered, is_summary
 from mmchat.store import Message as StoredMessage
 from mmchat.text import strip_control
 from mmchat.tui.widgets.message_box import MessageBox
@@ -30,6 +31,7 @@ class ChatLog(VerticalScroll):
         self._earlier: list[StoredMessage] = []
         self._blob: Callable[[str], bytes] = lambda sha: b""
         self._label: Callable[[StoredMessage], str] = lambda m: m.persona or "assistant"
+        self._summary: StoredMessage | None = None  # the one later turns send (compaction.py)
 
     @property
     def near_bottom(self) -> bool:
@@ -92,7 +94,8 @@ class ChatLog(VerticalScroll):
     ) -> None:
         await self.remove_children()
         self._blob, self._label = blob, label
-        messages = [m for m in messages if m.role != "system"]
+        self._summary = active_summary(messages)
+        messages = shown(messages)
         self._earlier, recent = messages[:-PAGE], messages[-PAGE:]
         widgets: list[Static | Button | MessageBox] = []
         if self._earlier:
@@ -128,6 +131,7 @@ class ChatLog(VerticalScroll):
             label=self._label(message),
             attachments=message.attachments,
             blobs={k: v for k, v in blobs.items() if v is not None},
+            summarised=is_covered(message, self._summary) or superseded(message, self._summary),
         )
 
     @on(Button.Pressed, "#show-earlier")
@@ -153,7 +157,7 @@ class ChatLog(VerticalScroll):
 
     def learn_ids(self, messages: list[StoredMessage]) -> None:
         """Boxes mounted before their message was stored learn it (for edit and regenerate)."""
-        stored = [m for m in messages if m.role != "system"]
+        stored = shown(messages)
         # Older messages may not be mounted: match from the newest end.
         for box, message in zip(reversed(self.boxes), reversed(stored), strict=False):
             if box.message is None and box.role == message.role:
@@ -162,6 +166,16 @@ class ChatLog(VerticalScroll):
     def follow(self, was_near_bottom: bool) -> None:
         if was_near_bottom:
             self.scroll_end(animate=False, immediate=True)
+
+
+def superseded(message: StoredMessage, summary: StoredMessage | None) -> bool:
+    """An older summary: the newest one folded it in and is sent instead."""
+    return is_summary(message) and summary is not None and message.id < summary.id
+
+
+def shown(messages: list[StoredMessage]) -> list[StoredMessage]:
+    """The messages the transcript shows: system ones only when they are live summaries."""
+    return [m for m in messages if m.role != "system" or (is_summary(m) and not m.meta.get(UNDONE))]
 
 
 def _blob(blob: Callable[[str], bytes], sha: str) -> bytes | None:

@@ -26,6 +26,9 @@ class Draft(Vertical):
     class Send(Message):
         """Enter was pressed on a draft that is not a command; the screen decides."""
 
+    class Compact(Message):
+        """`/compact` was sent: sum up the chat's earlier messages."""
+
     def __init__(self) -> None:
         super().__init__(id="draft")
 
@@ -66,6 +69,9 @@ class Draft(Vertical):
         event.stop()
         if event.text.strip().startswith("/attach"):
             await self._attach_command(event.text.strip())
+        elif event.text.strip() == "/compact":
+            self.query_one(Composer).clear()
+            self.post_message(self.Compact())
         else:
             self.post_message(self.Send())
 

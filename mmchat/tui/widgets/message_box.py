@@ -18,10 +18,12 @@ from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 
 from mmchat.chat import finish_note
+from mmchat.compaction import summary_count
 from mmchat.store import Attachment
 from mmchat.store import Message as StoredMessage
 from mmchat.text import citation_line, one_line, strip_control
 from mmchat.tui.clipboard import copy_text
+from mmchat.tui.turn_stats import dropped_note, perf_line
 from mmchat.tui.widgets.attachments import AttachmentRow
 
 STATUS_STYLE = {"stopped": "$warning", "failed": "$error", "streaming": "$accent"}
@@ -36,6 +38,7 @@ class MessageBox(Vertical, can_focus=True):
         Binding("e", "edit", "Edit"),
         Binding("r", "regenerate", "Regenerate"),
         Binding("s", "sources", "Sources"),
+        Binding("u", "undo_summary", "Undo summary"),
         # A focused message is a place in a list: the arrows move along it (PageUp/PageDown
         # scroll the log, Esc stops an answer as anywhere else).
         Binding("up,k", "screen.focus_message('prev')", "Previous", show=False),
@@ -61,8 +64,10 @@ class MessageBox(Vertical, can_focus=True):
         label: str = "",
         attachments: list[Attachment] | None = None,
         blobs: dict[str, bytes] | None = None,
+        summarised: bool = False,
     ) -> None:
         super().__init__(classes=f"message {role}")
+        self.summarised = summarised  # a summary is sent in its place (compaction.py)
         self.role = role
         self.message = message
         self.label = label
@@ -80,6 +85,22 @@ class MessageBox(Vertical, can_focus=True):
         sources = Static(self._sources(), classes="message-sources")
         sources.display = bool(self._citations())
         yield sources
+        yield Static(classes="message-dropped")
+        yield Static(classes="message-perf")
+
+    def on_mount(self) -> None:
+        self._show_figures()
+
+    def _show_figures(self) -> None:
+        """The dim lines under a saved answer: earlier messages left out, and its figures."""
+        meta = self.message.meta if self.message is not None else {}
+        for selector, text in (
+            (".message-dropped", dropped_note(meta)),
+            (".message-perf", perf_line(meta)),
+        ):
+            line = self.query_one(selector, Static)
+            line.update(Content(text))
+            line.set_class(not text, "empty")
 
     @property
     def body(self) -> Markdown:
@@ -90,8 +111,21 @@ class MessageBox(Vertical, can_focus=True):
         return self.message.status if self.message else "streaming"
 
     def _header(self) -> Content:
+        if self.role == "system":  # only summaries are shown (ChatLog)
+            count = summary_count(self.message) if self.message else 0
+            return Content.assemble(
+                Content.styled("Summary", "bold"),
+                Content.styled(f" of {count} earlier messages", "dim"),
+                # An older summary is summed up in turn by the newest, which alone is sent.
+                Content.styled(
+                    "  summed up below" if self.summarised else ", sent in their place  (u undoes)",
+                    "dim",
+                ),
+            )
         who = "You" if self.role == "user" else (self.label or "assistant")
         parts: list[Content | str] = [Content.styled(one_line(who, 60), "bold")]
+        if self.summarised:
+            parts += ["  ", Content.styled("summed up below", "dim")]
         if self.message is None and self.role == "assistant" and self._stream is not None:
             parts += ["  ", Content.styled("answering… (esc stops)", "$accent")]
         elif self.message is not None and self.message.status in ("stopped", "failed"):
@@ -149,6 +183,7 @@ class MessageBox(Vertical, can_focus=True):
         sources = self.query_one(".message-sources", Static)  # the saved message's citations
         sources.update(self._sources())
         sources.display = bool(self._citations())
+        self._show_figures()
 
     def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
         """Links are never opened for the person; the address is shown and copied instead."""
@@ -176,6 +211,9 @@ class MessageBox(Vertical, can_focus=True):
         what = f"code block {self._block + 1} of {len(blocks)}{language}"
         copy_text(self, block.code, what)
 
+    def action_undo_summary(self) -> None:
+        self.post_message(self.Action(self, "undo_summary"))
+
     def action_edit(self) -> None:
         self.post_message(self.Action(self, "edit"))
 
@@ -187,4 +225,6 @@ class MessageBox(Vertical, can_focus=True):
             return self.role == "user"
         if action == "regenerate":
             return self.role == "assistant"
+        if action == "undo_summary":
+            return self.role == "system" and not self.summarised
         return True

@@ -56,6 +56,7 @@ class OpenChat(Vertical):
         if not keep_settings:  # as `mmchat ask` starts a chat: with the configured system prompt
             self.state.chat = ChatSettings(system=self.mm.settings.system or None)
         self.state.conversation_id = None
+        self.turns.prompt_tokens, self.turns.summed_up = None, False
         persona = self.state.persona
         greeting = persona.render_greeting()
         await self.query_one(ChatLog).show(
@@ -90,6 +91,10 @@ class OpenChat(Vertical):
         self.state.conversation_id = conv_id
         self.state.persona = self._persona_named(conv.persona)
         self.state.chat = ChatSettings.of(conv)
+        self.turns.prompt_tokens = next(
+            (m.prompt_tokens for m in reversed(messages) if m.prompt_tokens), None
+        )
+        self.turns.summed_up = False
         await self.query_one(ChatLog).show(messages, store.blob, label=self.state.label)
         self.post_message(self.Switched())
         self.use_model(conv.model, "this chat's model")

@@ -1,4 +1,5 @@
-"""The status line: model, quantization, device, persona and speed; load progress while loading."""
+"""The status line: model, quantization, device, persona, speed and context fill; load progress
+while loading."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class StatusLine(Horizontal):
         stage: str = "",
         fraction: float | None = None,
         tokens_per_second: float | None = None,
+        context: str = "",
         error: str = "",
     ) -> None:
         sep = Content.styled(" │ ", "dim")
@@ -52,6 +54,8 @@ class StatusLine(Horizontal):
         parts += [sep, Content("persona "), Content.styled(one_line(persona, 40), "bold")]
         if tokens_per_second:
             parts += [sep, Content(f"{tokens_per_second:.1f} tok/s")]
+        if context:
+            parts += [sep, Content(context)]
         self.query_one("#status-text", Static).update(Content.assemble(*parts))
         bar = self.query_one(ProgressBar)
         bar.display = state == "loading"

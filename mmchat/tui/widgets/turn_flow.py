@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 
 from mmchat.images import CheckedImage
+from mmchat.store import Message as StoredMessage
 from mmchat.text import one_line
+from mmchat.tui import compact_chat
 from mmchat.tui.app_services import AppServices, services
 from mmchat.tui.chat_state import ChatState
 from mmchat.tui.notify import fail, warn
 from mmchat.tui.runner import AnswerJob
 from mmchat.tui.turn_rules import attachment_of, refusal, turn_options
+from mmchat.tui.turn_stats import DROPPED
 from mmchat.tui.widgets.chat_log import ChatLog
 from mmchat.tui.widgets.draft import Draft
 from mmchat.tui.widgets.message_box import MessageBox
@@ -36,7 +40,10 @@ class TurnFlow(Vertical):
         self.reopen = reopen  # shows a conversation afresh before it is answered again
         self.answer: StreamingAnswer | None = None
         self.tokens_per_second: float | None = None
+        self.prompt_tokens: int | None = None  # the last answer's prompt: the context fill
         self.send_when_ready = False  # Enter was pressed while the model was loading
+        self.compacting = False  # the model is summing up earlier messages (compact_chat.py)
+        self.summed_up = False  # a summary was saved after the last answer
 
     def compose(self) -> ComposeResult:
         yield ChatLog()
@@ -48,7 +55,8 @@ class TurnFlow(Vertical):
 
     @property
     def streaming(self) -> bool:
-        return self.answer is not None
+        """The engine is busy with this chat: an answer, or a summary being written."""
+        return self.answer is not None or self.compacting
 
     def can_answer(self, images: Sequence[CheckedImage] = ()) -> bool:
         refused = refusal(self.mm.host, images, self.streaming)
@@ -72,6 +80,10 @@ class TurnFlow(Vertical):
             return
         if not self.can_answer(images):
             return
+        if self._will_overflow(text):
+            # Sum up the earlier messages first; the draft waits in the composer meanwhile.
+            self.compact(then_send=True)
+            return
         try:
             if self.state.ensure_stored(self.mm.store, self.mm.host.name, text, images):
                 self.post_message(self.Changed(conversations=True))
@@ -85,6 +97,11 @@ class TurnFlow(Vertical):
         await draft.clear()
         await self.start_answer(self._job(self.state.conversation_id, text, images), user)
 
+    @on(Draft.Compact)
+    def _compact_command(self, event: Draft.Compact) -> None:
+        event.stop()
+        self.compact()
+
     async def model_settled(self) -> None:
         """The model finished loading (or failed): send a draft queued meanwhile."""
         if self.send_when_ready:
@@ -97,7 +114,10 @@ class TurnFlow(Vertical):
     ) -> AnswerJob:
         state, mm = self.state, self.mm
         options = turn_options(mm.settings, state.persona, mm.host.name, state.chat)
-        return AnswerJob(self.mm.db_path, conv_id, self.state.persona, options, text, images or [])
+        window = mm.host.info.context_window if mm.host.info is not None else None
+        return AnswerJob(
+            mm.db_path, conv_id, state.persona, options, text, images or [], context_window=window
+        )
 
     async def start_answer(self, job: AnswerJob, *before: MessageBox) -> None:
         engine = self.mm.host.engine
@@ -109,16 +129,114 @@ class TurnFlow(Vertical):
         self.post_message(self.Changed())
 
     def stop(self) -> bool:
-        """Stop the streaming answer (saved as stopped); False when none streams."""
+        """Stop the streaming answer (saved as stopped) or the summary being written; False
+        when neither runs."""
         if self.answer is not None:
             self.answer.cancel()
-        return self.answer is not None
+        elif self.compacting and self.mm.host.engine is not None:
+            self.mm.host.engine.cancel()
+        return self.streaming
+
+    # -- compacting --------------------------------------------------------------------------
+
+    @work(group="compact")  # not exclusive: a second request is refused, never cancels one
+    async def compact(self, *, dropped: int = 0, then_send: bool = False) -> None:
+        """Have the model sum up the earlier messages into a summary later turns send.
+        `dropped`: started by itself, after an answer whose prompt left that many out;
+        `then_send`: started by itself before sending a draft that would not fit."""
+        done = await self._sum_up(quiet=bool(dropped or then_send), dropped=dropped)
+        if then_send and done is not False:
+            self.summed_up = True  # the next prompt is measured by the next answer
+            await self.send_draft()
+
+    async def _sum_up(self, *, quiet: bool, dropped: int) -> bool | None:
+        """True: a summary was saved; None: nothing to sum up; False: failed or stopped."""
+        conv_id, host = self.state.conversation_id, self.mm.host
+        if conv_id is None:
+            warn(self, "Nothing to compact yet: this chat has no messages")
+            return None
+        if not self.can_answer():
+            return False
+        assert host.engine is not None and host.info is not None
+        try:
+            planned = compact_chat.plan(self.mm.store, conv_id, host.info.context_window)
+        except Exception as exc:
+            fail(self, exc)
+            return False
+        if planned is None:
+            if not quiet:  # by itself: nothing to say when only the last exchange is left
+                warn(self, "Nothing to compact yet: the last exchange always stays as it is")
+            return None
+        count = len(planned.messages)
+        self.compacting = True
+        self.post_message(self.Changed())
+        what = f"summing up {count} earlier messages… (esc stops)"
+        if dropped:
+            self.notify(f"{dropped} earlier messages no longer fit the model's window: {what}")
+        elif quiet:
+            self.notify(f"The chat is outgrowing the model's window: {what}")
+        else:
+            self.notify(what[0].upper() + what[1:])
+        try:
+            result = await asyncio.to_thread(compact_chat.ask, host.engine, planned.request)
+            if result.error:
+                fail(self, f"the summary failed: {result.error}")
+            elif result.cancelled:
+                warn(self, "Compacting stopped; nothing was changed")
+            elif not result.text:
+                warn(self, "The model wrote an empty summary; nothing was changed")
+            else:
+                compact_chat.save(self.mm.store, conv_id, planned, result.text, host.name)
+                self.compacting = False
+                await self.reopen(conv_id)
+                self.summed_up = True
+                self.notify(
+                    f"{count} earlier messages summed up: later turns send the summary "
+                    "instead (u on it undoes)"
+                )
+                return True
+        except Exception as exc:
+            fail(self, exc)
+        finally:
+            self.compacting = False
+            self.post_message(self.Changed())
+        return False
+
+    def _will_overflow(self, text: str) -> bool:
+        """Whether the next prompt would likely outgrow the window (auto_compact only): the
+        last prompt, the last answer and this draft, at a cautious 3 characters a token."""
+        info = self.mm.host.info
+        if not self._auto_compact or self.summed_up or info is None or not self.prompt_tokens:
+            return False
+        last = self.query_one(ChatLog).last("assistant")
+        answer = last.message.completion_tokens if last and last.message else None
+        room = turn_options(self.mm.settings, self.state.persona, "", self.state.chat).max_tokens
+        return compact_chat.would_overflow(
+            self.prompt_tokens, answer or 0, text, info.context_window, room
+        )
+
+    async def undo_summary(self, summary: StoredMessage) -> None:
+        """Send the summed-up messages again: the summary is kept, marked undone."""
+        if self.streaming:
+            warn(self, "Wait for the answer to end (or press Esc) first")
+            return
+        try:
+            compact_chat.undo(self.mm.store, summary)
+        except Exception as exc:
+            fail(self, exc)
+            return
+        await self.reopen(summary.conversation_id)
+        self.query_one(Draft).focus_composer()
+        self.notify("Summary undone: later turns send the earlier messages again")
 
     @on(StreamingAnswer.Finished)
     def _finished(self, event: StreamingAnswer.Finished) -> None:
         event.stop()
         self.answer = None
+        self.summed_up = False
         self.tokens_per_second = event.tokens_per_second or self.tokens_per_second
+        if event.message is not None and event.message.prompt_tokens:
+            self.prompt_tokens = event.message.prompt_tokens
         if event.error:
             fail(self, event.error)
         elif event.message is not None and event.message.status == "failed":
@@ -132,6 +250,15 @@ class TurnFlow(Vertical):
                 fail(self, exc)
         self.mm.report_plugin_problems()
         self.post_message(self.Changed(conversations=True))
+        saved = event.message
+        if saved is not None and saved.status == "complete" and self._auto_compact:
+            if dropped := saved.meta.get(DROPPED):
+                self.compact(dropped=dropped)
+
+    @property
+    def _auto_compact(self) -> bool:
+        """settings.toml's `auto_compact = false` leaves compacting to ctrl+g."""
+        return self.mm.settings.extra.get("auto_compact", True) is not False
 
     async def answer_again(self, conv_id: int) -> None:
         """Show the rewound conversation afresh and answer its last message."""
