@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 log = logging.getLogger(__name__)
+
+# Objects detected at least this surely get their own colours (scene_answers' PRESENT_SCORE:
+# the ones "Is there a ...?" would say yes to).
+BOX_COLOR_SCORE = 0.4
 
 
 class Perception:
@@ -87,9 +92,18 @@ class Perception:
         words.objects = name_main_thing(words.objects, words.detections)
 
     def _colors(self, image: Image, words: VisualWords) -> None:
-        from mmchat.engine.vision.colors import dominant_colors
+        from mmchat.engine.vision.colors import dominant_colors, region_colors
 
         words.colors = dominant_colors(image, k=3)
+        # Each sure object's own colours too, for "What colour is the bicycle?" (detection
+        # runs first; its boxes are read here, on the picture already at hand).
+        sure = [d for d in words.detections if d.score >= BOX_COLOR_SCORE]
+        if sure:
+            colours = region_colors(image, [d.box for d in sure])
+            coloured = {
+                id(d): replace(d, colors=tuple(c)) for d, c in zip(sure, colours, strict=True)
+            }
+            words.detections = [coloured.get(id(d), d) for d in words.detections]
 
     def _shapes(self, image: Image, words: VisualWords) -> None:
         from mmchat.engine.vision.shapes import find_shapes
