@@ -14,6 +14,8 @@ the relevance gate, perception, and the way each question kind is routed (image_
   so the route each kind takes is a measured choice.
 - real photos (bench/photos.py: Debian darknet, foolbox, tuxpaint stamps; keyword-graded, and
   written by someone who did not tune the routes) and text pictures (bench/textpics.py).
+- questions that name or count a thing in a photo: the photos' own (the routes were tuned on
+  them) and a held-out set beside them (data/photos_heldout_questions.json).
 - text turns with a photo attached vs without (held-out prompts): identical answers, and the
   relevance gate's accuracy on held-out messages about a picture and not.
 - per picture: perception time by module; a follow-up's first-token time against text-only;
