@@ -115,3 +115,21 @@ def test_photo_answers_from_detections_and_labels() -> None:
     )
     assert photo_answer("What colour is the sky?", found, labels) is None  # not a COCO thing
     assert photo_answer("What colour is it?", found, labels) is None
+
+
+def test_the_held_out_questions_name_photos_that_exist_and_are_not_the_tuned_ones() -> None:
+    import json
+
+    from picture_sources import skimage_picture
+
+    data = Path(__file__).resolve().parent.parent / "bench" / "data"
+    held = json.loads((data / "photos_heldout_questions.json").read_text())["questions"]
+    photos = json.loads((data / "photos.json").read_text())["photos"]
+    ids = {entry["id"] for entry in photos}
+    tuned = {(entry["id"], q["q"]) for entry in photos for q in entry.get("questions", [])}
+    assert len(held) >= 20
+    for question in held:
+        source, _, name = question["photo"].partition("/")
+        assert question["photo"] in ids or (source == "skimage" and skimage_picture(name).exists())
+        assert (question["photo"], question["q"]) not in tuned
+        assert question["keywords"] and question["q"].endswith("?")
