@@ -113,6 +113,14 @@ def test_photo_answers_from_detections_and_labels() -> None:
     assert photo_answer("What colour is the car?", [], car, [ColorShare("blue", 0.8)]) == (
         "The car is blue."
     )
+    assert photo_answer("What is the colour of the bicycles?", found, labels) == (
+        "The bicycles are red."
+    )
+    assert photo_answer("Which color is the dog's fur?", found, labels) == (
+        "The dog's fur is black."
+    )
+    assert photo_answer("Can you see a horse?", found, labels) == "No, I don't see a horse."
+    assert photo_answer("Do you see any dogs?", found, labels) == "Yes, there is a dog."
     assert photo_answer("What colour is the sky?", found, labels) is None  # not a COCO thing
     assert photo_answer("What colour is it?", found, labels) is None
 

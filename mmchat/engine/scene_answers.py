@@ -121,6 +121,7 @@ _LIST = re.compile(
 )
 _THERE = re.compile(
     r"^\W*(is|are)\s+there\b|^\W*(does|do)\s+(it|this|the \w+)\s+(show|have|contain)"
+    r"|^\W*(can|do)\s+you\s+see\b"
 )
 _SYNONYMS = {
     "people": "person", "persons": "person", "man": "person", "men": "person",
@@ -158,6 +159,10 @@ def photo_answer(
         return list_objects(detections)
     if asked := _COLOR_OF.search(text):
         return _color_of(asked.group(2), asked.group(1) == "are", detections, labels, colors)
+    if asked := _COLOR_OF_FORM.search(text):  # "What is the colour of the chairs?"
+        first = asked.group(1).split()[0]
+        plural = first.endswith("s") and not first.endswith("ss") or first == "people"
+        return _color_of(asked.group(1), plural, detections, labels, colors)
     if asked := _WHICH.search(text):
         return _which(asked, detections, labels)
     if _THERE.search(text) and (wanted := _asked(text)) is not None:
@@ -166,9 +171,9 @@ def photo_answer(
 
 
 # "What colour is the bicycle?", "What colour are the chairs?", "... is the person's jacket?"
-_COLOR_OF = re.compile(
-    r"\bwhat colors? (is|are) (?:the|this|that|these|those|his|her|its|their) ([^?.!]+)"
-)
+_THE = r"(?:the|this|that|these|those|his|her|its|their)"
+_COLOR_OF = re.compile(rf"\b(?:what|which) colors? (is|are) {_THE} ([^?.!]+)")
+_COLOR_OF_FORM = re.compile(rf"\bwhat(?:'s| is| are) the colors? of {_THE} ([^?.!]+)")
 _POSSESSIVE = re.compile(r"^(.+?)(?:'s|s'|\u2019s) (\w+)")
 # A part whose colour is the whole object's, seen from afar: a person's clothes, an animal's
 # coat. Any other part (a bird's feet, a car's wheels) is not told by the object's box.

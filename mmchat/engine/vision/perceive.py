@@ -60,6 +60,7 @@ class Perception:
             self._run("objects", words, lambda: self._classify(image, words))
             self._run("detect", words, lambda: self._detect(image, words))
             self._run("colors", words, lambda: self._colors(image, words))
+            self._run("object colors", words, lambda: self._object_colors(image, words))
             self._run("shapes", words, lambda: self._shapes(image, words))
             if self._ocr:
                 self._run("text", words, lambda: self._read(image, words))
@@ -92,11 +93,14 @@ class Perception:
         words.objects = name_main_thing(words.objects, words.detections)
 
     def _colors(self, image: Image, words: VisualWords) -> None:
-        from mmchat.engine.vision.colors import dominant_colors, region_colors
+        from mmchat.engine.vision.colors import dominant_colors
 
         words.colors = dominant_colors(image, k=3)
-        # Each sure object's own colours too, for "What colour is the bicycle?" (detection
-        # runs first; its boxes are read here, on the picture already at hand).
+
+    def _object_colors(self, image: Image, words: VisualWords) -> None:
+        """Each sure object's own colours, for "What colour is the bicycle?"."""
+        from mmchat.engine.vision.colors import region_colors
+
         sure = [d for d in words.detections if d.score >= BOX_COLOR_SCORE]
         if sure:
             colours = region_colors(image, [d.box for d in sure])
