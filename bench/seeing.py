@@ -1,6 +1,7 @@
 """Benchmark: what the default model sees, on material from several sources, in one run.
 
     .venv/bin/python bench/seeing.py [--easy-vqa 30] [--shapes 40] [--photos 80] [--prompts 40]
+    .venv/bin/python bench/seeing.py --questions-only   # questions about a thing in a photo
 
 Everything runs through the engine (HFEngine, in-process, greedy), as `mmchat ask` does:
 the relevance gate, perception, and the way each question kind is routed (image_turn.py).
@@ -13,6 +14,8 @@ the relevance gate, perception, and the way each question kind is routed (image_
   so the route each kind takes is a measured choice.
 - real photos (bench/photos.py: Debian darknet, foolbox, tuxpaint stamps; keyword-graded, and
   written by someone who did not tune the routes) and text pictures (bench/textpics.py).
+- questions that name or count a thing in a photo: the photos' own (the routes were tuned on
+  them) and a held-out set beside them (data/photos_heldout_questions.json).
 - text turns with a photo attached vs without (held-out prompts): identical answers, and the
   relevance gate's accuracy on held-out messages about a picture and not.
 - per picture: perception time by module; a follow-up's first-token time against text-only;
@@ -171,7 +174,7 @@ def photos(asker: Asker, limit: int) -> list[bytes]:
     except Exception as exc:  # the bench goes on without them, and says so
         print(f"\nreal photos: unavailable ({exc})")
         return []
-    what = described = colour_right = colour_total = extra_right = extra_total = 0
+    what = described = colour_right = colour_total = 0
     by_source: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     wrong: list[str] = []
     kept: list[bytes] = []
@@ -191,10 +194,6 @@ def photos(asker: Asker, limit: int) -> list[bytes]:
             answer, _ = asker.ask("What colour is it?", blob)
             colour_total += 1
             colour_right += passes(answer, entry["colors"])
-        for extra in entry.get("questions", []):
-            answer, _ = asker.ask(extra["q"], blob)
-            extra_total += 1
-            extra_right += passes(answer, extra["keywords"], extra.get("need", 1))
     n = len(pairs)
     print(f"\nreal photos: {n}")
     print(f"  'What is in this picture?' names it: {what / n:.3f} ({what}/{n})")
@@ -203,10 +202,66 @@ def photos(asker: Asker, limit: int) -> list[bytes]:
     print(f"  'Describe this image.' names it in a sentence: {described / n:.3f}")
     if colour_total:
         print(f"  'What colour is it?': {colour_right / colour_total:.3f} ({colour_total})")
-    if extra_total:
-        print(f"  their own questions: {extra_right / extra_total:.3f} ({extra_total})")
     print("  first misses:", *wrong, sep="\n")
+    photo_questions(asker, pairs)
     return kept
+
+
+def photo_questions(asker: Asker, pairs: list) -> None:
+    """The photos' own questions ("What colour is the bicycle?"), the set the routes were
+    tuned on, and beside them the held-out set of such questions, never tuned on."""
+    own = [(path, q) for path, entry in pairs for q in entry.get("questions", [])]
+    ask_and_grade(asker, "their own questions (tuned on)", own, yes_no_first=False)
+    ask_and_grade(asker, "held-out questions about a thing", heldout_questions(pairs))
+
+
+HELDOUT = Path(__file__).parent / "data" / "photos_heldout_questions.json"
+
+
+def heldout_questions(pairs: list) -> list[tuple[Path, dict]]:
+    data = json.loads(HELDOUT.read_text())
+    by_id = {entry["id"]: path for path, entry in pairs}
+    found_: list[tuple[Path, dict]] = []
+    for q in data["questions"]:
+        source, _, name = q["photo"].partition("/")
+        path = skimage_data() / name if source == "skimage" else by_id.get(q["photo"])
+        if path is not None and path.exists():
+            found_.append((path, q))
+    if len(found_) < len(data["questions"]):
+        print(f"  held-out: {len(data['questions']) - len(found_)} question(s) without their photo")
+    return found_
+
+
+def skimage_data() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or spec.origin is None:
+        return Path("/nonexistent")
+    return Path(spec.origin).parent / "data"
+
+
+def ask_and_grade(
+    asker: Asker, title: str, questions: list[tuple[Path, dict]], yes_no_first: bool = True
+) -> None:
+    """Each question asked of its photo and graded by keywords; a yes/no question by its
+    answer's first word where `yes_no_first` (the held-out set: "No, ... yes" is a no)."""
+    right_ = 0
+    lines: list[str] = []
+    for path, q in questions:
+        answer, _ = asker.ask(q["q"], path.read_bytes())
+        if yes_no_first and q["keywords"] in (["yes"], ["no"]):
+            ok = first_word(answer) == q["keywords"][0]
+        else:
+            ok = passes(answer, q["keywords"], q.get("need", 1))
+        right_ += ok
+        mark = "ok  " if ok else "MISS"
+        said = f"{path.name}: {q['q']!r} -> {answer!r} [{asker.way}]"
+        lines.append(f"    {mark} {said} ({', '.join(q['keywords'])})")
+    n = len(questions)
+    if n:
+        print(f"  {title}: {right_ / n:.3f} ({right_}/{n})")
+        print(*lines, sep="\n")
 
 
 def text_pictures(asker: Asker) -> None:
@@ -282,8 +337,19 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=80, help="real photos")
     parser.add_argument("--prompts", type=int, default=40, help="text turns compared")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--questions-only",
+        action="store_true",
+        help="only the photos' own questions and the held-out ones about a named thing",
+    )
     args = parser.parse_args()
     asker = Asker(args.threads)
+    if args.questions_only:
+        from photos import photos as fetch
+
+        print("\nreal photos, questions about a thing in them:")
+        photo_questions(asker, fetch())
+        return
     versus: list = []
     easy_vqa(asker, args.easy_vqa, versus)
     other_renderer(asker, args.shapes, versus)

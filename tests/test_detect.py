@@ -190,8 +190,8 @@ def test_counts_and_presence_from_detections() -> None:
     assert photo_answer("How many horses are there?", found) == "There are two horses."
     assert photo_answer("how many people are in the photo", found) == "I can't see any people."
     assert photo_answer("How many animals are there?", found) == "There are two animals."
-    assert photo_answer("Is there a horse?", found) == "Yes."
-    assert photo_answer("Is there a bus in the picture?", found) == "No."
+    assert photo_answer("Is there a horse?", found) == "Yes, there are two horses."
+    assert photo_answer("Is there a bus in the picture?", found) == "No, I don't see a bus."
     assert photo_answer("What objects are in this picture?", found) == "I can see two horses."
     assert photo_answer("How many clouds are there?", found) is None  # not a COCO thing
     assert photo_answer("Write a poem about it.", found) is None
@@ -238,8 +238,9 @@ def test_the_default_counts_and_lists_objects_in_photos(engine: object) -> None:
     assert ask(engine, "How many animals are there?", giraffe) == "There are two animals."
     listed = ask(engine, "What objects are in this picture?", giraffe)
     assert "giraffe" in listed and "zebra" in listed, listed
-    assert ask(engine, "Is there a bicycle in the picture?", darknet_photo("dog")) == "Yes."
-    assert ask(engine, "Is there a zebra?", darknet_photo("dog")) == "No."
+    said = ask(engine, "Is there a bicycle in the picture?", darknet_photo("dog"))
+    assert said == "Yes, there is a bicycle."
+    assert ask(engine, "Is there a zebra?", darknet_photo("dog")) == "No, I don't see a zebra."
 
 
 def test_the_default_names_a_thing_imagenet_has_no_class_for(engine: object) -> None:

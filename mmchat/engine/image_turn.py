@@ -7,8 +7,9 @@
           redrawn in the style they were trained on (easy-vqa's), through cross-attention
         - drawn shapes, and a question a program can check (yes/no, how many, left of, the
           colour of the circle): scene_answers.py answers from the shapes found
-        - a photo, and "how many <things>", "is there a <thing>", "what objects": answered
-          from the objects the detector found, when it knows the thing asked about
+        - a photo, and "how many <things>", "is there a <thing>", "what colour is the
+          <thing>", "what other animal", "what objects": answered from the objects the
+          detector found (each with its own colours), when it knows the thing asked about
         - nothing recognisable at all: say so, without asking the decoder to invent
         - the kinds in MEMORY_KINDS: the visual words as tokens of the cross-attended memory,
           beside the picture's patch tokens (word_memory.py), read through the fusion layers
@@ -133,7 +134,7 @@ class ImageTurns:
         if is_drawing(words):
             answer = scene_answer(question, words.shapes)
         else:
-            answer = photo_answer(question, words.detections)
+            answer = photo_answer(question, words.detections, words.objects, words.colors)
         way = force_way or choose_way(kind, words, answer)
         if way == "memory" and self.fusion.words is None:
             way = "words"  # a fusion folder without a trained word projector

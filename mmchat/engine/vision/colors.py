@@ -11,11 +11,12 @@ see; the shares of each name are summed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mmchat.engine.vision.words import ColorShare
+from mmchat.engine.vision.words import Box, ColorShare
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -192,7 +193,7 @@ def color_name(rgb: tuple[int, int, int]) -> str:
     return TERMS[int(name_colors(srgb_to_lab(np.array([rgb])))[0])]
 
 
-def _pixels(image: Image) -> tuple[np.ndarray, np.ndarray | None]:
+def _pixels(image: Image, max_side: int = MAX_SIDE) -> tuple[np.ndarray, np.ndarray | None]:
     """A small RGB copy (H, W, 3) and, when the picture has transparent parts, its alpha."""
     from PIL import Image as PILImage
 
@@ -205,7 +206,7 @@ def _pixels(image: Image) -> tuple[np.ndarray, np.ndarray | None]:
     mode = "RGBA" if has_alpha else "RGB"
     if work.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, CMYK...: convert before resizing
         work = work.convert(mode)
-    scale = min(1.0, MAX_SIDE / max(work.size))
+    scale = min(1.0, max_side / max(work.size))
     size = (max(1, round(work.width * scale)), max(1, round(work.height * scale)))
     if size != work.size:  # reducing_gap: a fast integer reduction first, even for 24 Mpx
         work = work.resize(size, PILImage.Resampling.BOX, reducing_gap=2.0)
@@ -267,6 +268,92 @@ def dominant_colors(image: Image, k: int = 3) -> list[ColorShare]:
         weights = np.ones(weights.shape, dtype=np.float32)
     names = name_colors(lab.reshape(-1, 3))
     totals = np.bincount(names, weights=weights.reshape(-1), minlength=len(TERMS))
+    shares = totals / totals.sum()
+    order = np.argsort(-shares, kind="stable")
+    return [
+        ColorShare(name=TERMS[i], share=float(shares[i]))
+        for i in order[: max(0, k)]
+        if shares[i] >= MIN_SHARE
+    ]
+
+
+# One object's colours: its box is read from a larger copy than the whole picture's (a small
+# box would be a few pixels at 64), and what surrounds the box says what its background is.
+REGION_SIDE = 192
+RING = 0.1  # the ring around a box whose colours are its background, as a fraction of its size
+MIN_RING_PIXELS = 16  # fewer than this around it (a box filling the picture): no background
+
+
+def region_colors(image: Image, boxes: Sequence[Box], k: int = 2) -> list[list[ColorShare]]:
+    """The main colours of the object in each box (fractions of width and height), named as
+    `dominant_colors` names a picture's: pixels weigh more towards the box's centre and less
+    where their colour also occurs just outside the box (the grass round a dog). A smaller box
+    that overlaps one is left out of it: that object is usually in front (the dog sitting
+    before the bicycle), and its colours are not the bigger one's."""
+    rgb, alpha = _pixels(image, REGION_SIDE)
+    lab = srgb_to_lab(rgb)
+    height, width = lab.shape[:2]
+    spans = [_span(box, width, height) for box in boxes]
+    opaque = alpha >= 128 if alpha is not None else np.ones((height, width), dtype=bool)
+    found: list[list[ColorShare]] = []
+    for index, (x0, y0, x1, y1) in enumerate(spans):
+        inside = np.zeros((height, width), dtype=bool)
+        inside[y0:y1, x0:x1] = True
+        own = inside & opaque
+        area = (x1 - x0) * (y1 - y0)
+        for j, (a0, b0, a1, b1) in enumerate(spans):
+            if j != index and (a1 - a0) * (b1 - b0) < area:
+                own[b0:b1, a0:a1] = False
+        if not own.any():
+            own = inside & opaque
+        found.append(_region_shares(lab, own, (x0, y0, x1, y1), opaque, k))
+    return found
+
+
+def _span(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
+    x0 = min(int(box[0] * width), width - 1)
+    y0 = min(int(box[1] * height), height - 1)
+    x1 = max(int(np.ceil(box[2] * width)), x0 + 1)
+    y1 = max(int(np.ceil(box[3] * height)), y0 + 1)
+    return x0, y0, x1, y1
+
+
+def _region_shares(
+    lab: np.ndarray,
+    own: np.ndarray,
+    span: tuple[int, int, int, int],
+    opaque: np.ndarray,
+    k: int,
+) -> list[ColorShare]:
+    height, width = own.shape
+    x0, y0, x1, y1 = span
+    grow_x, grow_y = max(2, round((x1 - x0) * RING)), max(2, round((y1 - y0) * RING))
+    ring = np.zeros((height, width), dtype=bool)
+    ring[max(0, y0 - grow_y) : y1 + grow_y, max(0, x0 - grow_x) : x1 + grow_x] = True
+    ring[y0:y1, x0:x1] = False
+    ring &= opaque
+    ys = (np.arange(height, dtype=np.float32) + 0.5 - (y0 + y1) / 2) / max(1, y1 - y0)
+    xs = (np.arange(width, dtype=np.float32) + 0.5 - (x0 + x1) / 2) / max(1, x1 - x0)
+    centre = np.exp(-(ys[:, None] ** 2 + xs[None, :] ** 2) / (2 * CENTRE_SIGMA**2))
+    weights = np.where(own, centre, 0.0).astype(np.float32)
+    if ring.sum() >= MIN_RING_PIXELS:
+        edge = lab[ring]
+        samples = edge[:: max(1, len(edge) // BORDER_SAMPLES)]
+        nearest = np.sqrt(_squared_distances(lab[own], samples).min(axis=1))
+        distinct = np.clip((nearest - BORDER_LIKE) / BORDER_LIKE, 0.0, 1.0)
+        if (weights[own] * distinct).sum() >= MIN_FOREGROUND * weights[own].sum():
+            weights[own] *= distinct  # else nothing stands out: the whole box
+    if not own.any():  # the box is transparent through and through
+        return []
+    names = name_colors(lab[own])
+    totals: np.ndarray = np.bincount(names, weights=weights[own], minlength=len(TERMS))
+    # Weighing by distinctness can leave a few stray pixels the largest weight (a zebra's
+    # box "blue" where its stripes match the ground outside): a colour must also cover a
+    # share of the box's own pixels, or it is noise, as in the whole picture.
+    pixels: np.ndarray = np.bincount(names, minlength=len(TERMS)) / len(names)
+    totals[pixels < MIN_SHARE] = 0.0
+    if totals.sum() <= 0:
+        totals = pixels
     shares = totals / totals.sum()
     order = np.argsort(-shares, kind="stable")
     return [

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 log = logging.getLogger(__name__)
+
+# Objects detected at least this surely get their own colours (scene_answers' PRESENT_SCORE:
+# the ones "Is there a ...?" would say yes to).
+BOX_COLOR_SCORE = 0.4
 
 
 class Perception:
@@ -55,6 +60,7 @@ class Perception:
             self._run("objects", words, lambda: self._classify(image, words))
             self._run("detect", words, lambda: self._detect(image, words))
             self._run("colors", words, lambda: self._colors(image, words))
+            self._run("object colors", words, lambda: self._object_colors(image, words))
             self._run("shapes", words, lambda: self._shapes(image, words))
             if self._ocr:
                 self._run("text", words, lambda: self._read(image, words))
@@ -90,6 +96,18 @@ class Perception:
         from mmchat.engine.vision.colors import dominant_colors
 
         words.colors = dominant_colors(image, k=3)
+
+    def _object_colors(self, image: Image, words: VisualWords) -> None:
+        """Each sure object's own colours, for "What colour is the bicycle?"."""
+        from mmchat.engine.vision.colors import region_colors
+
+        sure = [d for d in words.detections if d.score >= BOX_COLOR_SCORE]
+        if sure:
+            colours = region_colors(image, [d.box for d in sure])
+            coloured = {
+                id(d): replace(d, colors=tuple(c)) for d, c in zip(sure, colours, strict=True)
+            }
+            words.detections = [coloured.get(id(d), d) for d in words.detections]
 
     def _shapes(self, image: Image, words: VisualWords) -> None:
         from mmchat.engine.vision.shapes import find_shapes

@@ -50,6 +50,7 @@ class Detection:
     score: float  # the detector's confidence, 0..1
     box: Box
     others: tuple[tuple[str, float], ...] = ()  # other classes the box may be, fairly surely
+    colors: tuple[ColorShare, ...] = ()  # the object's own main colours, largest share first
 
     def may_be(self, name: str, min_score: float) -> bool:
         """Whether this object is `name`, or may well be (its second reading)."""
