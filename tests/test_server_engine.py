@@ -515,3 +515,22 @@ async def test_the_tui_answers_from_a_server_and_escape_stops_it(llama_server: S
         assert stopped.status == "stopped" and len(stopped.content) > 20
     finally:
         session.close()
+
+
+def test_a_server_that_never_answers_times_out_in_one_line() -> None:
+    from mmchat.engine.base import EngineError
+
+    # A port that accepts connections and never replies: a hung server.
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}/v1"
+        engine = ServerEngine("stuck", url, "m", timeout=0.5)
+        try:
+            with pytest.raises(EngineError) as info:
+                engine.load()
+        finally:
+            engine.close()
+    assert str(info.value) == (
+        f"server stuck ({url}) did not answer within 0.5 s (timeout in [servers.stuck])"
+    )
