@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Callable
@@ -108,7 +109,31 @@ class Settings:
     persona: str = ""
     system: str = ""
     threads: int = 0  # 0: cores - 1 (at least 1), leaving a core to the UI
+    servers: dict[str, ServerSettings] = field(default_factory=dict)  # [servers.NAME]
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """An OpenAI-compatible model server, `[servers.NAME]` in settings.toml.
+
+    The API key is never kept here: `api_key_env` names the environment variable that holds it
+    (unset or empty: no key, as local servers need none)."""
+
+    name: str
+    base_url: str
+    model: str = ""  # the model `--model NAME` means; empty: the one the server lists
+    api_key_env: str = ""
+    timeout: float = 60.0  # seconds without a byte from the server before the answer fails
+
+
+# A server's name is what goes before ':' in `--model NAME:MODEL`, like a plugin engine prefix.
+_SERVER_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,63}")
+# The packaged models' short names (engine/registry.py's ALIASES; a test keeps the two equal):
+# a server may not take one, or `--model default` would change meaning.
+RESERVED_MODEL_NAMES = frozenset({"default", "mmchat-default", "smollm2", "smollm2-135m"})
+_SERVER_KEYS = {"base_url": str, "model": str, "api_key_env": str, "timeout": float}
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 _ENV = {
@@ -183,14 +208,72 @@ def load_settings(path: Path | None = None) -> Settings:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc}); fix or delete it") from None
-        known = {f.name for f in fields(Settings)} - {"extra"}
+        known = {f.name for f in fields(Settings)} - {"extra", "servers"}
         values = {k: _coerce(k, v, str(path)) for k, v in raw.items() if k in known}
-        extra = {k: v for k, v in raw.items() if k not in known}
-        settings = replace(settings, **values, extra=extra)
+        extra = {k: v for k, v in raw.items() if k not in known and k != "servers"}
+        servers = _servers(raw.get("servers", {}), str(path))
+        settings = replace(settings, **values, servers=servers, extra=extra)
     overrides = {
         name: _coerce(name, os.environ[env], env) for name, env in _ENV.items() if env in os.environ
     }
     return replace(settings, **overrides)
+
+
+def _servers(raw: object, source: str) -> dict[str, ServerSettings]:
+    """The `[servers.NAME]` tables, checked: a ConfigError names the server and the key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: 'servers' must be tables like [servers.NAME]")
+    servers: dict[str, ServerSettings] = {}
+    for name, table in raw.items():
+        where = f"{source}: [servers.{name}]"
+        if not _SERVER_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{where}: a server name is letters, digits, '.', '_' or '-' (at most 64)"
+            )
+        if name.lower() in RESERVED_MODEL_NAMES:
+            raise ConfigError(f"{where}: '{name}' is a packaged model's name; pick another")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table (base_url = ..., model = ...)")
+        if "api_key" in table:  # not echoed: the value is a secret
+            raise ConfigError(
+                f"{where}: a key is never kept in settings; put it in an environment variable "
+                "and name that variable in 'api_key_env'"
+            )
+        if unknown := sorted(set(table) - set(_SERVER_KEYS)):
+            raise ConfigError(
+                f"{where}: unknown key '{unknown[0]}' (known: {', '.join(_SERVER_KEYS)})"
+            )
+        for key, kind in _SERVER_KEYS.items():
+            value = table.get(key)
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if value is not None and not (isinstance(value, str) if kind is str else number):
+                raise ConfigError(
+                    f"{where}: '{key}' must be {'a string' if kind is str else 'a number'}, "
+                    f"got {value!r}"
+                )
+        base_url = str(table.get("base_url", "")).strip()
+        if not re.match(r"https?://[^/\s]+", base_url):
+            raise ConfigError(
+                f"{where}: 'base_url' must be an http:// or https:// URL like "
+                f"http://localhost:8080/v1, got {base_url!r}"
+            )
+        key_env = str(table.get("api_key_env", "")).strip()
+        if key_env and not _ENV_NAME.fullmatch(key_env):
+            raise ConfigError(
+                f"{where}: 'api_key_env' is the NAME of an environment variable holding the "
+                "key (like OPENAI_API_KEY), never the key itself"
+            )
+        timeout = float(table.get("timeout", 60.0))
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ConfigError(f"{where}: 'timeout' must be more than 0 seconds, got {timeout!r}")
+        servers[name] = ServerSettings(
+            name=name,
+            base_url=base_url.rstrip("/"),
+            model=str(table.get("model", "")).strip(),
+            api_key_env=key_env,
+            timeout=timeout,
+        )
+    return servers
 
 
 def engine_threads(settings: Settings) -> int:

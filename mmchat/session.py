@@ -7,10 +7,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmchat.config import Settings, cache_dir, config_dir, default_db_path, load_settings
+from mmchat.config import (
+    ServerSettings,
+    Settings,
+    cache_dir,
+    config_dir,
+    default_db_path,
+    load_settings,
+)
 from mmchat.engine.plugin import engine_owners
 from mmchat.engine.process import ProcessEngine
 from mmchat.engine.registry import resolve
+from mmchat.engine.server import ServerEngine
 from mmchat.personas import PersonaCatalog, collect_personas
 from mmchat.plugin_manager import PluginManager, load_plugins
 from mmchat.store import Store
@@ -43,10 +51,26 @@ def make_engine(
     threads: int | None,
     allow_pickle: bool = False,
     engines: Mapping[str, str] | None = None,
-) -> ProcessEngine:
-    """`engines`: the plugin engine prefixes (Session.engines), for `--model PREFIX:REST`."""
+    servers: Mapping[str, ServerSettings] | None = None,
+) -> ProcessEngine | ServerEngine:
+    """`engines`: the plugin engine prefixes (Session.engines), for `--model PREFIX:REST`;
+    `servers`: the model servers in settings (Settings.servers), for `--model NAME:MODEL`.
+
+    A server's model runs on the server: its engine is a network client in this process
+    (callers already read engines off their UI thread), not a model process."""
+    servers = servers or {}
+    spec = resolve(model, engines, {name: s.model for name, s in servers.items()})
+    if spec.kind == "server":
+        server = servers[spec.server]
+        return ServerEngine(
+            server.name,
+            server.base_url,
+            spec.location,
+            api_key_env=server.api_key_env,
+            timeout=server.timeout,
+        )
     return ProcessEngine(
-        resolve(model, engines),
+        spec,
         quant=quant,
         threads=threads,
         allow_pickle=allow_pickle,

@@ -26,7 +26,8 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def ask(
     prompt: Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")],
     model: Annotated[
-        str | None, typer.Option(help="Model name, folder, .gguf, hub id or plugin:name.")
+        str | None,
+        typer.Option(help="Model name, folder, .gguf, hub id, plugin:name or server:model."),
     ] = None,
     persona: Annotated[
         str | None, typer.Option(help="Persona name (mmchat personas list).")
@@ -117,6 +118,7 @@ def ask(
             threads=all_cores(),
             allow_pickle=allow_pickle,
             engines=session.engines,
+            servers=settings.servers,
         )
     except (StoreError, PersonaError, UnknownModel, EngineError) as exc:
         fail(str(exc), 2)

@@ -9,7 +9,8 @@ from mmchat.text import one_line
 
 
 def models(no_plugins: NoPluginsOption = False) -> None:
-    """List known and installed models, and plugin engines; the default is marked with *."""
+    """List known and installed models, model servers and plugin engines; the default is
+    marked with *."""
     from mmchat.config import cache_dir, config_dir, load_settings
     from mmchat.engine.plugin import describe, plugin_engines
     from mmchat.engine.registry import ALIASES, UnknownModel, default_installed, resolve
@@ -19,9 +20,12 @@ def models(no_plugins: NoPluginsOption = False) -> None:
     engines = plugin_engines(manager)
     for problem in manager.problems:
         warn(f"plugin {problem.plugin} disabled ({problem.where}): {problem.message}")
-    default = load_settings().model
+    settings = load_settings()
+    default = settings.model
+    servers = {name: server.model for name, server in settings.servers.items()}
     try:
-        default_name = resolve(default, {p: owner for p, (owner, _) in engines.items()}).name
+        owners = {p: owner for p, (owner, _) in engines.items()}
+        default_name = resolve(default, owners, servers).name
     except UnknownModel as exc:
         default_name = default
         warn(f"the default model in settings is not usable: {exc}")
@@ -37,7 +41,20 @@ def models(no_plugins: NoPluginsOption = False) -> None:
         typer.echo(f"{mark} {spec.name:<24} {state:<14} {spec.description}")
     if not installed:
         typer.echo(f"  ({one_line(where)})")
+    for name, server in settings.servers.items():
+        shown = f"{name}:{server.model}" if server.model else f"{name}:<model>"
+        mark = "*" if default_name == name or default_name.startswith(f"{name}:") else " "
+        key = f", key from ${server.api_key_env}" if server.api_key_env else ""
+        about = one_line(f"{server.base_url}{key}", 100)
+        typer.echo(f"{mark} {one_line(shown, 60):<24} {'model server':<14} {about}")
+        if name in engines:
+            warn(
+                f"server {name} in settings hides the engine prefix '{name}:' of plugin "
+                f"{engines[name][0]}"
+            )
     for prefix, (plugin, factory) in engines.items():
+        if prefix in settings.servers:
+            continue
         mark = "*" if default_name.startswith(f"{prefix}:") else " "
         about = one_line(" - ".join(filter(None, [f"plugin {plugin}", describe(factory)])), 100)
         typer.echo(f"{mark} {one_line(prefix, 60) + ':<name>':<24} {'plugin engine':<14} {about}")

@@ -12,7 +12,7 @@ from typing import Literal
 
 from mmchat.engine.assets import SMOLLM2_GGUF, AssetMissing
 
-SpecKind = Literal["default", "fusion", "gguf", "folder", "hub", "plugin"]
+SpecKind = Literal["default", "fusion", "gguf", "folder", "hub", "plugin", "server"]
 
 DEFAULT_NAME = "default"
 # Short names for the packaged models; anything else is a path or a hub id.
@@ -37,16 +37,26 @@ class ModelSpec:
     vision: bool = False
     description: str = ""
     plugin: str = ""  # kind "plugin": the plugin that registered the name's prefix
+    server: str = ""  # kind "server": the [servers.NAME] in settings; location is the model
 
 
 class UnknownModel(Exception):
     """The name is neither a known alias, an existing path, nor a hub id."""
 
 
-def resolve(name: str | None, engines: Mapping[str, str] | None = None) -> ModelSpec:
-    """What `name` means; `engines` maps the plugin engine prefixes to their plugins."""
+def resolve(
+    name: str | None,
+    engines: Mapping[str, str] | None = None,
+    servers: Mapping[str, str] | None = None,
+) -> ModelSpec:
+    """What `name` means; `engines` maps the plugin engine prefixes to their plugins, `servers`
+    the model servers named in settings to their default models ("": the server's own).
+
+    A server and a plugin prefix with the same name: the server wins (settings are the person's
+    own choice; `mmchat models` says which plugin engine it hides)."""
     name = (name or DEFAULT_NAME).strip()
     engines = engines or {}
+    servers = servers or {}
     plugin_model = _PLUGIN_MODEL.match(name)
     alias = ALIASES.get(name.lower())
     if alias == "default":
@@ -61,6 +71,11 @@ def resolve(name: str | None, engines: Mapping[str, str] | None = None) -> Model
         return ModelSpec(
             "smollm2", "gguf", "packaged:smollm2", description="SmolLM2-135M-Instruct, text only"
         )
+    if name in servers:
+        return _server_spec(name, servers[name])
+    if plugin_model is not None and plugin_model.group(1) in servers:
+        server, model = plugin_model.groups()
+        return _server_spec(server, model.strip() or servers[server])
     if plugin_model is not None and plugin_model.group(1) in engines:
         prefix, rest = plugin_model.groups()
         owner = engines[prefix]
@@ -78,9 +93,10 @@ def resolve(name: str | None, engines: Mapping[str, str] | None = None) -> Model
         raise UnknownModel(f"no model file or folder at {path}")
     if plugin_model is not None:
         known = ", ".join(f"{p}: from {engines[p]}" for p in sorted(engines)) or "none"
+        named = f"; servers in settings: {', '.join(sorted(servers))}" if servers else ""
         raise UnknownModel(
             f"unknown model {name!r}: no plugin registers the engine prefix "
-            f"'{plugin_model.group(1)}:' (plugin engines: {known}; see mmchat models)"
+            f"'{plugin_model.group(1)}:' (plugin engines: {known}{named}; see mmchat models)"
         )
     if _HUB_ID.match(name):
         return ModelSpec(name, "hub", name)
@@ -88,6 +104,17 @@ def resolve(name: str | None, engines: Mapping[str, str] | None = None) -> Model
     raise UnknownModel(
         f"unknown model {name!r}: use one of {known}, a local folder, a .gguf file, "
         "or a Hugging Face id like org/name"
+    )
+
+
+def _server_spec(server: str, model: str) -> ModelSpec:
+    return ModelSpec(
+        f"{server}:{model}" if model else server,
+        "server",
+        model,
+        vision=True,  # the server decides; one without vision answers an image with an error
+        description=f"model server {server}",
+        server=server,
     )
 
 

@@ -151,7 +151,9 @@ class MMChatApp(App[None]):
     # -- the model ---------------------------------------------------------------------------
 
     def model_choices(self) -> list[Choice]:
-        return model_choices(self.session.engines, self.plugins, self.host.name)
+        return model_choices(
+            self.session.engines, self.plugins, self.host.name, self.session.settings.servers
+        )
 
     def load_model(self, name: str) -> None:
         self.load_stage, self.load_fraction = "starting", None

@@ -42,6 +42,7 @@ def run_tui(
             quant=settings.quant,
             threads=engine_threads(settings),
             engines=session.engines,
+            servers=settings.servers,
         )
 
     enable_graphics()  # Kitty/Sixel previews, where the terminal says it draws them
