@@ -65,6 +65,7 @@ class HFEngine:
         # transformers decoder, vision encoder and image turns load on first use.
         self._deferred = False
         self._lean: dict[str, Any] = {}  # the decoder's config and generation config, as read
+        self._tools: list[dict[str, Any]] = []  # the current request's tools, for the template
 
     # The parts a text turn on the fast path does without: loaded on first use when deferred.
 
@@ -299,9 +300,26 @@ class HFEngine:
         """The token ids the model is given for `messages` (without fitting the window)."""
         return self._encode_prompt(self.plain_text(messages))
 
+    def takes_tools(self) -> bool:
+        """Whether the model's chat template renders tools (Qwen2.5, Llama 3.x, Hermes...)."""
+        template = getattr(self.tokenizer, "chat_template", None)
+        if isinstance(template, dict):  # named templates: the "tool_use" one, or the default
+            template = template.get("tool_use") or template.get("default")
+        return self.processor is None and isinstance(template, str) and "tools" in template
+
     def _encode_prompt(self, messages: Sequence[ChatMessage]) -> list[int]:
-        chat = [{"role": m.role, "content": m.content} for m in messages]
-        if self.processor is not None:
+        chat: list[dict[str, Any]] = []
+        for m in messages:
+            entry: dict[str, Any] = {"role": m.role, "content": m.content}
+            if m.tool_calls:
+                entry["tool_calls"] = m.tool_calls
+            chat.append(entry)
+        tools = self._tools if self._tools and self.takes_tools() else None
+        if tools is not None:
+            text = self.tokenizer.apply_chat_template(
+                chat, tools=tools, add_generation_prompt=True, tokenize=False
+            )
+        elif self.processor is not None:
             from mmchat.engine.vlm import chat_for_processor
 
             # Counts text tokens; each image's own tokens are added by the processor later.
@@ -342,6 +360,7 @@ class HFEngine:
         self._cancel.clear()
         started = time.perf_counter()
         self.last_plan = None
+        self._tools = list(request.tools)
         try:
             budget = self.info.context_window - request.max_new_tokens
             untrusted = self.plain_text(request.messages)
@@ -359,7 +378,8 @@ class HFEngine:
         except EngineError as exc:
             yield Failed(str(exc))
             return
-        yield Started(prompt_tokens=len(prompt), dropped_messages=dropped)
+        offered = bool(self._tools) and self.takes_tools()
+        yield Started(prompt_tokens=len(prompt), dropped_messages=dropped, tools_offered=offered)
         if self.last_plan is not None and self.last_plan.reply is not None:
             yield Delta(self.last_plan.reply)
             yield Finished("stop", 0, time.perf_counter() - started, None)
