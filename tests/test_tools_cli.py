@@ -113,8 +113,10 @@ def test_ask_refuses_a_tool_unless_allowed(configured: Path, tmp_path: Path) -> 
     assert refused.stdout == (
         "File says: refused: the person did not allow files.read_file to run\n"
     )
-    assert f'mmchat: tool call: files.read_file {{"path": "{secret}"}}' in refused.stderr
-    assert "mmchat: tool result: refused: the person did not allow" in refused.stderr
+    assert refused.stderr == (
+        f'mmchat: tool files.read_file {{"path": "{secret}"}}\n'
+        "mmchat: → refused: the person did not allow files.read_file to run\n"
+    )
     allowed = mmchat(
         "ask",
         "--model",

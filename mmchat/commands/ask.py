@@ -87,6 +87,7 @@ def ask(
     from mmchat.session import all_cores, make_engine, open_session
     from mmchat.store import StoreError
     from mmchat.text import json_for_terminal, strip_control
+    from mmchat.tools.output import call_line, result_line
 
     sampling = {
         "temperature": temperature,
@@ -186,9 +187,9 @@ def ask(
             elif isinstance(event, Notice):
                 warn(event.text)
             elif isinstance(event, ToolStarted):
-                warn(f"tool call: {event.name} {json_for_terminal(event.arguments)}")
+                warn(call_line(event.name, event.arguments))
             elif isinstance(event, ToolFinished):
-                warn(f"tool result: {event.outcome.result}")
+                warn(result_line(event.outcome.result))
             elif isinstance(event, Failed):
                 warn(f"{event.message} (your question is saved in conversation {conv.id})")
                 code = 1
