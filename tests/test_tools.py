@@ -39,6 +39,20 @@ def test_llama_json_calls_count_only_for_known_tools() -> None:
     assert parse_calls(text, known={"other"}) == []  # JSON the person asked for stays text
     both = '{"name": "add", "parameters": {}}; {"name": "sub", "parameters": {}}'
     assert [c.name for c in parse_calls(both, known={"add", "sub"})] == ["add", "sub"]
+    lines = '{"name": "add", "arguments": {"a": 1}}\n{"name": "add", "arguments": {"a": 2}}\n'
+    assert parse_calls(lines, known={"add"}) == [
+        ToolCall("add", {"a": 1}),
+        ToolCall("add", {"a": 2}),
+    ]
+    # one of them not a tool: the whole is the answer
+    assert (
+        parse_calls(
+            lines.replace('"add", "arguments": {"a": 2', '"addArguments", "arguments": {"a": 2'),
+            known={"add"},
+        )
+        == []
+    )
+    assert parse_calls('{"name": "add", "arguments": {}} and some words', known={"add"}) == []
 
 
 def test_the_filter_shows_prose_and_holds_back_the_call() -> None:

@@ -49,12 +49,21 @@ def parse_calls(text: str, known: Collection[str] = ()) -> list[ToolCall]:
 
 
 def _json_objects(text: str) -> list[str]:
-    """One JSON object, or several separated by ';' (Llama 3.2 writes them so)."""
-    try:
-        json.loads(text)
-        return [text]
-    except ValueError:
-        return [p for p in text.split(";") if p.strip()] if ";" in text else [text]
+    """One JSON object, or several one after another, apart by ';' (Llama 3.2 writes them so)
+    or new lines (small Qwen models do); the whole text when it is not that."""
+    decoder = json.JSONDecoder()
+    parts: list[str] = []
+    at = 0
+    while at < len(text):
+        try:
+            _, end = decoder.raw_decode(text, at)
+        except ValueError:
+            return [text]
+        parts.append(text[at:end])
+        at = end
+        while at < len(text) and (text[at].isspace() or text[at] == ";"):
+            at += 1
+    return parts
 
 
 def _read(body: str) -> ToolCall:

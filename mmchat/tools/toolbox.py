@@ -73,7 +73,8 @@ class Offer:
                 "function": {
                     "name": name,
                     "description": tool.description,
-                    "parameters": tool.schema or {"type": "object", "properties": {}},
+                    "parameters": without_titles(tool.schema)
+                    or {"type": "object", "properties": {}},
                 },
             }
             for name, tool in self.tools.items()
@@ -222,6 +223,20 @@ class Toolbox:
         for client in self.clients.values():
             client.close()
         self.clients.clear()
+
+
+def without_titles(schema: Any) -> Any:
+    """A JSON Schema without its "title" keys: generated ones ("addArguments") only mislead a
+    small model, which then calls the title as if it were a tool."""
+    if isinstance(schema, dict):
+        return {
+            key: without_titles(value)
+            for key, value in schema.items()
+            if not (key == "title" and isinstance(value, str))
+        }
+    if isinstance(schema, list):
+        return [without_titles(value) for value in schema]
+    return schema
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
