@@ -7,6 +7,7 @@ the model works) and finished with its status: complete, stopped or failed.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -291,6 +292,7 @@ class Turn:
         prompt_tokens = completion_tokens = None
         cut: str | None = None  # a complete answer the engine ended early, and why
         calls: list[ToolOutcome] = []
+        asked: set[str] = set()  # the calls made so far, to notice a model repeating one
         last_save = time.monotonic()
         try:
             # One pass per model answer: a pass that calls tools is followed by another with
@@ -343,10 +345,16 @@ class Turn:
                     break
                 if len(calls) >= MAX_TOOL_CALLS or not request.tools:
                     yield Notice(
-                        f"stopped after {MAX_TOOL_CALLS} tool calls in one turn; "
+                        f"stopped after {len(calls)} tool calls in one turn; "
                         "the model kept calling tools"
                     )
                     break
+                if all(_call_key(c.name, c.arguments) in asked for c in found):
+                    # The same calls again: their results are in the messages already. Small
+                    # models loop so; one more pass without tools on offer makes it answer.
+                    request = replace(request, tools=[])
+                    continue
+                asked.update(_call_key(c.name, c.arguments) for c in found)
                 outcomes: list[ToolOutcome] = []
                 for call in found[: MAX_TOOL_CALLS - len(calls)]:
                     known = offer.find(call.name)
@@ -418,6 +426,10 @@ class Turn:
         for _, result in self.plugins.call_each("mmchat_turn_finished", expect=is_meta, turn=turn):
             extra.update(result)
         return extra
+
+
+def _call_key(name: str, arguments: dict[str, Any]) -> str:
+    return json.dumps([name, arguments], sort_keys=True, ensure_ascii=False)
 
 
 def prompt_text(message: Message) -> str:

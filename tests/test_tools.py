@@ -104,6 +104,7 @@ def test_arguments_are_checked_against_the_schema() -> None:
         ({"x": {"command": "a", "url": "http://h"}}, "give 'command' (a program) or 'url'"),
         ({"x": {"url": "ftp://h"}}, "'url' must start with http:// or https://"),
         ({"x": {"command": "a", "timeout": 0}}, "'timeout' must be seconds, more than 0"),
+        ({"x": {"command": "a", "start_timeout": True}}, "'start_timeout' must be seconds"),
         ({"x": {"command": "a", "safe": "add"}}, "'safe' must be a list of text"),
         ({"x": {"command": "a", "colour": 1}}, "unknown key 'colour'"),
         ({"a.b": {"command": "a"}}, "the name may hold letters"),

@@ -64,9 +64,9 @@ def configured(isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     env = json.dumps(os.environ.get("PYTHONPATH", ""))
     (config / "settings.toml").write_text(
         f"[mcp.files]\ncommand = {python}\nargs = [{json.dumps(str(SERVER))}]\n"
-        f"safe = ['add']\ntimeout = 10\nenv = {{ PYTHONPATH = {env} }}\n\n"
+        f"safe = ['add']\nstart_timeout = 120\nenv = {{ PYTHONPATH = {env} }}\n\n"
         f"[mcp.junk]\ncommand = {python}\nargs = [{json.dumps(str(SERVER))}, 'garbage']\n"
-        f"timeout = 2\nenv = {{ PYTHONPATH = {env} }}\n"
+        f"start_timeout = 3\nenv = {{ PYTHONPATH = {env} }}\n"
     )
     (config / "personas" / "reader.toml").write_text(
         'name = "reader"\nsystem_prompt = "Read files."\ntools = ["files.read_file"]\n'

@@ -38,11 +38,14 @@ SERVER = Path(__file__).parent / "mcp_servers" / "tool_server.py"
 ENV = {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}
 
 
-def server_table(*args: str, timeout: float = 10, safe: tuple[str, ...] = ("add",)) -> dict:
+def server_table(
+    *args: str, timeout: float = 10, start: float = 120, safe: tuple[str, ...] = ("add",)
+) -> dict:
     return {
         "command": sys.executable,
         "args": [str(SERVER), *args],
         "timeout": timeout,
+        "start_timeout": start,
         "safe": list(safe),
         "env": ENV,
     }
@@ -175,10 +178,20 @@ def test_invalid_arguments_go_back_to_the_model_as_an_error(store: Store, toolbo
     assert text_of(events) == "error: the tool call is not valid JSON"
 
 
+def test_a_model_that_repeats_a_call_is_made_to_answer(store: Store, toolbox: Toolbox) -> None:
+    same = call("add", '{"a": 1, "b": 1}')
+    engine = ScriptedEngine([same, same, "It is 2."])  # the last: what it says without tools
+    events, saved = run_turn(store, engine, toolbox)
+    assert len(saved.meta["tool_calls"]) == 1  # the repeat was not run again
+    assert [bool(r.tools) for r in engine.requests] == [True, True, False]
+    assert engine.requests[2].messages == engine.requests[1].messages
+    assert text_of(events) == "It is 2." and saved.status == "complete"
+
+
 def test_a_model_that_keeps_calling_is_stopped_and_the_turn_completes(
     store: Store, toolbox: Toolbox
 ) -> None:
-    engine = ScriptedEngine([call("add", '{"a": 1, "b": 1}')])  # calls on every pass
+    engine = ScriptedEngine([call("add", f'{{"a": {n}, "b": 1}}') for n in range(9)])
     events, saved = run_turn(store, engine, toolbox)
     assert len(saved.meta["tool_calls"]) == MAX_TOOL_CALLS
     notices = [e.text for e in events if isinstance(e, Notice)]
@@ -241,9 +254,9 @@ def test_servers_that_fail_to_start_are_reported_once(store: Store) -> None:
         mcp_servers(
             {
                 "mcp": {
-                    "junk": server_table("garbage", timeout=2),
+                    "junk": server_table("garbage", start=3),
                     "gone": {"command": "no-such-program-here"},
-                    "web": {"url": "http://127.0.0.1:9/mcp", "timeout": 3},
+                    "web": {"url": "http://127.0.0.1:9/mcp", "start_timeout": 3},
                 }
             }
         )

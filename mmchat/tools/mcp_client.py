@@ -75,10 +75,10 @@ class McpClient:
             )
             self._thread.start()
         try:
-            self.tools = self._ready.result(self.config.timeout + _GRACE)
+            self.tools = self._ready.result(self.config.start_timeout + _GRACE)
         except concurrent.futures.TimeoutError:
             self.close()
-            raise McpFailure(self._timed_out("start")) from None
+            raise McpFailure(self._timed_out("start", self.config.start_timeout)) from None
         except McpFailure:
             raise
         return self.tools
@@ -112,15 +112,15 @@ class McpClient:
             result = future.result(timeout + _GRACE)
         except TimeoutError:
             future.cancel()
-            raise McpFailure(self._timed_out(f"run {tool}")) from None
+            raise McpFailure(self._timed_out(f"run {tool}", timeout)) from None
         except Exception as exc:
             if self._dead is not None:
                 raise McpFailure(f"MCP server '{self.config.name}' stopped: {self._dead}") from None
             raise McpFailure(f"{self.config.name}.{tool}: {describe(exc)}") from None
         return McpResult(result_text(result), bool(getattr(result, "is_error", False)))
 
-    def _timed_out(self, what: str) -> str:
-        return f"MCP server '{self.config.name}' did not {what} within {self.config.timeout:g} s"
+    def _timed_out(self, what: str, seconds: float) -> str:
+        return f"MCP server '{self.config.name}' did not {what} within {seconds:g} s"
 
     # -- the server's thread ------------------------------------------------------------------
 
@@ -145,22 +145,18 @@ class McpClient:
             async with contextlib.AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport(errlog))
                 session = await stack.enter_async_context(
-                    ClientSession(
-                        read,
-                        write,
-                        read_timeout_seconds=self.config.timeout,
-                        message_handler=self._incoming,
-                    )
+                    # No read timeout of the SDK's: start and calls have their own limits here.
+                    ClientSession(read, write, message_handler=self._incoming)
                 )
                 try:
-                    with anyio.fail_after(self.config.timeout):
+                    with anyio.fail_after(self.config.start_timeout):
                         await session.initialize()
                         tools = await self._list_tools(session)
                 except TimeoutError:
                     self._fail(
                         "it answered with text that is not MCP (JSON-RPC)"
                         if self._garbage
-                        else f"no answer within {self.config.timeout:g} s"
+                        else f"no answer within {self.config.start_timeout:g} s"
                     )
                     return
                 self._session = session

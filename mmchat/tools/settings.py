@@ -9,7 +9,8 @@ from typing import Any
 from mmchat.personas import NAME_PATTERN
 
 DEFAULT_TIMEOUT = 30.0
-_KEYS = ("command", "args", "url", "timeout", "safe", "env", "cwd")
+DEFAULT_START_TIMEOUT = 60.0  # a first `npx`/`uvx` run may download the server
+_KEYS = ("command", "args", "url", "timeout", "start_timeout", "safe", "env", "cwd")
 
 
 class ToolSettingsError(Exception):
@@ -24,7 +25,8 @@ class McpServerConfig:
     command: str = ""
     args: tuple[str, ...] = ()
     url: str = ""
-    timeout: float = DEFAULT_TIMEOUT  # seconds for starting it, and for each call
+    timeout: float = DEFAULT_TIMEOUT  # seconds for each call
+    start_timeout: float = DEFAULT_START_TIMEOUT  # seconds to start and list its tools
     safe: tuple[str, ...] = ()  # tools that run without asking the person
     env: tuple[tuple[str, str], ...] = ()  # extra environment for a stdio server
     cwd: str = ""
@@ -60,14 +62,8 @@ def server_config(name: str, raw: object, source: str = "settings.toml") -> McpS
     args = _texts(raw.get("args", []), f"{where}: 'args'")
     if url and args:
         raise ToolSettingsError(f"{where}: 'args' go with 'command', not 'url'")
-    timeout = raw.get("timeout", DEFAULT_TIMEOUT)
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        raise ToolSettingsError(f"{where}: 'timeout' must be seconds, more than 0")
+    timeout = _seconds(raw, "timeout", DEFAULT_TIMEOUT, where)
+    start_timeout = _seconds(raw, "start_timeout", DEFAULT_START_TIMEOUT, where)
     env = raw.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise ToolSettingsError(f"{where}: 'env' must map names to text")
@@ -79,11 +75,24 @@ def server_config(name: str, raw: object, source: str = "settings.toml") -> McpS
         command=command.strip(),
         args=args,
         url=url.strip(),
-        timeout=float(timeout),
+        timeout=timeout,
+        start_timeout=start_timeout,
         safe=_texts(raw.get("safe", []), f"{where}: 'safe'"),
         env=tuple((str(k), v) for k, v in env.items()),
         cwd=cwd,
     )
+
+
+def _seconds(raw: dict[str, Any], key: str, default: float, where: str) -> float:
+    value = raw.get(key, default)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ToolSettingsError(f"{where}: '{key}' must be seconds, more than 0")
+    return float(value)
 
 
 def _texts(value: object, what: str) -> tuple[str, ...]:

@@ -34,7 +34,7 @@ def notes(isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     env = json.dumps(os.environ.get("PYTHONPATH", ""))
     (config / "settings.toml").write_text(
         f"[mcp.files]\ncommand = {json.dumps(sys.executable)}\n"
-        f"args = [{json.dumps(str(SERVER))}]\ntimeout = 10\nenv = {{ PYTHONPATH = {env} }}\n"
+        f"args = [{json.dumps(str(SERVER))}]\nstart_timeout = 120\nenv = {{ PYTHONPATH = {env} }}\n"
     )
     (config / "personas" / "reader.toml").write_text(
         'name = "reader"\nsystem_prompt = "Read files."\ntools = ["files.read_file"]\n'
