@@ -343,3 +343,31 @@ def test_stopping_while_a_tool_is_asked_about_ends_the_turn(store: Store, toolbo
     saved = events[-1].message
     assert saved.status == "stopped" and len(engine.requests) == 1
     assert saved.meta["tool_calls"][0]["status"] == "refused"
+
+
+def test_the_real_small_model_has_no_tool_support_and_says_so(
+    store: Store, toolbox: Toolbox
+) -> None:
+    from mmchat.engine.process import ProcessEngine
+    from mmchat.engine.registry import resolve
+
+    engine = ProcessEngine(resolve("smollm2"), quant="auto", threads=2)
+    engine.load()
+    try:
+        turn = Turn(
+            store,
+            engine,
+            load_plugins(enabled=False),
+            PERSONA,
+            TurnOptions(model="smollm2", max_tokens=16, temperature=0),
+            tools=toolbox,
+        )
+        conv = store.create_conversation(model="smollm2", persona=PERSONA.name)
+        events = list(turn.send(conv.id, "What is 2 + 3?"))
+    finally:
+        engine.close()
+    notices = [e.text for e in events if isinstance(e, Notice)]
+    assert notices == ["smollm2: its chat template has no tool support; answering without tools"]
+    saved = events[-1].message
+    assert saved.status == "complete" and saved.content.strip()
+    assert "tool_calls" not in saved.meta
