@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +255,39 @@ def test_a_crashing_server_is_an_error_and_the_turn_completes(store: Store) -> N
         assert text_of(run_turn(store, engine, box)[0]).startswith("error: calc.add: ")
     finally:
         box.close()
+
+
+class _WebPage(BaseHTTPRequestHandler):
+    """An ordinary web server: a page for every request, not MCP."""
+
+    def do_POST(self) -> None:
+        body = b"<html><body>Welcome</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_url_that_is_a_web_page_not_a_server_is_one_line(store: Store) -> None:
+    site = HTTPServer(("127.0.0.1", 0), _WebPage)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{site.server_port}/mcp"
+    box = Toolbox(mcp_servers({"mcp": {"page": {"url": url, "start_timeout": 20}}}))
+    try:
+        persona = Persona(name="p", system_prompt="Hi.", tools=("page",))
+        events, saved = run_turn(store, ScriptedEngine(["Fine."]), box, persona=persona)
+        [notice] = [e.text for e in events if isinstance(e, Notice)]
+        assert notice.startswith("MCP server 'page': ") and "text/html" in notice
+        assert notice.endswith("; its tools are left out") and saved.content == "Fine."
+    finally:
+        box.close()
+        site.shutdown()
 
 
 def test_servers_that_fail_to_start_are_reported_once(store: Store) -> None:
