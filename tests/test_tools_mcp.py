@@ -249,10 +249,12 @@ def test_a_crashing_server_is_an_error_and_the_turn_completes(store: Store) -> N
     try:
         engine = ScriptedEngine([call("crash"), "After: {result}"])
         events, saved = run_turn(store, engine, box)
-        assert text_of(events).startswith("After: error: calc.crash: ")
+        assert text_of(events) == ("After: error: MCP server 'calc' stopped: the connection closed")
         assert saved.status == "complete" and saved.meta["tool_calls"][0]["status"] == "error"
         engine = ScriptedEngine([call("add", '{"a": 1, "b": 2}'), "{result}"])
-        assert text_of(run_turn(store, engine, box)[0]).startswith("error: calc.add: ")
+        assert text_of(run_turn(store, engine, box)[0]) == (
+            "error: MCP server 'calc' is not running (the connection closed)"
+        )
     finally:
         box.close()
 

@@ -95,5 +95,7 @@ def test_qwen_calls_the_calculator_and_answers_with_its_result(calculator: None)
         "status": "ok",
     }
     assert 'tool calc.add {"a": 1234, "b": 4321}' in result.stderr
-    assert data["status"] == "complete"
-    assert "<tool_call>" not in data["content"]
+    # and the answer gives the sum (a 0.5B model repeats its call once; mmchat then hands it the
+    # result with no tools on offer, and it answers)
+    assert data["status"] == "complete" and "5555" in data["content"]
+    assert "<tool_call>" not in data["content"] and '"name"' not in data["content"]

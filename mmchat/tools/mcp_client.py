@@ -114,9 +114,12 @@ class McpClient:
             future.cancel()
             raise McpFailure(self._timed_out(f"run {tool}", timeout)) from None
         except Exception as exc:
+            why = describe(exc)
+            if self._dead is None and why.lower().startswith("connection closed"):
+                self._dead = "the connection closed"  # the server exited or crashed
             if self._dead is not None:
                 raise McpFailure(f"MCP server '{self.config.name}' stopped: {self._dead}") from None
-            raise McpFailure(f"{self.config.name}.{tool}: {describe(exc)}") from None
+            raise McpFailure(f"{self.config.name}.{tool}: {why}") from None
         return McpResult(result_text(result), bool(getattr(result, "is_error", False)))
 
     def _timed_out(self, what: str, seconds: float) -> str:
