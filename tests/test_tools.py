@@ -143,3 +143,14 @@ def test_a_persona_names_its_tools(tmp_path: Path) -> None:
     path.write_text('name = "helper"\nsystem_prompt = "Help."\ntools = ["calc.add.x"]\n')
     with pytest.raises(PersonaError, match="field 'tools' must list SERVER or SERVER.TOOL"):
         persona_from_toml(path)
+
+
+def test_allow_tool_names_a_tool_or_its_server_not_a_bare_name() -> None:
+    from mmchat.commands.ask import _allowed
+    from mmchat.tools.toolbox import Tool
+
+    read = Tool("files", "read_file", "", {})
+    assert _allowed(["files.read_file"])(read, {})
+    assert _allowed(["files"])(read, {})
+    assert not _allowed(["read_file"])(read, {})  # another server's read_file must not pass
+    assert not _allowed([])(read, {})
