@@ -370,18 +370,17 @@ class Turn:
                 if self._cancel.is_set():  # stopped while a tool ran: no further pass
                     status, error = "stopped", None
                     break
-                request = replace(
-                    request,
-                    messages=[
-                        *request.messages,
-                        ChatMessage(
-                            "assistant",
-                            "",
-                            tool_calls=[c.as_template() for c in found[: len(outcomes)]],
-                        ),
-                        *(ChatMessage("tool", o.result) for o in outcomes),
-                    ],
-                )
+                # Each call in a message of its own, its result after it: some templates
+                # (Llama 3.1's) take one call per assistant message.
+                exchange = [
+                    message
+                    for call, outcome in zip(found, outcomes, strict=False)
+                    for message in (
+                        ChatMessage("assistant", "", tool_calls=[call.as_template()]),
+                        ChatMessage("tool", outcome.result),
+                    )
+                ]
+                request = replace(request, messages=[*request.messages, *exchange])
                 if len(calls) >= MAX_TOOL_CALLS:  # the last pass answers from the results
                     request = replace(
                         request, tools=[], messages=with_tool_results(first_messages, calls)

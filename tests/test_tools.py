@@ -154,3 +154,24 @@ def test_allow_tool_names_a_tool_or_its_server_not_a_bare_name() -> None:
     assert _allowed(["files"])(read, {})
     assert not _allowed(["read_file"])(read, {})  # another server's read_file must not pass
     assert not _allowed([])(read, {})
+
+
+def test_a_template_that_fails_with_tools_gives_a_prompt_without_them() -> None:
+    from transformers import AutoTokenizer
+
+    from mmchat.engine.base import ChatMessage
+    from mmchat.engine.default_decoder import smollm2_dir
+    from mmchat.engine.hf import HFEngine
+    from mmchat.engine.registry import resolve
+
+    engine = HFEngine(resolve("smollm2"))
+    engine.tokenizer = AutoTokenizer.from_pretrained(smollm2_dir(), trust_remote_code=False)
+    engine.tokenizer.chat_template = (
+        "{% if tools %}{{ raise_exception('one call per message') }}{% endif %}"
+        "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}"
+    )
+    engine._tools = [{"type": "function", "function": {"name": "add", "parameters": {}}}]
+    assert engine.takes_tools()
+    ids = engine.prompt_ids([ChatMessage("user", "hi")])
+    assert engine.tokenizer.decode(ids) == "user: hi\n"
+    assert engine._tools == []  # this answer goes on without tools (Started says so)

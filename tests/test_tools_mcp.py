@@ -408,3 +408,17 @@ def test_the_real_small_model_has_no_tool_support_and_says_so(
     saved = events[-1].message
     assert saved.status == "complete" and saved.content.strip()
     assert "tool_calls" not in saved.meta
+
+
+def test_two_calls_in_one_answer_go_back_one_message_each(store: Store, toolbox: Toolbox) -> None:
+    both = call("add", '{"a": 1, "b": 2}') + call("add", '{"a": 3, "b": 4}')
+    engine = ScriptedEngine([both, "Sums: {result}"])
+    events, saved = run_turn(store, engine, toolbox)
+    sent = engine.requests[1].messages
+    assert [m.role for m in sent[-5:]] == ["user", "assistant", "tool", "assistant", "tool"]
+    assert [m.tool_calls[0]["function"]["arguments"] for m in sent if m.tool_calls] == [
+        {"a": 1, "b": 2},
+        {"a": 3, "b": 4},
+    ]
+    assert [m.content for m in sent[-4:] if m.role == "tool"] == ["3", "7"]
+    assert [c["result"] for c in saved.meta["tool_calls"]] == ["3", "7"]

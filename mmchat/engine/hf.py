@@ -314,25 +314,40 @@ class HFEngine:
             if m.tool_calls:
                 entry["tool_calls"] = m.tool_calls
             chat.append(entry)
-        tools = self._tools if self._tools and self.takes_tools() else None
-        if tools is not None:
-            text = self.tokenizer.apply_chat_template(
-                chat, tools=tools, add_generation_prompt=True, tokenize=False
-            )
-        elif self.processor is not None:
+        text = self._with_tools(chat) if self._tools and self.takes_tools() else None
+        if text is None:
+            text = self._without_tools(messages, chat)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _without_tools(self, messages: Sequence[ChatMessage], chat: list[dict[str, Any]]) -> str:
+        if self.processor is not None:
             from mmchat.engine.vlm import chat_for_processor
 
             # Counts text tokens; each image's own tokens are added by the processor later.
-            text = self.processor.apply_chat_template(
-                chat_for_processor(messages), add_generation_prompt=True, tokenize=False
+            return str(
+                self.processor.apply_chat_template(
+                    chat_for_processor(messages), add_generation_prompt=True, tokenize=False
+                )
             )
-        elif getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(
-                chat, add_generation_prompt=True, tokenize=False
+        if getattr(self.tokenizer, "chat_template", None):
+            return str(
+                self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
             )
-        else:  # base models: a plain transcript
-            text = "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant:"
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # base models: a plain transcript
+        return "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant:"
+
+    def _with_tools(self, chat: list[dict[str, Any]]) -> str | None:
+        """The prompt with the tools on offer; None, and no tools for this answer (the turn says
+        the model has no tool support), when the model's template fails with them."""
+        try:
+            return str(
+                self.tokenizer.apply_chat_template(
+                    chat, tools=self._tools, add_generation_prompt=True, tokenize=False
+                )
+            )
+        except Exception:  # jinja's errors, raised from the model's own template
+            self._tools = []
+            return None
 
     def _generation_config(self) -> Any:
         """The decoder's generation config, read from its file while the model is deferred
