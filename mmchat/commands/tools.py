@@ -52,7 +52,8 @@ def tools(
         print("No tools: add an [mcp.NAME] table to settings.toml (see README, Tools (MCP)).")
         return
     for group in groups:
-        print(f"{group['name']}  ({group['kind']}: {one_line(group['where'], 120)})")
+        where = f"mcp: {one_line(group['where'], 120)}" if group["kind"] == "mcp" else "plugin"
+        print(f"{group['name']}  ({where})")
         if group["error"]:
             print(f"  failed: {one_line(group['error'])}")
         elif not group["tools"]:
