@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from mmchat.commands import ask, doctor, history, models, personas, plugins, setup, train
+from mmchat.commands import (
+    ask,
+    doctor,
+    history,
+    models,
+    personas,
+    plugins,
+    setup,
+    tools,
+    train,
+)
 from mmchat.commands.common import DbOption, NoPluginsOption, fail
 
 app = typer.Typer(
@@ -28,6 +38,7 @@ app.command("train-fusion")(train.train_fusion)
 app.add_typer(history.app, name="history")
 app.add_typer(personas.app, name="personas")
 app.command("plugins")(plugins.plugins)
+app.command("tools")(tools.tools)
 app.command("export")(history.export)  # the same as `history export`, for short
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "ModelInfo",
     "Passage",
     "Persona",
+    "PluginTool",
     "Progress",
     "ProgressCallback",
     "PromptContext",
@@ -81,7 +82,9 @@ __all__ = [
 
 # MAJOR.MINOR: a minor release only adds (a hook, a field with a default, a helper); a major
 # one removes or changes something a plugin may rely on.
-API_VERSION = "1.1"  # 1.1: GenerationRequest.top_k/repeat_penalty, finish "repetition"
+# 1.1: GenerationRequest.top_k/repeat_penalty/tools, finish "repetition", register_tools,
+# ChatMessage.tool_calls and the "tool" role, Started.tools_offered.
+API_VERSION = "1.1"
 
 hookspec = pluggy.HookspecMarker("mmchat")
 hookimpl = pluggy.HookimplMarker("mmchat")
@@ -143,6 +146,23 @@ class FinishedTurn:
     meta: dict[str, Any] = field(default_factory=dict)  # the answer's saved meta so far
 
 
+@dataclass(frozen=True)
+class PluginTool:
+    """A tool a plugin offers the model (`register_tools`): a Python function and its schema.
+
+    `run` receives the model's arguments (a dict checked against `parameters`, a JSON Schema
+    object) and returns text, which is treated as untrusted like every tool's output. Raising
+    ValueError reports the message back to the model as the tool's error. `safe`: the tool
+    only reads, so it runs without asking the person first.
+    """
+
+    name: str  # letters, digits, '_' and '-'; personas name it "PLUGIN.NAME"
+    description: str
+    run: Callable[[dict[str, Any]], str]
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    safe: bool = False
+
+
 def __getattr__(name: str) -> Any:
     # The ticket types load the store (and Pillow with it) only when a plugin uses them.
     if name in {"Ticket", "Tickets", "TicketError"}:
@@ -165,6 +185,11 @@ class Specs:
     @hookspec
     def register_engines(self, register: Callable[[str, EngineFactory], None]) -> None:
         """Add model backends: register(prefix, factory); factory(rest, options) -> Engine."""
+
+    @hookspec
+    def register_tools(self, register: Callable[[PluginTool], None]) -> None:
+        """Offer tools the model may call: register(PluginTool(...)) for each. A persona
+        names the ones it may use (tools = ["PLUGIN.NAME"])."""
 
     @hookspec
     def register_commands(self, cli: Any) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from mmchat.config import sampling_problem
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+TOOL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}(\.[A-Za-z0-9][A-Za-z0-9_-]{0,63})?")
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -36,6 +37,9 @@ class Persona:
     top_p: float | None = None
     max_tokens: int | None = None
     knowledge_bases: tuple[str, ...] = ()
+    # Tools the model may call: "SERVER" (all its tools) or "SERVER.TOOL"; nothing else is
+    # offered (mmchat.tools).
+    tools: tuple[str, ...] = ()
     variables: dict[str, str] = field(default_factory=dict)
     escalation: dict[str, Any] = field(default_factory=dict)  # rules read by plugins
     source: str = "built-in"
@@ -75,6 +79,10 @@ def persona_problem(persona: object) -> str | None:
         isinstance(k, str) for k in persona.knowledge_bases
     ):
         return f"persona '{persona.name}': 'knowledge_bases' must be a tuple of names"
+    if not isinstance(persona.tools, tuple) or not all(
+        isinstance(t, str) and TOOL_PATTERN.fullmatch(t) for t in persona.tools
+    ):
+        return f"persona '{persona.name}': 'tools' must be a tuple of SERVER or SERVER.TOOL names"
     if not isinstance(persona.variables, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in persona.variables.items()
     ):
@@ -100,6 +108,7 @@ _TOML_FIELDS: dict[str, type | tuple[type, ...]] = {
     "top_p": (int, float),
     "max_tokens": int,
     "knowledge_bases": list,
+    "tools": list,
     "variables": dict,
     "escalation": dict,
 }
@@ -130,6 +139,11 @@ def read_persona_toml(path: Path) -> dict[str, Any]:
     values = dict(data)
     if "knowledge_bases" in values:
         values["knowledge_bases"] = tuple(str(k) for k in values["knowledge_bases"])
+    if "tools" in values:
+        tools = values["tools"]
+        if not all(isinstance(t, str) and TOOL_PATTERN.fullmatch(t) for t in tools):
+            raise PersonaError(f"{path}: field 'tools' must list SERVER or SERVER.TOOL names")
+        values["tools"] = tuple(tools)
     if "variables" in values:
         values["variables"] = {str(k): str(v) for k, v in values["variables"].items()}
     for key in ("temperature", "top_p"):

@@ -23,7 +23,7 @@ from typing import Any
 
 import pluggy
 
-from mmchat.hooks import Passage, Reply, Specs, hookspec
+from mmchat.hooks import Passage, PluginTool, Reply, Specs, hookspec
 
 PROJECT = hookspec.project_name
 BUILTIN = "mmchat.builtin"
@@ -75,6 +75,7 @@ class PluginManager:
         self.infos: dict[str, PluginInfo] = {}
         self.hook_timeout = _timeout_from_env()
         self.registries: dict[str, dict[str, tuple[str, Any]]] = {}  # see registered()
+        self._tools: dict[str, tuple[str, PluginTool]] | None = None
 
     # -- registration -------------------------------------------------------------------------
 
@@ -222,6 +223,54 @@ class PluginManager:
                 for key in [k for k, (owner, _) in found.items() if owner == plugin]:
                     del found[key]
         return found
+
+    def plugin_tools(self) -> dict[str, tuple[str, PluginTool]]:
+        """The tools of `register_tools`, collected once a session: {"PLUGIN.NAME": (plugin,
+        tool)} of enabled plugins. A malformed or repeated tool is noted and dropped."""
+        if self._tools is None:
+            self._tools = {}
+            for impl in self.in_registration_order("register_tools"):
+                plugin = impl.plugin_name
+                if plugin in self.disabled:
+                    continue
+
+                def register(tool: PluginTool, _plugin: str = plugin) -> None:
+                    assert self._tools is not None
+                    key = f"{_plugin}.{getattr(tool, 'name', '')}"
+                    if (problem := tool_problem(tool)) is not None:
+                        self.note(_plugin, f"register_tools: a tool ignored: {problem}")
+                    elif key in self._tools:
+                        self.note(_plugin, f"register_tools: '{key}' ignored: registered twice")
+                    else:
+                        self._tools[key] = (_plugin, tool)
+
+                try:
+                    impl.function(register=register)
+                except Exception as exc:
+                    self.disable(plugin, "register_tools", exc)
+        return {k: v for k, v in self._tools.items() if v[0] not in self.disabled}
+
+    def run_tool(self, function: Callable[..., Any], arguments: dict[str, Any]) -> Any:
+        """A plugin tool's call, with the hooks' deadline (HookTimeout when it passes)."""
+        return _call_with_deadline(lambda: function(arguments), {}, self.hook_timeout)
+
+
+_TOOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def tool_problem(tool: object) -> str | None:
+    """Why a registered tool cannot be offered, or None."""
+    if not isinstance(tool, PluginTool):
+        return f"not a PluginTool: {type(tool).__name__}"
+    if not isinstance(tool.name, str) or not _TOOL_NAME.fullmatch(tool.name):
+        return f"bad name {tool.name!r:.70} (letters, digits, '_', '-'; at most 64)"
+    if not isinstance(tool.description, str):
+        return f"'{tool.name}': the description must be text"
+    if not callable(tool.run):
+        return f"'{tool.name}': run must be a function"
+    if not isinstance(tool.parameters, dict) or not is_json_safe(tool.parameters):
+        return f"'{tool.name}': parameters must be a JSON Schema object"
+    return None
 
 
 class HookTimeout(Exception):

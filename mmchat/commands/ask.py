@@ -60,11 +60,26 @@ def ask(
     allow_pickle: Annotated[
         bool, typer.Option(help="Allow pickle (.bin) weights: only for models you trust.")
     ] = False,
+    allow_tool: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-tool",
+            help="Let this tool run without asking (SERVER.TOOL or SERVER; repeatable).",
+        ),
+    ] = None,
     db: DbOption = None,
     no_plugins: NoPluginsOption = False,
 ) -> None:
     """Ask one question and stream the answer."""
-    from mmchat.chat import FINISH_NOTES, Notice, Turn, TurnDone, TurnOptions
+    from mmchat.chat import (
+        FINISH_NOTES,
+        Notice,
+        ToolFinished,
+        ToolStarted,
+        Turn,
+        TurnDone,
+        TurnOptions,
+    )
     from mmchat.config import ConfigError, sampling_problem
     from mmchat.engine.base import Delta, EngineError, Failed, Finished
     from mmchat.engine.registry import UnknownModel
@@ -73,6 +88,7 @@ def ask(
     from mmchat.session import all_cores, make_engine, open_session
     from mmchat.store import StoreError
     from mmchat.text import json_for_terminal, strip_control
+    from mmchat.tools.output import call_line, result_line
 
     sampling = {
         "temperature": temperature,
@@ -143,7 +159,16 @@ def ask(
         system=system or conv.system or "",
         use_plugins_context=not no_kb,
     )
-    turn = Turn(store, engine, session.plugins, chosen, options)
+    toolbox = _toolbox(settings.extra, session.plugins) if chosen.tools else None
+    turn = Turn(
+        store,
+        engine,
+        session.plugins,
+        chosen,
+        options,
+        tools=toolbox,
+        approve=_allowed(allow_tool or []),
+    )
     old_handlers = {
         sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)
     }
@@ -163,6 +188,10 @@ def ask(
                 sys.stdout.flush()
             elif isinstance(event, Notice):
                 warn(event.text)
+            elif isinstance(event, ToolStarted):
+                warn(call_line(event.name, event.arguments))
+            elif isinstance(event, ToolFinished):
+                warn(result_line(event.outcome.result))
             elif isinstance(event, Failed):
                 warn(f"{event.message} (your question is saved in conversation {conv.id})")
                 code = 1
@@ -181,6 +210,8 @@ def ask(
         code = 1
     finally:
         engine.close()
+        if toolbox is not None:
+            toolbox.close()
         session.close()
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
@@ -192,6 +223,28 @@ def ask(
         if note := FINISH_NOTES.get(result.get("finish_reason", "")):
             warn(f"({note})")  # beside the answer, not in it: stdout stays the answer
     raise typer.Exit(code)
+
+
+def _toolbox(extra: dict[str, Any], plugins: Any) -> Any:
+    """The tools' sources; a settings table that cannot be used means no tools, said once."""
+    from mmchat.tools.settings import ToolSettingsError
+    from mmchat.tools.toolbox import open_toolbox
+
+    try:
+        return open_toolbox(extra, plugins)
+    except ToolSettingsError as exc:
+        warn(f"{exc}; answering without tools")
+        return None
+
+
+def _allowed(names: list[str]) -> Any:
+    """`ask` cannot ask: a tool not marked safe runs only when --allow-tool names it (or its
+    server); otherwise the model is told it was refused."""
+
+    def approve(tool: Any, arguments: dict[str, Any]) -> bool:
+        return tool.qualified in names or tool.group in names
+
+    return approve
 
 
 def _show_progress(progress: Any) -> None:
@@ -218,6 +271,7 @@ def _describe(result: dict[str, Any], message: Any) -> None:
         prompt_tokens=message.prompt_tokens,
         completion_tokens=message.completion_tokens,
         citations=message.meta.get("citations", []),
+        tool_calls=message.meta.get("tool_calls", []),
     )
     if message.meta.get("ticket"):
         result["ticket"] = message.meta["ticket"]

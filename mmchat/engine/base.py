@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-Role = Literal["system", "user", "assistant"]
+# "tool": a tool's result, answering the assistant message before it that holds the call.
+Role = Literal["system", "user", "assistant", "tool"]
 # "repetition": the answer fell into a loop (the same run three times) and was ended there.
 FinishReason = Literal["stop", "length", "cancelled", "repetition"]
 
@@ -36,18 +37,27 @@ class ChatMessage:
     role: Role
     content: str
     images: list[bytes] = field(default_factory=list)  # raw image files, checked by the engine
+    # An assistant message's tool calls, as chat templates take them:
+    # {"type": "function", "function": {"name": ..., "arguments": {...}}}
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "role": self.role,
             "content": self.content,
             "images": [base64.b64encode(b).decode("ascii") for b in self.images],
+            "tool_calls": self.tool_calls,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChatMessage:
         images = [base64.b64decode(s) for s in data.get("images", [])]
-        return cls(role=data["role"], content=data["content"], images=images)
+        return cls(
+            role=data["role"],
+            content=data["content"],
+            images=images,
+            tool_calls=list(data.get("tool_calls") or []),
+        )
 
 
 @dataclass
@@ -61,6 +71,10 @@ class GenerationRequest:
     top_k: int | None = None
     repeat_penalty: float | None = None
     seed: int | None = None  # makes sampled answers reproducible
+    # Tools the model may call, as chat templates take them (the OpenAI shape):
+    # {"type": "function", "function": {"name", "description", "parameters"}}. An engine that
+    # cannot offer them leaves Started.tools_offered False and answers without them.
+    tools: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -77,6 +91,7 @@ class GenerationRequest:
 class Started:
     prompt_tokens: int
     dropped_messages: int = 0  # oldest turns left out to fit the context window
+    tools_offered: bool = False  # the request's tools reached the model (its template has them)
     type: str = "started"
 
 

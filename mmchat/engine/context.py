@@ -22,7 +22,9 @@ def fit_messages(
         raise EngineError("nothing to answer: the request has no messages")
     system = [m for m in messages if m.role == "system"]
     history = [m for m in messages if m.role != "system"]
-    newest, older = history[-1:], history[:-1]
+    # The question and, within a turn that calls tools, its calls and results after it.
+    start = max((i for i, m in enumerate(history) if m.role == "user"), default=len(history) - 1)
+    newest, older = history[start:], history[:start]
     if count_tokens(system + newest) > budget:
         raise EngineError(
             f"the message is too long for the model's context window ({budget} tokens "
@@ -40,7 +42,7 @@ def fit_messages(
     dropped = low
     kept = older[dropped:]
     # Never start the kept history with an assistant reply to a question that was dropped.
-    while kept and kept[0].role == "assistant":
+    while kept and kept[0].role in ("assistant", "tool"):
         kept = kept[1:]
         dropped += 1
     return system + kept + newest, dropped

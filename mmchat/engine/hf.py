@@ -65,6 +65,7 @@ class HFEngine:
         # transformers decoder, vision encoder and image turns load on first use.
         self._deferred = False
         self._lean: dict[str, Any] = {}  # the decoder's config and generation config, as read
+        self._tools: list[dict[str, Any]] = []  # the current request's tools, for the template
 
     # The parts a text turn on the fast path does without: loaded on first use when deferred.
 
@@ -299,22 +300,54 @@ class HFEngine:
         """The token ids the model is given for `messages` (without fitting the window)."""
         return self._encode_prompt(self.plain_text(messages))
 
+    def takes_tools(self) -> bool:
+        """Whether the model's chat template renders tools (Qwen2.5, Llama 3.x, Hermes...)."""
+        template = getattr(self.tokenizer, "chat_template", None)
+        if isinstance(template, dict):  # named templates: the "tool_use" one, or the default
+            template = template.get("tool_use") or template.get("default")
+        return self.processor is None and isinstance(template, str) and "tools" in template
+
     def _encode_prompt(self, messages: Sequence[ChatMessage]) -> list[int]:
-        chat = [{"role": m.role, "content": m.content} for m in messages]
+        chat: list[dict[str, Any]] = []
+        for m in messages:
+            entry: dict[str, Any] = {"role": m.role, "content": m.content}
+            if m.tool_calls:
+                entry["tool_calls"] = m.tool_calls
+            chat.append(entry)
+        text = self._with_tools(chat) if self._tools and self.takes_tools() else None
+        if text is None:
+            text = self._without_tools(messages, chat)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _without_tools(self, messages: Sequence[ChatMessage], chat: list[dict[str, Any]]) -> str:
         if self.processor is not None:
             from mmchat.engine.vlm import chat_for_processor
 
             # Counts text tokens; each image's own tokens are added by the processor later.
-            text = self.processor.apply_chat_template(
-                chat_for_processor(messages), add_generation_prompt=True, tokenize=False
+            return str(
+                self.processor.apply_chat_template(
+                    chat_for_processor(messages), add_generation_prompt=True, tokenize=False
+                )
             )
-        elif getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(
-                chat, add_generation_prompt=True, tokenize=False
+        if getattr(self.tokenizer, "chat_template", None):
+            return str(
+                self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
             )
-        else:  # base models: a plain transcript
-            text = "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant:"
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # base models: a plain transcript
+        return "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant:"
+
+    def _with_tools(self, chat: list[dict[str, Any]]) -> str | None:
+        """The prompt with the tools on offer; None, and no tools for this answer (the turn says
+        the model has no tool support), when the model's template fails with them."""
+        try:
+            return str(
+                self.tokenizer.apply_chat_template(
+                    chat, tools=self._tools, add_generation_prompt=True, tokenize=False
+                )
+            )
+        except Exception:  # jinja's errors, raised from the model's own template
+            self._tools = []
+            return None
 
     def _generation_config(self) -> Any:
         """The decoder's generation config, read from its file while the model is deferred
@@ -342,6 +375,7 @@ class HFEngine:
         self._cancel.clear()
         started = time.perf_counter()
         self.last_plan = None
+        self._tools = list(request.tools)
         try:
             budget = self.info.context_window - request.max_new_tokens
             untrusted = self.plain_text(request.messages)
@@ -359,7 +393,8 @@ class HFEngine:
         except EngineError as exc:
             yield Failed(str(exc))
             return
-        yield Started(prompt_tokens=len(prompt), dropped_messages=dropped)
+        offered = bool(self._tools) and self.takes_tools()
+        yield Started(prompt_tokens=len(prompt), dropped_messages=dropped, tools_offered=offered)
         if self.last_plan is not None and self.last_plan.reply is not None:
             yield Delta(self.last_plan.reply)
             yield Finished("stop", 0, time.perf_counter() - started, None)

@@ -24,6 +24,8 @@ from mmchat.plugin_manager import PluginManager
 from mmchat.session import Session
 from mmchat.store import Store
 from mmchat.text import one_line
+from mmchat.tools.settings import ToolSettingsError
+from mmchat.tools.toolbox import Toolbox, open_toolbox
 from mmchat.tui.coalesce import DEFAULT_INTERVAL
 from mmchat.tui.events import LoadProgress, ModelFailed, ModelReady
 from mmchat.tui.model_choices import model_choices
@@ -62,6 +64,8 @@ class MMChatApp(App[None]):
         self._shut_down = False
         self._chat: ChatScreen | None = None
         self._problems_reported = 0
+        self._toolbox: Toolbox | None = None
+        self._toolbox_failed = False
 
     # -- session shortcuts -------------------------------------------------------------------
 
@@ -84,6 +88,18 @@ class MMChatApp(App[None]):
     @property
     def db_path(self) -> Path:
         return Path(self.session.store.path)
+
+    @property
+    def tools(self) -> Toolbox | None:
+        """The tools' sources, made on the first turn that needs them ([mcp] settings that
+        cannot be used: said once, and no tools)."""
+        if self._toolbox is None and not self._toolbox_failed:
+            try:
+                self._toolbox = open_toolbox(self.settings.extra, self.plugins)
+            except ToolSettingsError as exc:
+                self._toolbox_failed = True
+                self.notify(one_line(str(exc)), severity="warning", markup=False, timeout=10)
+        return self._toolbox
 
     @property
     def chat(self) -> ChatScreen:
@@ -147,6 +163,8 @@ class MMChatApp(App[None]):
         engine = self.host.cancel()
         if engine is not None:
             engine.close()
+        if self._toolbox is not None:
+            self._toolbox.close()  # stops the MCP servers it started
 
     # -- the model ---------------------------------------------------------------------------
 

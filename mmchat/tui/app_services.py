@@ -15,6 +15,7 @@ from mmchat.config import Settings
 from mmchat.personas import PersonaCatalog
 from mmchat.plugin_manager import PluginManager
 from mmchat.store import Store
+from mmchat.tools.toolbox import Toolbox
 from mmchat.tui.model_host import ModelHost
 from mmchat.tui.screens.picker import Choice
 
@@ -39,6 +40,9 @@ class AppServices(Protocol):
 
     @property
     def db_path(self) -> Path: ...
+
+    @property
+    def tools(self) -> Toolbox | None: ...
 
     def report_plugin_problems(self) -> None: ...
 

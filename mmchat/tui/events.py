@@ -29,6 +29,16 @@ class AnswerStats(Message):
         self.tokens_per_second = tokens_per_second
 
 
+class AnswerTool(Message):
+    """A tool call or its result, one line for the answer's dim tools block."""
+
+    bubble = False
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
 class AnswerNotice(Message):
     bubble = False
 

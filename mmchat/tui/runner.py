@@ -13,7 +13,7 @@ from pathlib import Path
 
 from textual.message import Message
 
-from mmchat.chat import Notice, Turn, TurnDone, TurnOptions
+from mmchat.chat import Notice, ToolFinished, ToolStarted, Turn, TurnDone, TurnOptions
 from mmchat.engine.base import Delta, Engine, Finished
 from mmchat.images import CheckedImage
 from mmchat.personas import Persona
@@ -21,8 +21,16 @@ from mmchat.plugin_manager import PluginManager
 from mmchat.store import Message as StoredMessage
 from mmchat.store import Store
 from mmchat.text import one_line
+from mmchat.tools.output import call_line, result_line
+from mmchat.tools.toolbox import Approve, Toolbox
 from mmchat.tui.coalesce import DEFAULT_INTERVAL, Coalescer
-from mmchat.tui.events import AnswerChunk, AnswerDone, AnswerNotice, AnswerStats
+from mmchat.tui.events import (
+    AnswerChunk,
+    AnswerDone,
+    AnswerNotice,
+    AnswerStats,
+    AnswerTool,
+)
 from mmchat.tui.turn_stats import DROPPED, PERF, TurnClock, engine_rss
 
 
@@ -50,6 +58,8 @@ class TurnRunner:
         self.post = post
         self.interval = interval
         self.turn: Turn | None = None
+        self.tools: Toolbox | None = None  # the app's, set before run()
+        self.approve: Approve | None = None
         self.done = threading.Event()
         self._stop = threading.Event()
 
@@ -59,13 +69,25 @@ class TurnRunner:
         if self.turn is not None:
             self.turn.cancel()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def run(self, job: AnswerJob) -> None:
         saved: StoredMessage | None = None
         error: str | None = None
         store: Store | None = None
         try:
             store = Store(job.db_path)
-            self.turn = Turn(store, self.engine, self.plugins, job.persona, job.options)
+            self.turn = Turn(
+                store,
+                self.engine,
+                self.plugins,
+                job.persona,
+                job.options,
+                tools=self.tools,
+                approve=self.approve,
+            )
             if self._stop.is_set():
                 self.turn.cancel()
             saved = self._drive(job, store)
@@ -100,6 +122,10 @@ class TurnRunner:
                 self.post(AnswerNotice(event.text))
             elif isinstance(event, Finished):
                 self.post(AnswerStats(event.tokens_per_second))
+            elif isinstance(event, ToolStarted):
+                self.post(AnswerTool(call_line(event.name, event.arguments)))
+            elif isinstance(event, ToolFinished):
+                self.post(AnswerTool(result_line(event.outcome.result)))
             elif isinstance(event, TurnDone):
                 saved = event.message
         if saved is not None and saved.role == "assistant" and saved.model is not None:

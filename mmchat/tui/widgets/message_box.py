@@ -22,6 +22,7 @@ from mmchat.compaction import summary_count
 from mmchat.store import Attachment
 from mmchat.store import Message as StoredMessage
 from mmchat.text import citation_line, one_line, strip_control
+from mmchat.tools.output import transcript_lines
 from mmchat.tui.clipboard import copy_text
 from mmchat.tui.turn_stats import dropped_note, perf_line
 from mmchat.tui.widgets.attachments import AttachmentRow
@@ -76,11 +77,16 @@ class MessageBox(Vertical, can_focus=True):
         self.blobs = blobs or {}
         self._stream: MarkdownStream | None = None
         self._block = -1  # the code block `b` copied last
+        # The answer's tool calls and results, shown dim above it.
+        self._tool_lines = transcript_lines(message.meta) if message else []
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="message-header")
         if self.attachments:
             yield AttachmentRow(self.attachments, self.blobs)
+        tools = Static(self._tools_text(), classes="message-tools")
+        tools.display = bool(self._tool_lines)
+        yield tools
         yield Markdown(self.text, open_links=False, classes="message-body")
         sources = Static(self._sources(), classes="message-sources")
         sources.display = bool(self._citations())
@@ -155,6 +161,18 @@ class MessageBox(Vertical, can_focus=True):
         lines += [Content(citation_line(cite)) for cite in cites]
         return Content("\n").join(lines)
 
+    def _tools_text(self) -> Content:
+        return Content.styled("\n".join(self._tool_lines), "dim")
+
+    def add_tool_line(self, line: str) -> None:
+        self._tool_lines.append(line)
+        self._show_tools()
+
+    def _show_tools(self) -> None:
+        tools = self.query_one(".message-tools", Static)
+        tools.update(self._tools_text())
+        tools.display = bool(self._tool_lines)
+
     def refresh_header(self) -> None:
         self.query_one(".message-header", Static).update(self._header())
 
@@ -180,6 +198,9 @@ class MessageBox(Vertical, can_focus=True):
             self.text = strip_control(message.content)
         await self.body.update(self.text)
         self.refresh_header()
+        if message is not None:
+            self._tool_lines = transcript_lines(message.meta) or self._tool_lines
+            self._show_tools()
         sources = self.query_one(".message-sources", Static)  # the saved message's citations
         sources.update(self._sources())
         sources.display = bool(self._citations())

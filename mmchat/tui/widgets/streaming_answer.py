@@ -6,8 +6,10 @@ pipe) and reports back to this box in coalesced messages; the box posts `Finishe
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable
 from functools import partial
+from typing import Any
 
 from textual import on
 from textual.message import Message
@@ -15,7 +17,9 @@ from textual.message import Message
 from mmchat.engine.base import Engine
 from mmchat.plugin_manager import PluginManager
 from mmchat.store import Message as StoredMessage
-from mmchat.tui.events import AnswerChunk, AnswerDone, AnswerNotice, AnswerStats
+from mmchat.tools.toolbox import Tool
+from mmchat.tui.app_services import services
+from mmchat.tui.events import AnswerChunk, AnswerDone, AnswerNotice, AnswerStats, AnswerTool
 from mmchat.tui.notify import warn
 from mmchat.tui.runner import AnswerJob, TurnRunner
 from mmchat.tui.widgets.chat_log import ChatLog
@@ -44,6 +48,8 @@ class StreamingAnswer(MessageBox):
 
     def run(self) -> None:
         """Start the turn; call once the box is mounted."""
+        self.runner.tools = services(self).tools
+        self.runner.approve = self._approve
         self.start_stream()
         self.run_worker(
             partial(self.runner.run, self.job),
@@ -57,6 +63,30 @@ class StreamingAnswer(MessageBox):
     def cancel(self) -> None:
         """Stop generating; the turn saves what it has as stopped."""
         self.runner.cancel()
+
+    def _approve(self, tool: Tool, arguments: dict[str, Any]) -> bool:
+        """From the turn's thread: ask in a dialog and wait; stopping the answer refuses."""
+        from mmchat.tui.screens.tool_confirm import ToolConfirmScreen
+
+        answered = threading.Event()
+        allowed: list[bool] = []
+
+        def done(ok: bool | None) -> None:
+            allowed.append(bool(ok))
+            answered.set()
+
+        def ask() -> None:
+            self.app.push_screen(ToolConfirmScreen(tool.qualified, arguments), done)
+
+        self.app.call_from_thread(ask)
+        while not answered.wait(0.1):
+            if self.runner.stopping:
+                return False
+        return allowed[0]
+
+    @on(AnswerTool)
+    def _tool(self, event: AnswerTool) -> None:
+        self.add_tool_line(event.line)
 
     async def _following(self, change: Awaitable[None]) -> None:
         # Scroll along only when the reader was at the bottom already.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mmchat.hooks import Passage, Persona, hookimpl
+from mmchat.hooks import Passage, Persona, PluginTool, hookimpl
 
 if TYPE_CHECKING:  # the search modules load on the first question, not with the plugin
     from mmchat_kb.search import Hit
@@ -90,3 +91,56 @@ def mmchat_retrieve(query: str, persona: Persona) -> list[Passage] | None:
             )
     found.sort(key=lambda p: -p.score)
     return found[: _top_k()]
+
+
+SEARCH_TOOL = PluginTool(
+    name="search",
+    description=(
+        "Search one of the person's knowledge bases (their own documents) and return the "
+        "passages that match, numbered, with their sources."
+    ),
+    run=lambda arguments: search_tool(arguments),
+    parameters={
+        "type": "object",
+        "properties": {
+            "knowledge_base": {"type": "string", "description": "the knowledge base's name"},
+            "query": {"type": "string", "description": "what to look for"},
+        },
+        "required": ["knowledge_base", "query"],
+    },
+    safe=True,  # it only reads the person's own index
+)
+
+
+@hookimpl
+def register_tools(register: Callable[[PluginTool], None]) -> None:
+    """`kb.search` for personas that name it in their tools."""
+    register(SEARCH_TOOL)
+
+
+def search_tool(arguments: dict[str, Any]) -> str:
+    """The passages for a query, as text for the model; ValueError for what it got wrong."""
+    from mmchat_kb.embed import get_embedder
+    from mmchat_kb.paths import KBError
+    from mmchat_kb.search import search
+    from mmchat_kb.store import KnowledgeBase
+
+    name, query = str(arguments["knowledge_base"]), str(arguments["query"])
+    if not query.strip():
+        raise ValueError("the query is empty")
+    with _lock:
+        try:
+            kb = _knowledge_base(name)
+            hits = [
+                h for h in search(kb, get_embedder(kb.model), query, k=_top_k()) if _relevant(h)
+            ]
+        except KBError as exc:
+            known = ", ".join(KnowledgeBase.names()) or "none"
+            raise ValueError(f"{exc} (knowledge bases: {known})") from None
+    if not hits:
+        return "No passage matches."
+    blocks = []
+    for number, hit in enumerate(hits, 1):
+        where = f", {hit.location}" if hit.location else ""
+        blocks.append(f"[{number}] {hit.title}{where} ({hit.path})\n{hit.text}")
+    return "\n\n".join(blocks)

@@ -73,3 +73,30 @@ def test_kb_commands_are_added_to_the_cli() -> None:
     assert group.name == "kb"
     names = {c.name for c in group.typer_instance.registered_commands}
     assert names == {"create", "add", "list", "search", "remove"}
+
+
+def test_search_is_a_tool_for_personas_that_name_it(docs: Path) -> None:
+    ingest(docs)
+    manager = load_plugins(allow=["kb"])
+    plugin, tool = manager.plugin_tools()["kb.search"]
+    assert (
+        plugin == "kb"
+        and tool.safe
+        and tool.parameters["required"]
+        == [
+            "knowledge_base",
+            "query",
+        ]
+    )
+    found = tool.run({"knowledge_base": "manuals", "query": "Where do visitors park?"})
+    assert found.startswith(f"[1] office.txt, lines 1-3 ({docs / 'office.txt'})\n")
+    assert "level B2" in found
+    assert tool.run({"knowledge_base": "manuals", "query": "Who painted the Mona Lisa?"}) == (
+        "No passage matches."
+    )
+    try:
+        tool.run({"knowledge_base": "nope", "query": "parking"})
+    except ValueError as exc:
+        assert "(knowledge bases: manuals)" in str(exc) and "\n" not in str(exc)
+    else:
+        raise AssertionError("an unknown knowledge base must be an error for the model")
