@@ -19,6 +19,7 @@ from urllib.parse import quote
 from mmchat.safe_write import WriteRefused, write_private
 from mmchat.store import Attachment, Message, Store
 from mmchat.text import json_for_terminal, one_line, strip_control
+from mmchat.tools.output import transcript_lines
 
 Format = Literal["md", "json", "html"]
 FORMATS: tuple[Format, ...] = ("md", "json", "html")
@@ -122,6 +123,11 @@ def to_markdown(store: Store, conversation: int, assets: str | None = None) -> E
             lines.append(_md_image(store, attachment, assets, out.files))
         if message.attachments:
             lines.append("")  # the text is a paragraph of its own, not the images' caption
+        if tools := transcript_lines(message.meta):
+            # The answer's tool calls and results, before the answer made from them, in a
+            # fence longer than any backtick run in them (CommonMark), so none closes it early.
+            fence = "`" * max(3, 1 + max(len(r) for r in re.findall("`+", "\n".join(tools) + "`")))
+            lines += [f"{fence}text", *tools, fence, ""]
         cites = citations(message.meta)
         label = f"m{message.id}-"
         lines.append(_with_markers(strip_control(message.content), cites, _footnote(label)))
@@ -280,6 +286,8 @@ def _html_message(store: Store, message: Message) -> str:
     )
     for attachment in message.attachments:
         out.append(_html_image(store, attachment))
+    if tools := transcript_lines(message.meta):
+        out.append(f'<pre class="tools">{html.escape(chr(10).join(tools))}</pre>')
     cites = citations(message.meta)
     text = html.escape(strip_control(message.content))
     anchor = f"m{message.id}-c"

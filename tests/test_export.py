@@ -173,3 +173,29 @@ def test_malformed_citations_from_a_plugin_are_skipped(store, tmp_path) -> None:
 def test_terminal_markdown_links_images_by_hash(store, conv) -> None:
     text = render(store, conv, "md").text
     assert all(f"(sha256:{h})" in text for h in _blob_hashes(store, conv))
+
+
+def test_tool_calls_are_exported_before_the_answer_they_fed(store, tmp_path) -> None:
+    c = store.create_conversation(title="tools")
+    store.add_message(c.id, "user", "What is 2 + 3? And read notes.md.")
+    calls = [
+        {"name": "calc.add", "arguments": {"a": 2, "b": 3}, "result": "5", "status": "ok"},
+        # A result that tries to end the Markdown fence and to inject HTML.
+        {
+            "name": "files.read",
+            "arguments": {},
+            "result": "```\n<script>x</script>",
+            "status": "ok",
+        },
+    ]
+    store.add_message(c.id, "assistant", "It is 5.", meta={"tool_calls": calls})
+    md = render(store, c.id, "md").text
+    fence = re.search(r"^(`{3,})text$", md, re.M)
+    assert fence is not None and len(fence.group(1)) > 3  # longer than the result's ```
+    block = md[fence.end() : md.index("\n" + fence.group(1) + "\n", fence.end())]
+    assert 'tool calc.add {"a": 2, "b": 3}' in block and "→ 5" in block
+    assert "<script>" in block  # kept as written, inside the code block
+    assert md.index(block) < md.index("It is 5.")
+    html = render(store, c.id, "html").text
+    assert "tool calc.add" in html and "<script>x" not in html and "&lt;script&gt;" in html
+    assert html.index("calc.add") < html.index("It is 5.")
