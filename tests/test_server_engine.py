@@ -50,7 +50,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(log: Path, *extra: str) -> Server:
+def _start_server(log: Path, *extra: str, model: Path | None = None, alias: str = ALIAS) -> Server:
     pytest.importorskip(
         "llama_cpp.server", reason="llama-cpp-python[server] (the test extra) is not installed"
     )
@@ -63,15 +63,15 @@ def _start_server(log: Path, *extra: str) -> Server:
         "-m",
         "llama_cpp.server",
         "--model",
-        str(SMOLLM2_GGUF.locate()),
+        str(model or SMOLLM2_GGUF.locate()),
         "--model_alias",
-        ALIAS,
+        alias,
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
         "--n_ctx",
-        "2048",
+        "4096",
         "--n_threads",
         "1",
         *extra,

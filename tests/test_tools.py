@@ -55,6 +55,13 @@ def test_llama_json_calls_count_only_for_known_tools() -> None:
     assert parse_calls('{"name": "add", "arguments": {}} and some words', known={"add"}) == []
 
 
+def test_a_call_without_its_server_name_counts_when_only_one_tool_ends_so() -> None:
+    text = '{"name": "add", "arguments": {"a": 1}}'
+    assert parse_calls(text, known={"calc.add", "files.read"}) == [ToolCall("add", {"a": 1})]
+    # two servers with an "add": the bare name names neither
+    assert parse_calls(text, known={"calc.add", "math.add"}) == []
+
+
 def test_the_filter_shows_prose_and_holds_back_the_call() -> None:
     streamed = "Sure, one moment. <tool_call>\n" + '{"name": "add", "arguments": {}}</tool_call>'
     shown = CallFilter()

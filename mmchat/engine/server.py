@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import threading
 import time
@@ -34,7 +35,7 @@ from mmchat.text import one_line
 
 if TYPE_CHECKING:
     from openai import OpenAI
-    from openai.types.chat import ChatCompletionMessageParam
+    from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionMessageParam
 
 # Sent when no key is configured: the client insists on one, and a local server ignores it.
 _NO_KEY = "no-key"
@@ -107,11 +108,11 @@ class ServerEngine:
         started = time.monotonic()
         self._images = any(m.images for m in request.messages)
         try:
-            messages = [_message(m) for m in request.messages]
+            messages = _messages(request.messages)
         except EngineError as exc:
             yield Failed(str(exc))
             return
-        from openai import OpenAIError
+        from openai import OpenAIError, omit
 
         try:
             response = self._connect().chat.completions.create(
@@ -121,6 +122,9 @@ class ServerEngine:
                 stream_options={"include_usage": True},
                 max_tokens=request.max_new_tokens,
                 **_sampling(request),
+                tools=cast("list[ChatCompletionFunctionToolParam]", request.tools)
+                if request.tools
+                else omit,
             )
         except OpenAIError as exc:
             yield Failed(self._explain(exc))
@@ -133,6 +137,7 @@ class ServerEngine:
         first: float | None = None
         reason: str | None = None
         usage: Any = None
+        calls: dict[int, dict[str, str]] = {}  # a server that parses calls sends them in parts
         try:
             for chunk in response:
                 usage = chunk.usage or usage
@@ -141,6 +146,8 @@ class ServerEngine:
                         deltas += 1
                         first = time.monotonic() - started if first is None else first
                         yield Delta(choice.delta.content)
+                    for part in choice.delta.tool_calls or []:
+                        _add_call_part(calls, part)
                     reason = choice.finish_reason or reason
                 if self._cancelled.is_set():
                     break
@@ -152,6 +159,10 @@ class ServerEngine:
             with self._lock:
                 self._response = None
             response.close()
+        if calls and not self._cancelled.is_set():
+            # The turn reads calls from the answer's text, as a local model writes them.
+            deltas += len(calls)
+            yield Delta("".join(_call_text(calls[i]) for i in sorted(calls)))
         if not deltas and self._images and not self._cancelled.is_set():
             # llama.cpp's server without a vision projector answers nothing (no error) when
             # sent a picture; an empty answer is never what the person wanted.
@@ -160,8 +171,10 @@ class ServerEngine:
                 f"{self.model!r} a vision model?"
             )
             return
-        if usage is not None and usage.prompt_tokens is not None:
-            yield Started(prompt_tokens=usage.prompt_tokens)
+        # Tools were sent with the request: the server's template (or its parser) has them.
+        if (usage is not None and usage.prompt_tokens is not None) or request.tools:
+            prompt = usage.prompt_tokens if usage is not None else None
+            yield Started(prompt_tokens=prompt or 0, tools_offered=bool(request.tools))
         finish: FinishReason = "length" if reason == "length" else "stop"
         if self._cancelled.is_set():
             finish = "cancelled"
@@ -306,6 +319,58 @@ def _close_quietly(response: Any) -> None:
         response.close()
     except Exception:
         pass  # the reading thread sees the flag at its next chunk anyway
+
+
+def _messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+    """The chat as the API takes it: a tool call gets an id, and its result names that id."""
+    out: list[dict[str, Any]] = []
+    waiting: list[str] = []  # ids of calls whose results come next, in order
+    for message in messages:
+        if message.role == "assistant" and message.tool_calls:
+            ids = [f"call_{len(out)}_{n}" for n in range(len(message.tool_calls))]
+            waiting += ids
+            calls = [
+                _api_call(call, id_) for call, id_ in zip(message.tool_calls, ids, strict=True)
+            ]
+            # content "" not None: llama.cpp's server refuses a null content.
+            out.append({"role": "assistant", "content": message.content, "tool_calls": calls})
+        elif message.role == "tool":
+            call_id = waiting.pop(0) if waiting else f"call_{len(out)}"
+            out.append({"role": "tool", "tool_call_id": call_id, "content": message.content})
+        else:
+            out.append(_message(message))
+    return out
+
+
+def _api_call(call: dict[str, Any], call_id: str) -> dict[str, Any]:
+    """A template-style call ({"function": {"name", "arguments": {...}}}) in the API's form,
+    whose arguments are a JSON string."""
+    function = call.get("function", call)
+    arguments = function.get("arguments", {})
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {
+            "name": str(function.get("name", "")),
+            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+        },
+    }
+
+
+def _add_call_part(calls: dict[int, dict[str, str]], part: Any) -> None:
+    """One streamed piece of a parsed tool call: the name comes once, the arguments in parts."""
+    call = calls.setdefault(getattr(part, "index", None) or 0, {"name": "", "arguments": ""})
+    function = getattr(part, "function", None)
+    if function is not None:
+        call["name"] += getattr(function, "name", None) or ""
+        call["arguments"] += getattr(function, "arguments", None) or ""
+
+
+def _call_text(call: dict[str, str]) -> str:
+    """A parsed call written as Hermes-style text, the form the turn reads (tools/calls.py);
+    the arguments stay the server's JSON string, which the reader parses."""
+    body = json.dumps({"name": call["name"], "arguments": call["arguments"]}, ensure_ascii=False)
+    return f"<tool_call>{body}</tool_call>"
 
 
 def _message(message: ChatMessage) -> dict[str, Any]:

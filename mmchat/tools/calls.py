@@ -43,9 +43,18 @@ def parse_calls(text: str, known: Collection[str] = ()) -> list[ToolCall]:
     if not stripped.startswith("{"):
         return []
     calls = [_read(part) for part in _json_objects(stripped)]
-    if calls and all(not c.problem and c.name in known for c in calls):
+    names = set(known) | set(bare_names(known))
+    if calls and all(not c.problem and c.name in names for c in calls):
         return calls
     return []
+
+
+def bare_names(qualified: Collection[str]) -> dict[str, str]:
+    """ "add" for "calc.add" where no other tool ends so: small models drop the server's name."""
+    ends: dict[str, list[str]] = {}
+    for name in qualified:
+        ends.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+    return {end: names[0] for end, names in ends.items() if len(names) == 1 and end != names[0]}
 
 
 def _json_objects(text: str) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 from mmchat.personas import Persona
 from mmchat.plugin_manager import HookTimeout, PluginManager
 from mmchat.text import one_line
-from mmchat.tools.calls import ToolCall
+from mmchat.tools.calls import ToolCall, bare_names
 from mmchat.tools.mcp_client import McpClient, McpFailure
 from mmchat.tools.output import clean_result
 from mmchat.tools.settings import McpServerConfig
@@ -81,9 +81,12 @@ class Offer:
         ]
 
     def find(self, name: str) -> Tool | None:
-        return self.tools.get(name) or next(
+        found = self.tools.get(name) or next(
             (t for t in self.tools.values() if t.qualified == name), None
         )
+        if found is None and (full := bare_names(self.tools).get(name)) is not None:
+            found = self.tools[full]
+        return found
 
 
 class Toolbox:
