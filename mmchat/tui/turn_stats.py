@@ -1,10 +1,11 @@
 """A turn's figures: measured as its events arrive, saved in the answer's meta, shown dim under it.
 
 First-token time is taken here, where the answer's first text arrives (what the person waits
-for, the prompt's preparation and the model's prefill included); tokens/s is the engine's own
-decode rate. The picture figure is the time until the engine started answering (it reads the
-pictures before that) and is kept only when the conversation holds a picture. Memory is the
-resident set of the engine's model process (the `mmchat.engine.worker` child), not the UI's.
+for, the prompt's preparation and the model's prefill included); after a tool call it counts
+from the call's result. Tokens/s is the engine's own decode rate. The picture figure is the
+time until the engine started answering (it reads the pictures before that) and is kept only
+when the conversation holds a picture. Memory is the resident set of the engine's model
+process (the `mmchat.engine.worker` child), not the UI's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmchat.chat import ToolFinished
 from mmchat.engine.base import Delta, Engine, Event, Finished, Started
 
 PERF = "perf"  # the answer's meta key for its figures
@@ -44,6 +46,10 @@ class TurnClock:
             self.first_token = now
         elif isinstance(event, Finished):
             self.tokens_per_second = event.tokens_per_second or None
+        elif isinstance(event, ToolFinished) and self.first_token is None:
+            # The answer comes from the pass after the tool: a tool's run and the person's
+            # time in its confirm dialog are not the model's wait.
+            self.sent = now
 
     def figures(
         self, *, picture: bool, context_window: int | None, engine_rss: int | None

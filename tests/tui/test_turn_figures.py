@@ -114,3 +114,25 @@ async def test_auto_compact_false_leaves_compacting_to_the_key(make_app, session
         assert len(engines[0].requests) == 3  # the model was asked for answers only
         [conv] = session.store.conversations()
         assert "system" not in [m.role for m in session.store.messages(conv.id)]
+
+
+def test_first_token_after_a_tool_counts_from_its_result() -> None:
+    from mmchat.chat import ToolFinished
+    from mmchat.engine.base import Delta
+    from mmchat.tools.toolbox import ToolOutcome
+    from mmchat.tui.turn_stats import TurnClock
+
+    clock = TurnClock.start()
+    clock.sent -= 300  # five minutes in the tool's confirm dialog, say
+    clock.see(ToolFinished(ToolOutcome("calc.add", {"a": 1}, "1", "ok")))
+    clock.see(Delta("It is 1."))
+    figures = clock.figures(picture=False, context_window=None, engine_rss=None)
+    assert figures["first_token_s"] < 300
+    # Text shown before the call stays the first token.
+    early = TurnClock.start()
+    early.sent -= 300
+    early.see(Delta("Let me add that."))
+    early.see(ToolFinished(ToolOutcome("calc.add", {"a": 1}, "1", "ok")))
+    assert (
+        early.figures(picture=False, context_window=None, engine_rss=None)["first_token_s"] >= 300
+    )
