@@ -137,6 +137,20 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
+def first_words(proc: subprocess.Popen[bytes], words: int = 3, timeout: float = 120) -> bytes:
+    """What `proc` printed once its answer has `words` words (or at the timeout, or its end)."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    deadline, seen = time.monotonic() + timeout, b""
+    while time.monotonic() < deadline and len(seen.split()) < words:
+        if select.select([fd], [], [], 0.5)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
 def rows(home: Path) -> list[tuple[str, str, str, str | None]]:
     db = sqlite3.connect(home / "data" / "mmchat.db")
     try:
@@ -312,15 +326,7 @@ def test_stopping_ask_mid_answer_keeps_the_text(llama_server: Server, isolated_h
         stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    deadline, seen = time.monotonic() + 120, b""
-    while time.monotonic() < deadline and len(seen.split()) < 3:
-        if select.select([fd], [], [], 0.5)[0]:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                break
-            seen += chunk
+    seen = first_words(proc)
     assert seen.strip(), "no output before the deadline"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=10) == 130
@@ -439,15 +445,7 @@ def test_a_stream_cut_mid_answer_keeps_the_text_marked_failed(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        deadline, seen = time.monotonic() + 120, b""
-        while time.monotonic() < deadline and len(seen.split()) < 3:
-            if select.select([fd], [], [], 0.5)[0]:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                seen += chunk
+        seen = first_words(proc)
         assert seen.strip(), "no output before the deadline"
         server.proc.kill()  # the server dies mid-answer
         _, err = proc.communicate(timeout=60)
