@@ -306,16 +306,16 @@ def tiny_qwen2_folder(folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("requested", "settled"), [("auto", "none"), ("int8", "int8")])
+@pytest.mark.parametrize(("requested", "settled"), [("auto", "fp32"), ("int8", "int8")])
 def test_without_the_fast_path_auto_keeps_fp32_and_int8_is_on_request(
     tmp_path: Path, requested: str, settled: str
 ) -> None:
     engine = HFEngine(resolve(str(tiny_qwen2_folder(tmp_path))), quant=requested, threads=2)
     info = engine.load()
     try:
-        assert engine.fast is None and info.quant == settled
+        assert engine.fast is None and info.quant == settled and info.device == "cpu"
         plain = type(engine.model.model.layers[0].mlp.down_proj) is torch.nn.Linear
-        assert plain == (settled == "none")
+        assert plain == (settled == "fp32")
         _, finished = answer(engine, ChatMessage("user", "Hi"), 4)
         assert finished.completion_tokens > 0 and engine.last_path == "transformers"
     finally:

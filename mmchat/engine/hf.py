@@ -101,7 +101,10 @@ class HFEngine:
     def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
         if self.threads:
             torch.set_num_threads(self.threads)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        # The fusion model (the default) runs on the CPU: its image path and the int8 fast path
+        # are CPU code. A GPU serves hub and folder models (bitsandbytes, device_map="auto").
+        gpu = torch.cuda.is_available() and self.spec.kind not in ("default", "fusion")
+        device = "cuda" if gpu else "cpu"
         quant = resolve_quant(self.requested_quant, device)
         if progress:
             progress(Progress(f"loading {self.spec.name}", 0.0))
@@ -115,16 +118,24 @@ class HFEngine:
             quant = self._prepare_int8()
         if self._model is not None:
             self._model.eval()
+        where, form = ("cpu", "int8") if self.fast is not None else self._placement()
         self.info = ModelInfo(
             name=self.spec.name,
-            device=device,
-            quant=quant,
+            device=where,
+            quant=form,
             context_window=self._context_window(),
             vision=self._deferred or self._fusion is not None or self.processor is not None,
         )
         if progress:
             progress(Progress("ready", 1.0))
         return self.info
+
+    def _placement(self) -> tuple[str, str]:
+        """The device and weight form of the model as loaded: what the parameters hold, not
+        what was asked for."""
+        from mmchat.engine.placement import device_of, weight_form
+
+        return device_of(self._model), weight_form(self._model)
 
     def _folder(self, progress: ProgressCallback | None) -> str:
         from mmchat.engine.assets import SMOLLM2_GGUF, AssetMissing
@@ -152,6 +163,9 @@ class HFEngine:
 
         kwargs: dict[str, Any] = {"use_safetensors": None if self.allow_pickle else True}
         quantization = bnb_config(quant)
+        if device == "cuda":
+            # Half precision where the GPU runs it; bitsandbytes keeps this as compute dtype.
+            kwargs["dtype"] = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         if quantization is not None:
             kwargs["quantization_config"] = quantization
             kwargs["device_map"] = "auto" if device == "cuda" else {"": "cpu"}

@@ -77,7 +77,7 @@ class GenerateStep:
         )
         self.inputs = processor(
             images=[images] if images else None, text=text, return_tensors="pt"
-        ).to(model.device)
+        ).to(model.device, dtype=model.dtype)  # pixels in the vision tower's half precision
         self.prompt: list[int] = self.inputs["input_ids"][0].tolist()  # image tokens included
         self.model = model
         self.room = room

@@ -1,0 +1,90 @@
+"""What the engine reports about where the model runs is what its parameters hold.
+
+The status line shows `ModelInfo.device` and `.quant`; they must be read from the loaded model,
+never copied from the request (a default model asked for 4-bit used to show "4bit" while its
+weights sat in fp32).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mmchat.engine.base import ChatMessage, Delta, GenerationRequest
+from mmchat.engine.hf import HFEngine
+from mmchat.engine.placement import device_of, weight_form
+from mmchat.engine.quant import quantize_int8_dynamic
+from mmchat.engine.registry import resolve
+
+CUDA = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs an NVIDIA GPU with CUDA; this machine has none"
+)
+
+
+def small_net() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+
+def test_the_weight_form_is_read_from_the_modules() -> None:
+    net = small_net()
+    assert (device_of(net), weight_form(net)) == ("cpu", "fp32")
+    assert weight_form(small_net().to(torch.bfloat16)) == "bf16"
+    assert weight_form(small_net().half()) == "fp16"
+    assert weight_form(quantize_int8_dynamic(small_net())) == "int8"
+
+
+def first_words(engine: HFEngine) -> str:
+    request = GenerationRequest(
+        [ChatMessage("user", "What is the capital of France?")], max_new_tokens=12, temperature=0
+    )
+    return "".join(e.text for e in engine.stream(request) if isinstance(e, Delta))
+
+
+def test_bitsandbytes_4bit_on_the_cpu_is_reported_as_such() -> None:
+    pytest.importorskip("bitsandbytes", reason="the test extra installs bitsandbytes")
+    engine = HFEngine(resolve("smollm2"), quant="4bit", threads=2)
+    info = engine.load()
+    try:
+        kinds = {type(module).__name__ for module in engine.model.modules()}
+        assert "Linear4bit" in kinds
+        assert (info.device, info.quant) == ("cpu", "4bit")
+        assert first_words(engine).strip()  # the 4-bit model answers, it is not a label
+    finally:
+        engine.close()
+
+
+def test_a_request_the_default_cannot_honour_is_not_reported() -> None:
+    """The default model's fusion path has no 4-bit form: it loads fp32 and says so."""
+    engine = HFEngine(resolve("default"), quant="4bit", threads=2)
+    info = engine.load()
+    try:
+        assert engine.fast is None
+        assert (info.device, info.quant) == (device_of(engine.model), weight_form(engine.model))
+        assert (info.device, info.quant) == ("cpu", "fp32")
+    finally:
+        engine.close()
+
+
+@pytest.mark.cuda
+@CUDA
+def test_on_cuda_auto_runs_a_hub_model_in_4bit_on_the_gpu() -> None:
+    pytest.importorskip("bitsandbytes", reason="the cuda extra installs bitsandbytes")
+    engine = HFEngine(resolve("smollm2"), quant="auto", threads=2)
+    info = engine.load()
+    try:
+        assert info.device.startswith("cuda") and info.quant == "4bit"
+        assert all(p.device.type == "cuda" for p in engine.model.parameters())
+        assert "Paris" in first_words(engine)
+    finally:
+        engine.close()
+
+
+@pytest.mark.cuda
+@CUDA
+def test_on_cuda_the_default_stays_on_its_cpu_paths_and_says_so() -> None:
+    engine = HFEngine(resolve("default"), quant="auto", threads=2)
+    info = engine.load()
+    try:
+        assert (info.device, info.quant) == ("cpu", "int8") and engine.fast is not None
+    finally:
+        engine.close()
