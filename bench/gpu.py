@@ -6,8 +6,8 @@ Where CUDA is present the model loads through HFEngine on the GPU as "float" (bf
 where the GPU lacks bf16), bitsandbytes 4-bit nf4 and 8-bit (device_map="auto"); without CUDA
 the same forms run on the CPU ("float" is fp32), which bitsandbytes 0.45+ supports. For each
 form: load time, first token, decode tokens/s (greedy, --tokens new tokens), the device and
-form the engine reports (read from its parameters), and memory: peak GPU memory allocated on CUDA, peak
-RSS on the CPU. Each form runs in a fresh child process so its memory is its own.
+form the engine reports (read from its parameters), and memory: peak GPU memory allocated on
+CUDA, peak RSS on the CPU. Each form runs in a fresh child process so its memory is its own.
 """
 
 from __future__ import annotations
@@ -35,9 +35,7 @@ def child(model: str, form: str, tokens: int) -> dict[str, Any]:
     engine = HFEngine(resolve(model), quant=quant, threads=2)
     info = engine.load()
     loaded = time.perf_counter() - start
-    request = GenerationRequest(
-        [ChatMessage("user", PROMPT)], max_new_tokens=tokens, temperature=0
-    )
+    request = GenerationRequest([ChatMessage("user", PROMPT)], max_new_tokens=tokens, temperature=0)
     began = time.perf_counter()
     first = 0.0
     count = 0
@@ -87,8 +85,16 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for form in forms:
         run = subprocess.run(
-            [sys.executable, __file__, "--model", args.model, "--tokens", str(args.tokens),
-             "--child", form],
+            [
+                sys.executable,
+                __file__,
+                "--model",
+                args.model,
+                "--tokens",
+                str(args.tokens),
+                "--child",
+                form,
+            ],
             capture_output=True,
             text=True,
         )

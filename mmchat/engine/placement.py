@@ -19,7 +19,7 @@ _DTYPE_NAMES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float
 
 
 def device_of(model: torch.nn.Module) -> str:
-    """"cpu", "cuda:0", or "cuda:0+cpu" when accelerate split the model across devices."""
+    """ "cpu", "cuda:0", or "cuda:0+cpu" when accelerate split the model across devices."""
     devices: list[str] = []
     for tensor in [*model.parameters(), *model.buffers()]:
         name = str(tensor.device)
@@ -31,7 +31,7 @@ def device_of(model: torch.nn.Module) -> str:
 
 
 def weight_form(model: torch.nn.Module) -> str:
-    """"4bit" or "8bit" (bitsandbytes), "int8" (torch dynamic int8), else the float dtype of
+    """ "4bit" or "8bit" (bitsandbytes), "int8" (torch dynamic int8), else the float dtype of
     most parameters ("fp32", "fp16", "bf16")."""
     for module in model.modules():
         kind = type(module).__name__
