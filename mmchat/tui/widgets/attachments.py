@@ -1,21 +1,27 @@
-"""Attachments: removable chips in the composer, previews (or names) in the history."""
+"""Attachments: removable chips (with a small preview) in the draft, previews in the history."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from mmchat.images import CheckedImage
+from mmchat.images import CheckedImage, ImageRejected, open_image_bytes
 from mmchat.store import Attachment
 from mmchat.text import one_line
-from mmchat.tui.widgets.preview import preview_widget, previews_enabled
+from mmchat.tui.widgets.preview import half_blocks, preview_widget, previews_enabled
+
+THUMB_COLUMNS, THUMB_ROWS = 8, 3  # the draft's previews: enough to tell pictures apart
 
 
 class Chip(Button):
-    """One attached image in the draft; press it (or click ✕) to remove it."""
+    """One attached image in the draft; Enter, Delete or Backspace on it (or a click) removes it."""
+
+    BINDINGS = [Binding("delete,backspace", "press", "Remove", show=False)]
 
     class Remove(Message):
         def __init__(self, index: int) -> None:
@@ -36,17 +42,55 @@ class Chip(Button):
 
 
 class ChipRow(Horizontal):
-    """The draft's attachments, removable before sending."""
+    """The draft's attachments, each a small preview and a chip, removable before sending."""
+
+    DEFAULT_CSS = """
+    ChipRow > .chip-preview {
+        width: auto;
+        height: auto;
+        margin: 0 1 0 0;
+    }
+    """
 
     def __init__(self) -> None:
         super().__init__(id="chips")
         self.images: list[CheckedImage] = []
+        # Decoded once per image, not on every change to the row.
+        self._thumbs: dict[int, Text | None] = {}
 
-    async def set_images(self, images: list[CheckedImage]) -> None:
+    async def set_images(
+        self, images: list[CheckedImage], thumbs: dict[int, Text | None] | None = None
+    ) -> None:
+        """Show `images`; `thumbs` (by id of the image) are previews made off the UI thread."""
         self.images = list(images)
+        known = {**self._thumbs, **(thumbs or {})}
+        make = thumbnail if previews_enabled() else lambda _: None
+        self._thumbs = {id(i): known[id(i)] if id(i) in known else make(i) for i in images}
         await self.remove_children()
-        await self.mount_all(Chip(i, image) for i, image in enumerate(self.images))
+        widgets: list[Static | Chip] = []
+        for index, image in enumerate(self.images):
+            thumb = self._thumbs[id(image)] if previews_enabled() else None
+            if thumb is not None:
+                widgets.append(Static(thumb, classes="chip-preview"))
+            widgets.append(Chip(index, image))
+        await self.mount_all(widgets)
         self.display = bool(self.images)
+
+    def focus_chip(self, index: int) -> bool:
+        """Focus the chip at `index` (or the last one); False when there is none."""
+        chips = list(self.query(Chip))
+        if not chips:
+            return False
+        chips[min(index, len(chips) - 1)].focus()
+        return True
+
+
+def thumbnail(image: CheckedImage) -> Text | None:
+    """The draft's small preview of a checked image (None if it cannot be decoded)."""
+    try:
+        return half_blocks(open_image_bytes(image.data), THUMB_COLUMNS, THUMB_ROWS)
+    except ImageRejected:
+        return None
 
 
 class AttachmentRow(Horizontal):

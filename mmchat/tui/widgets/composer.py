@@ -2,7 +2,8 @@
 reaches every terminal: it is the line-feed byte; the others only some).
 
 A pasted path to an existing image file (what terminals paste when a file is dropped on them)
-becomes an attachment instead of text.
+becomes an attachment instead of text. Ctrl+V asks for the clipboard's image (terminals paste
+text only; where the terminal takes Ctrl+V for its own paste, that text arrives as a paste).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ NEWLINE_KEYS = ("ctrl+j", "alt+enter", "shift+enter")
 class Composer(TextArea):
     BINDINGS = [
         Binding(",".join(NEWLINE_KEYS), "newline", "New line", show=False),
+        # In place of TextArea's paste of the app's own copy buffer.
+        Binding("ctrl+v", "paste_image", "Paste image", show=False),
         # The composer is a few lines high: these page the transcript instead (the screen's).
         Binding("pageup", "screen.scroll_log('page_up')", "Page up", show=False),
         Binding("pagedown", "screen.scroll_log('page_down')", "Page down", show=False),
@@ -33,6 +36,9 @@ class Composer(TextArea):
         def __init__(self, text: str) -> None:
             super().__init__()
             self.text = text
+
+    class PasteImage(Message):
+        """Ctrl+V: attach the system clipboard's image."""
 
     class PathsDropped(Message):
         def __init__(self, paths: list[Path]) -> None:
@@ -66,6 +72,9 @@ class Composer(TextArea):
 
     def action_newline(self) -> None:
         self.insert("\n")
+
+    def action_paste_image(self) -> None:
+        self.post_message(self.PasteImage())
 
     def on_paste(self, event: events.Paste) -> None:
         paths = dropped_image_paths(event.text)

@@ -1,8 +1,9 @@
 """The next message: the composer and its attachment chips.
 
-Images arrive by `/attach PATH`, by the file picker, or by a path pasted into the composer
-(what terminals do when a file is dropped on them). A file that cannot be attached is a
-one-line notification; the draft is never lost.
+Images arrive by `/attach PATH`, by the file picker, by a path pasted into the composer
+(what terminals do when a file is dropped on them), or by Ctrl+V from the system clipboard
+(read in a worker thread: the clipboard's tool may take its time). A file that cannot be
+attached is a one-line notification; the draft is never lost.
 """
 
 from __future__ import annotations
@@ -12,17 +13,32 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.worker import get_current_worker
 
 from mmchat.images import CheckedImage, ImageRejected, read_image_file
 from mmchat.text import one_line
+from mmchat.tui.clipboard_image import PasteProblem, read_clipboard_image, save_pasted
 from mmchat.tui.screens.files import FilePickerScreen
-from mmchat.tui.widgets.attachments import Chip, ChipRow
+from mmchat.tui.widgets.attachments import Chip, ChipRow, thumbnail
 from mmchat.tui.widgets.composer import Composer
 
 
 class Draft(Vertical):
+    # The composer has its own Ctrl+V; this one serves a focused attachment chip.
+    BINDINGS = [Binding("ctrl+v", "paste_image", "Paste image", show=False)]
+
+    class Pasted(Message):
+        """The clipboard's image (saved in the data folder), or why there is none."""
+
+        def __init__(self, image: CheckedImage | None, tool: str = "", problem: str = "") -> None:
+            super().__init__()
+            self.image, self.tool, self.problem = image, tool, problem
+            # Decoded here, in the worker: a large picture would hold up the UI for a moment.
+            self.thumb = thumbnail(image) if image is not None else None
+
     class Send(Message):
         """Enter was pressed on a draft that is not a command; the screen decides."""
 
@@ -64,6 +80,43 @@ class Draft(Vertical):
                 self.notify(one_line(str(exc)), severity="error", markup=False, timeout=8)
         await chips.set_images(images)
 
+    def action_paste_image(self) -> None:
+        self._read_clipboard()
+
+    @on(Composer.PasteImage)
+    def _paste_requested(self, event: Composer.PasteImage) -> None:
+        event.stop()
+        self._read_clipboard()
+
+    @work(
+        thread=True,
+        group="paste",
+        exclusive=True,
+        exit_on_error=False,
+        description="Reading the clipboard's image",
+    )
+    def _read_clipboard(self) -> None:
+        try:
+            image, tool = read_clipboard_image()
+            pasted = Draft.Pasted(save_pasted(image), tool)
+        except PasteProblem as exc:
+            pasted = Draft.Pasted(None, problem=one_line(str(exc)))
+        except Exception as exc:  # a surprise from a tool or the disk: said, never a crash
+            pasted = Draft.Pasted(None, problem=one_line(f"Could not paste the image: {exc!r}"))
+        if not get_current_worker().is_cancelled:  # a later Ctrl+V took over
+            self.post_message(pasted)
+
+    @on(Pasted)
+    async def _pasted(self, event: Pasted) -> None:
+        event.stop()
+        if event.image is None:
+            self.notify(event.problem, severity="warning", markup=False, timeout=8)
+            return
+        chips = self.query_one(ChipRow)
+        await chips.set_images([*chips.images, event.image], {id(event.image): event.thumb})
+        size = f"{event.image.width}×{event.image.height}"
+        self.notify(f"Pasted the clipboard's image ({size}, via {event.tool})", markup=False)
+
     @on(Composer.Submitted)
     async def _submitted(self, event: Composer.Submitted) -> None:
         event.stop()
@@ -99,7 +152,9 @@ class Draft(Vertical):
         event.stop()
         chips = self.query_one(ChipRow)
         await chips.set_images([img for i, img in enumerate(chips.images) if i != event.index])
-        self.focus_composer()
+        # The next chip, so Delete again removes it; the composer once none are left.
+        if not chips.focus_chip(event.index):
+            self.focus_composer()
 
     @work(group="dialogs")
     async def pick_file(self) -> None:
