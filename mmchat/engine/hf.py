@@ -213,9 +213,19 @@ class HFEngine:
             decoder_dir = Path(config.decoder)
         if not decoder_dir.is_dir() or (fast := fastcache.lean_llama(decoder_dir)) is None:
             return False
-        from transformers import AutoTokenizer
+        from mmchat.engine.lean_tokenizer import LeanTokenizer
 
-        self.tokenizer = AutoTokenizer.from_pretrained(decoder_dir, trust_remote_code=False)
+        # The packaged decoder's tokenizer without transformers (tests/test_lean_tokenizer.py
+        # shows the same prompts, ids and text); any other decoder keeps transformers' own.
+        lean = (
+            LeanTokenizer.open(decoder_dir) if config.decoder == fusion.PACKAGED_DECODER else None
+        )
+        if lean is not None:
+            self.tokenizer = lean
+        else:
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(decoder_dir, trust_remote_code=False)
         self._lean = {"config": json.loads((decoder_dir / "config.json").read_text())}
         generation = decoder_dir / "generation_config.json"
         if generation.is_file():
