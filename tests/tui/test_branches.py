@@ -3,7 +3,7 @@ the old continuation as a branch; [ and ] (or Left/Right) on a message step betw
 
 from __future__ import annotations
 
-from textual.widgets import TextArea
+from textual.widgets import Button, TextArea
 from tui_helpers import wait_answered, wait_for, wait_ready
 
 from mmchat.tui.screens.dialogs import EditScreen
@@ -89,6 +89,7 @@ async def test_editing_an_earlier_message_keeps_the_old_turns_as_a_branch(
         await wait_for(pilot, lambda: app.get_screen("chat").runner is None)
         await wait_answered(pilot)
         assert texts(app) == ["edited question", "three"]
+        assert isinstance(app.get_screen("chat").focused, Composer)  # not the chat list
         edited = app.get_screen("chat").query_one(ChatLog).boxes[0]
         assert "branch 2/2" in header(edited)
         edited.focus()
@@ -162,3 +163,34 @@ async def test_a_failed_answer_answered_again_stays_as_a_branch(make_app, sessio
     [conv] = session.store.conversations()
     statuses = [m.status for m in session.store.all_messages(conv.id)]
     assert statuses == ["complete", "failed", "complete", "complete", "complete"]
+
+
+async def test_a_branch_far_up_a_long_chat_stays_focused_after_the_step(make_app, session) -> None:
+    store = session.store
+    conv = store.create_conversation(model="scripted")
+    first = store.add_message(conv.id, "user", "question 0")
+    store.add_message(conv.id, "assistant", "answer 0")
+    for n in range(1, 25):
+        store.add_message(conv.id, "user", f"question {n}")
+        store.add_message(conv.id, "assistant", f"answer {n}")
+    store.continue_from(first.id)
+    other = store.add_message(conv.id, "assistant", "another answer 0")
+    store.switch_branch(other.id, -1)  # the long branch is shown
+    app, _ = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_ready(pilot)
+        await app.screen.open_conversation(conv.id)
+        log = app.screen.query_one(ChatLog)
+        assert log.boxes[0].text == "question 15"  # the newest 20 are mounted
+        for shown_first in ("question 5", "question 0"):
+            log.query_one("#show-earlier", Button).press()
+            await wait_for(pilot, lambda: log.boxes[0].text == shown_first)  # noqa: B023
+        log.boxes[1].focus()
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: texts(app) == ["question 0", "another answer 0"])
+        await pilot.press("left_square_bracket")
+        await wait_for(pilot, lambda: len(texts(app)) > 2)
+        # Back on the long branch: its early answer was mounted again, and has the focus.
+        focused = app.screen.focused
+        assert isinstance(focused, MessageBox) and focused.text == "answer 0"
+        assert "branch 1/2" in header(focused)

@@ -271,6 +271,10 @@ class TurnFlow(Vertical):
         """Show the rewound conversation afresh and answer its last message. `back_to`: where
         the path ended before, shown again should no answer be saved."""
         await self.reopen(conv_id)
+        focused = self.screen.focused
+        if focused is None or self not in focused.ancestors_with_self:
+            # The focused message went with the old boxes: typing goes to the composer again.
+            self.query_one(Draft).focus_composer()
         self._back_to = back_to
         await self.start_answer(self._job(conv_id))
 
@@ -308,7 +312,8 @@ class TurnFlow(Vertical):
             fail(self, exc)
             return
         await self.reopen(shown.conversation_id)
-        await self.query_one(ChatLog).focus_message(shown.id)
+        if not await self.query_one(ChatLog).focus_message(shown.id):
+            self.query_one(Draft).focus_composer()
         if shown.status == "failed":
             warn(
                 self, f"Branch {shown.branch}/{shown.branches}: this answer failed; r answers again"
