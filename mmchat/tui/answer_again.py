@@ -23,20 +23,26 @@ async def regenerate(flow: TurnFlow, answer: StoredMessage | None = None) -> Non
     store = flow.mm.store
     try:
         path = store.messages(conv_id)
-        answer = answer or next((m for m in reversed(path) if m.role == "assistant"), None)
-        if answer is None:
-            flow.notify("There is no answer to regenerate yet", severity="warning")
-            return
-        question = store.message(answer.parent_id) if answer.parent_id is not None else None
-        if question is None or question.role != "user":
-            warn(flow, "This answer follows no message of yours; there is nothing to ask again")
-            return
-        store.continue_from(question.id)
+        if answer is None and path and path[-1].role == "user":
+            unanswered = True  # its answer was never saved (the model failed to start)
+        else:
+            unanswered = False
+            answer = answer or next((m for m in reversed(path) if m.role == "assistant"), None)
+            if answer is None:
+                flow.notify("There is no answer to regenerate yet", severity="warning")
+                return
+            question = store.message(answer.parent_id) if answer.parent_id is not None else None
+            if question is None or question.role != "user":
+                warn(flow, "This answer follows no message of yours; there is nothing to ask again")
+                return
+            store.continue_from(question.id)
     except Exception as exc:
         fail(flow, exc)
         return
-    # Should the answer fail before it is saved, the path goes back to where it was.
-    await flow.answer_again(conv_id, back_to=path[-1].id)
+    if unanswered:
+        await flow.answer_again(conv_id)
+    else:  # should the answer fail before it is saved, the path goes back to where it was
+        await flow.answer_again(conv_id, back_to=path[-1].id)
 
 
 async def edit_and_resend(flow: TurnFlow, box: MessageBox) -> None:

@@ -194,3 +194,23 @@ async def test_a_branch_far_up_a_long_chat_stays_focused_after_the_step(make_app
         focused = app.screen.focused
         assert isinstance(focused, MessageBox) and focused.text == "answer 0"
         assert "branch 1/2" in header(focused)
+
+
+async def test_regenerate_answers_a_last_message_left_without_an_answer(make_app, session) -> None:
+    conv = session.store.create_conversation(model="scripted")
+    session.store.add_message(conv.id, "user", "first")
+    session.store.add_message(conv.id, "assistant", "an old answer")
+    session.store.add_message(conv.id, "user", "never answered")  # its model failed to start
+    app, engines = make_app(answers=["answered now"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_ready(pilot)
+        await app.screen.open_conversation(conv.id)
+        await pilot.press("ctrl+r")
+        await wait_answered(pilot)
+        assert texts(app) == ["first", "an old answer", "never answered", "answered now"]
+    assert [m.content for m in session.store.all_messages(conv.id)] == [
+        "first",
+        "an old answer",
+        "never answered",
+        "answered now",
+    ]
