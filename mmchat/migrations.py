@@ -142,6 +142,38 @@ def m004_search_index_and_chat_settings(db: sqlite3.Connection) -> None:
     create_search_index(db)
 
 
+@migration
+def m005_branches(db: sqlite3.Connection) -> None:
+    # Messages form a tree: editing or answering again starts a sibling of the message it
+    # replaces, and the old continuation stays as another branch. A conversation shows and
+    # sends one path, root to active_leaf; depth (1 for the first message) makes that path's
+    # length one lookup for `history list`. Existing chats become single chains, newest last.
+    db.execute(
+        "ALTER TABLE messages ADD COLUMN parent_id INTEGER "
+        "REFERENCES messages(id) ON DELETE CASCADE"
+    )
+    db.execute("ALTER TABLE messages ADD COLUMN depth INTEGER NOT NULL DEFAULT 1")
+    db.execute(
+        "ALTER TABLE conversations ADD COLUMN active_leaf INTEGER "
+        "REFERENCES messages(id) ON DELETE SET NULL"
+    )
+    db.execute("CREATE TEMP TABLE _chain (id INTEGER PRIMARY KEY, parent INTEGER, depth INTEGER)")
+    db.execute(
+        "INSERT INTO _chain SELECT id, lag(id) OVER w, row_number() OVER w FROM messages "
+        "WINDOW w AS (PARTITION BY conversation_id ORDER BY id)"
+    )
+    db.execute(
+        "UPDATE messages SET parent_id = (SELECT parent FROM _chain c WHERE c.id = messages.id),"
+        " depth = (SELECT depth FROM _chain c WHERE c.id = messages.id)"
+    )
+    db.execute("DROP TABLE _chain")
+    db.execute(
+        "UPDATE conversations SET active_leaf = "
+        "(SELECT max(id) FROM messages m WHERE m.conversation_id = conversations.id)"
+    )
+    db.execute("CREATE INDEX messages_by_parent ON messages (conversation_id, parent_id, id)")
+
+
 def fts5_missing(db: sqlite3.Connection) -> str | None:
     """Why this SQLite cannot make an FTS5 table (None: it can). Some distributions' builds
     leave FTS5 out; search then falls back to a scan."""

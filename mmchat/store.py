@@ -76,6 +76,11 @@ class Message:
     meta: dict[str, Any] = field(default_factory=dict)
     created_at: float = 0.0
     attachments: list[Attachment] = field(default_factory=list)
+    # Its place in the tree (migrations.m005): the message it follows (None: the first), and
+    # which of that message's continuations it is, "branch 2 of 3" (1 of 1: no other).
+    parent_id: int | None = None
+    branch: int = 1
+    branches: int = 1
 
 
 @dataclass
@@ -159,8 +164,10 @@ class Store:
         self.readonly = readonly
         self.db = self._connect()
         self.full_text = False  # search through the FTS5 index (else a LIKE scan)
+        self.tree = False  # messages have parents (m005); else one chain in id order
         try:
             self._migrate()
+            self.tree = self._has_branches()
             if not self.readonly:
                 self._recover_interrupted()
             self.full_text = self._check_search_index()
@@ -259,6 +266,18 @@ class Store:
                 f"cannot back up {self.path} before upgrading it ({_describe(exc)}); "
                 "it was not changed"
             ) from None
+
+    def _has_branches(self) -> bool:
+        # An older schema opened read-only has no tree columns: its messages are one chain.
+        columns = {row["name"] for row in self.db.execute("PRAGMA table_info(messages)")}
+        return "parent_id" in columns
+
+    @property
+    def _count(self) -> str:
+        """SQL for a conversation's message count: the messages on its active path."""
+        if not self.tree:
+            return "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
+        return f"coalesce((SELECT depth FROM messages m WHERE m.id = {_LEAF}), 0)"
 
     def _recover_interrupted(self) -> None:
         """Answers left 'streaming' by a process that died become 'stopped'."""
@@ -365,8 +384,7 @@ class Store:
 
     def conversation(self, conv_id: int) -> Conversation:
         row = self.db.execute(
-            "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS n "
-            "FROM conversations c WHERE c.id = ?",
+            f"SELECT c.*, {self._count} AS n FROM conversations c WHERE c.id = ?",
             (conv_id,),
         ).fetchone()
         if row is None:
@@ -379,10 +397,7 @@ class Store:
         """Newest first (`limit` None: all of them); `search` matches titles and message text:
         every word of it as a word or the start of one, through the full-text index where this
         SQLite has FTS5, else as a substring."""
-        query = (
-            "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS n "
-            "FROM conversations c"
-        )
+        query = f"SELECT c.*, {self._count} AS n FROM conversations c"
         args: list[Any] = []
         match = fts_query(search) if self.full_text else None
         if match:
@@ -438,11 +453,14 @@ class Store:
         status: str = "complete",
         meta: dict[str, Any] | None = None,
     ) -> Message:
+        """Append a message to the conversation's active path; it becomes the path's end."""
         now = time.time()
         with self.write() as db:
+            parent, depth = self._path_end(conv_id)
             cur = db.execute(
                 "INSERT INTO messages (conversation_id, role, content, model, persona, status,"
-                " meta, pid, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " meta, pid, created_at, updated_at, parent_id, depth)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conv_id,
                     role,
@@ -454,9 +472,14 @@ class Store:
                     os.getpid() if status == "streaming" else None,
                     now,
                     now,
+                    parent,
+                    depth + 1,
                 ),
             )
             message_id = int(cur.lastrowid or 0)
+            db.execute(
+                "UPDATE conversations SET active_leaf = ? WHERE id = ?", (message_id, conv_id)
+            )
             for position, image in enumerate(images):
                 sha = hashlib.sha256(image.data).hexdigest()
                 db.execute(
@@ -482,6 +505,15 @@ class Store:
                 (now, title, conv_id),
             )
         return self.message(message_id)
+
+    def _path_end(self, conv_id: int) -> tuple[int | None, int]:
+        """The active path's last message and its depth ((None, 0): no message yet)."""
+        row = self.db.execute(
+            f"SELECT m.id, m.depth FROM conversations c JOIN messages m ON m.id = {_LEAF} "
+            "WHERE c.id = ?",
+            (conv_id,),
+        ).fetchone()
+        return (row["id"], row["depth"]) if row is not None else (None, 0)
 
     def checkpoint(self, message_id: int, content: str) -> None:
         """Save a partial answer while it streams, so a crash keeps what was shown."""
@@ -539,27 +571,129 @@ class Store:
             )
 
     def delete_messages_from(self, message_id: int) -> int:
-        """Delete a message and every later one in its conversation (regenerate, edit)."""
+        """Delete a message and every message that follows it, on every branch; the active
+        path then ends at the message before it."""
         msg = self.message(message_id)
         with self.write() as db:
-            cur = db.execute(
-                "DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
-                (msg.conversation_id, message_id),
+            below = db.execute(
+                f"WITH RECURSIVE below(id) AS ({_BELOW}) SELECT id FROM below", (message_id,)
+            ).fetchall()
+            db.executemany("DELETE FROM messages WHERE id = ?", [(row[0],) for row in below])
+            db.execute(
+                "UPDATE conversations SET active_leaf = ? WHERE id = ? AND active_leaf IS NULL",
+                (msg.parent_id, msg.conversation_id),
             )
             _drop_unused_blobs(db)
-            return cur.rowcount
+            return len(below)
 
     def message(self, message_id: int) -> Message:
-        row = self.db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        row = self.db.execute(f"{self._select} WHERE m.id = ?", (message_id,)).fetchone()
         if row is None:
             raise NotFound(f"no message {message_id}")
         return self._message(row)
 
     def messages(self, conv_id: int) -> list[Message]:
+        """The conversation's active path, oldest first: what is shown, sent and exported.
+        Other branches stay in the store (all_messages)."""
+        if not self.tree:
+            return self.all_messages(conv_id)
         rows = self.db.execute(
-            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conv_id,)
+            "WITH RECURSIVE path(id) AS ("
+            f"SELECT {_LEAF} FROM conversations c WHERE c.id = ? "
+            "UNION ALL SELECT m.parent_id FROM messages m JOIN path p ON m.id = p.id "
+            "WHERE m.parent_id IS NOT NULL) "
+            f"{self._select} JOIN path p ON p.id = m.id ORDER BY m.id",
+            (conv_id,),
         ).fetchall()
         return [self._message(r) for r in rows]
+
+    def all_messages(self, conv_id: int) -> list[Message]:
+        """Every message of the conversation, on every branch, in the order they were written."""
+        rows = self.db.execute(
+            f"{self._select} WHERE m.conversation_id = ? ORDER BY m.id", (conv_id,)
+        ).fetchall()
+        return [self._message(r) for r in rows]
+
+    @property
+    def _select(self) -> str:
+        """Messages with their place among their parent's continuations."""
+        if not self.tree:
+            return "SELECT m.*, NULL AS parent_id, 1 AS branch, 1 AS branches FROM messages m"
+        siblings = (
+            "SELECT count(*) FROM messages s WHERE s.conversation_id = m.conversation_id "
+            "AND s.parent_id IS m.parent_id"
+        )
+        return (
+            f"SELECT m.*, ({siblings} AND s.id <= m.id) AS branch, ({siblings}) AS branches "
+            "FROM messages m"
+        )
+
+    # -- branches ----------------------------------------------------------------------------
+
+    def continue_from(self, message_id: int) -> None:
+        """Make the active path end at this message, so the next message added starts a new
+        branch after it; what followed it stays as another branch."""
+        msg = self.message(message_id)
+        with self.write() as db:
+            db.execute(
+                "UPDATE conversations SET active_leaf = ? WHERE id = ?",
+                (message_id, msg.conversation_id),
+            )
+
+    def edit_as_branch(self, message_id: int, content: str) -> Message:
+        """A new version of a person's message beside the old one, with its pictures: the
+        active path ends at it (to be answered); the old one and its answers stay a branch."""
+        old = self.message(message_id)
+        if old.role != "user":
+            raise StoreError("only your own messages can be edited")
+        meta = {k: v for k, v in old.meta.items() if k != PROMPT_TEXT}
+        now = time.time()
+        with self.write() as db:
+            cur = db.execute(
+                "INSERT INTO messages (conversation_id, role, content, model, persona, status,"
+                " meta, created_at, updated_at, parent_id, depth)"
+                " SELECT conversation_id, role, ?, model, persona, 'complete', ?, ?, ?,"
+                " parent_id, depth FROM messages WHERE id = ?",
+                (content, json.dumps(meta), now, now, message_id),
+            )
+            new_id = int(cur.lastrowid or 0)
+            db.execute(
+                "INSERT INTO attachments (message_id, position, sha256, name) "
+                "SELECT ?, position, sha256, name FROM attachments WHERE message_id = ?",
+                (new_id, message_id),
+            )
+            db.execute(
+                "UPDATE conversations SET active_leaf = ?, updated_at = ? WHERE id = ?",
+                (new_id, now, old.conversation_id),
+            )
+        return self.message(new_id)
+
+    def switch_branch(self, message_id: int, step: int) -> Message:
+        """Show the branch `step` places from this message's (-1: the previous one): the
+        active path goes through that sibling, on to the newest message written below it.
+        Returns the sibling; a step past the first or last branch is refused."""
+        msg = self.message(message_id)
+        siblings = [
+            row["id"]
+            for row in self.db.execute(
+                "SELECT id FROM messages WHERE conversation_id = ? AND parent_id IS ? ORDER BY id",
+                (msg.conversation_id, msg.parent_id),
+            )
+        ]
+        target = msg.branch - 1 + step
+        if len(siblings) < 2:
+            raise StoreError("this message has no other branch")
+        if not 0 <= target < len(siblings):
+            which = "first" if target < 0 else "last"
+            raise StoreError(f"this is the {which} branch ({msg.branch}/{len(siblings)})")
+        sibling = siblings[target]
+        with self.write() as db:
+            db.execute(
+                f"UPDATE conversations SET active_leaf = (WITH RECURSIVE below(id) AS ({_BELOW}) "
+                "SELECT max(id) FROM below) WHERE id = ?",
+                (sibling, msg.conversation_id),
+            )
+        return self.message(sibling)
 
     def blob(self, sha256: str) -> bytes:
         row = self.db.execute("SELECT data FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
@@ -590,6 +724,9 @@ class Store:
             meta=json.loads(row["meta"] or "{}"),
             created_at=row["created_at"],
             attachments=attachments,
+            parent_id=row["parent_id"],
+            branch=row["branch"],
+            branches=row["branches"],
         )
 
 
@@ -599,6 +736,12 @@ def _damaged(path: Path | str, exc: Exception) -> str:
         f"Move it aside to start afresh, or recover it with: sqlite3 {path} .recover"
     )
 
+
+# The end of conversation c's active path: the message it names, or (a conversation whose
+# end was deleted) its newest message.
+_LEAF = "coalesce(c.active_leaf, (SELECT max(x.id) FROM messages x WHERE x.conversation_id = c.id))"
+# A message (the one parameter) and every message below it, on every branch.
+_BELOW = "SELECT ? UNION ALL SELECT m.id FROM messages m JOIN below b ON m.parent_id = b.id"
 
 # What update_conversation may change: one-line names, and the chat's own settings.
 LABELS = ("title", "model", "persona")

@@ -1,32 +1,48 @@
-"""Answering again from an earlier point: regenerate the last answer, or edit a message and resend.
+"""Answering again from an earlier point: regenerate an answer, or edit a message and resend.
 
-The conversation is rewound in the store first (what follows is deleted), then shown afresh and
-answered by the turn flow.
+Nothing is deleted: the new answer (or the edited message) starts a branch beside the old one,
+which stays in the store with everything that followed it ([ and ] on the message step between
+them). The conversation is shown afresh along the new branch and answered by the turn flow.
 """
 
 from __future__ import annotations
 
 from mmchat.store import Message as StoredMessage
-from mmchat.store import Store
-from mmchat.tui.notify import fail
+from mmchat.tui.notify import fail, warn
 from mmchat.tui.screens.dialogs import EditScreen
 from mmchat.tui.widgets.message_box import MessageBox
 from mmchat.tui.widgets.turn_flow import TurnFlow
 
 
-async def regenerate(flow: TurnFlow) -> None:
+async def regenerate(flow: TurnFlow, answer: StoredMessage | None = None) -> None:
+    """Answer again the question of `answer` (None: of the last answer); the old answer and
+    what followed it stay as a branch."""
     conv_id = flow.state.conversation_id
     if conv_id is None or flow.streaming or not flow.can_answer():
         return
+    store = flow.mm.store
     try:
-        dropped = drop_last_answer(flow.mm.store, conv_id)
+        path = store.messages(conv_id)
+        if answer is None and path and path[-1].role == "user":
+            unanswered = True  # its answer was never saved (the model failed to start)
+        else:
+            unanswered = False
+            answer = answer or next((m for m in reversed(path) if m.role == "assistant"), None)
+            if answer is None:
+                flow.notify("There is no answer to regenerate yet", severity="warning")
+                return
+            question = store.message(answer.parent_id) if answer.parent_id is not None else None
+            if question is None or question.role != "user":
+                warn(flow, "This answer follows no message of yours; there is nothing to ask again")
+                return
+            store.continue_from(question.id)
     except Exception as exc:
         fail(flow, exc)
         return
-    if not dropped:
-        flow.notify("There is no answer to regenerate yet", severity="warning")
-        return
-    await flow.answer_again(conv_id)
+    if unanswered:
+        await flow.answer_again(conv_id)
+    else:  # should the answer fail before it is saved, the path goes back to where it was
+        await flow.answer_again(conv_id, back_to=path[-1].id)
 
 
 async def edit_and_resend(flow: TurnFlow, box: MessageBox) -> None:
@@ -37,26 +53,8 @@ async def edit_and_resend(flow: TurnFlow, box: MessageBox) -> None:
     if text is None or not text.strip() or not flow.can_answer():
         return
     try:
-        edit_and_drop_later(flow.mm.store, box.message, text.strip())
+        edited = flow.mm.store.edit_as_branch(box.message.id, text.strip())
     except Exception as exc:
         fail(flow, exc)
         return
-    await flow.answer_again(box.message.conversation_id)
-
-
-def drop_last_answer(store: Store, conversation_id: int) -> bool:
-    """Delete the last answer and what follows it; False when there is no answer yet."""
-    messages = store.messages(conversation_id)
-    last = next((m for m in reversed(messages) if m.role == "assistant"), None)
-    if last is None:
-        return False
-    store.delete_messages_from(last.id)
-    return True
-
-
-def edit_and_drop_later(store: Store, message: StoredMessage, text: str) -> None:
-    """Replace a user message's text and delete every message after it."""
-    store.edit_message(message.id, text)
-    later = [m for m in store.messages(message.conversation_id) if m.id > message.id]
-    if later:
-        store.delete_messages_from(later[0].id)
+    await flow.answer_again(edited.conversation_id)

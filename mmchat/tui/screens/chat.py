@@ -196,7 +196,9 @@ class ChatScreen(Screen[None]):
         if event.action == "edit":
             self.edit_message(event.box)
         elif event.action == "regenerate":
-            await self.action_regenerate()
+            await regenerate(self.turns, event.box.message)
+        elif event.action == "branch":
+            await self.turns.switch_branch(event.box.message, event.step)
         elif event.action == "undo_summary" and event.box.message is not None:
             await self.turns.undo_summary(event.box.message)
         elif event.action == "sources":

@@ -137,17 +137,38 @@ class ChatLog(VerticalScroll):
     @on(Button.Pressed, "#show-earlier")
     async def _show_earlier(self, event: Button.Pressed) -> None:
         event.stop()
-        page, self._earlier = self._earlier[-PAGE:], self._earlier[:-PAGE]
         had_focus = event.button.has_focus
-        await event.button.remove()
+        boxes = await self._mount_earlier()
+        if had_focus and boxes:  # pressed from the keyboard: go on from the oldest shown
+            boxes[0].focus(scroll_visible=False)
+        self.scroll_home(animate=False)
+
+    async def _mount_earlier(self) -> list[MessageBox]:
+        """Mount the next page of earlier messages above the shown ones."""
+        page, self._earlier = self._earlier[-PAGE:], self._earlier[:-PAGE]
+        for button in self.query_children("#show-earlier"):
+            await button.remove()
         first = self.query_children(MessageBox).first()
         boxes = [self._box(m) for m in page]
         await self.mount_all(boxes, before=first)
         if self._earlier:
             await self.mount(self._more_button(), before=self.children[0])
-        if had_focus and boxes:  # pressed from the keyboard: go on from the oldest shown
-            boxes[0].focus(scroll_visible=False)
-        self.scroll_home(animate=False)
+        return boxes
+
+    async def focus_message(self, message_id: int) -> bool:
+        """Focus the box of this stored message, mounting earlier pages until it is shown;
+        False when the log does not show it."""
+        while True:
+            box = next((b for b in self.boxes if b.message and b.message.id == message_id), None)
+            if box is not None or not self._earlier:
+                break
+            await self._mount_earlier()
+        if box is None:
+            return False
+        self.release_anchor()
+        box.focus(scroll_visible=False)
+        self.scroll_to_widget(box, animate=False, top=True, immediate=True)
+        return True
 
     async def add(self, *boxes: MessageBox) -> None:
         for hint in self.query("#empty-hint"):

@@ -31,7 +31,8 @@ STATUS_STYLE = {"stopped": "$warning", "failed": "$error", "streaming": "$accent
 
 
 class MessageBox(Vertical, can_focus=True):
-    """A chat message; focus it to copy, edit (yours) or regenerate (the last answer)."""
+    """A chat message; focus it to copy, edit (yours), regenerate (an answer) or step between
+    its branches (the versions that editing and regenerating leave)."""
 
     BINDINGS = [
         Binding("c", "copy", "Copy"),
@@ -40,6 +41,9 @@ class MessageBox(Vertical, can_focus=True):
         Binding("r", "regenerate", "Regenerate"),
         Binding("s", "sources", "Sources"),
         Binding("u", "undo_summary", "Undo summary"),
+        # Where a message has branches its header says so ("branch 2/3 [ ]").
+        Binding("left_square_bracket,left", "branch(-1)", "Previous branch", show=False),
+        Binding("right_square_bracket,right", "branch(1)", "Next branch", show=False),
         # A focused message is a place in a list: the arrows move along it (PageUp/PageDown
         # scroll the log, Esc stops an answer as anywhere else).
         Binding("up,k", "screen.focus_message('prev')", "Previous", show=False),
@@ -49,12 +53,13 @@ class MessageBox(Vertical, can_focus=True):
     ]
 
     class Action(Message):
-        """Asks the screen to act on this message (edit / regenerate / sources)."""
+        """Asks the screen to act on this message (edit / regenerate / sources / branch)."""
 
-        def __init__(self, box: MessageBox, action: str) -> None:
+        def __init__(self, box: MessageBox, action: str, step: int = 0) -> None:
             super().__init__()
             self.box = box
             self.action = action
+            self.step = step  # "branch": -1 the previous one, 1 the next
 
     def __init__(
         self,
@@ -117,6 +122,15 @@ class MessageBox(Vertical, can_focus=True):
         return self.message.status if self.message else "streaming"
 
     def _header(self) -> Content:
+        header = self._header_text()
+        if self.message is not None and self.message.branches > 1:
+            where = f"branch {self.message.branch}/{self.message.branches}"
+            header = Content.assemble(
+                header, "  ", Content.styled(where, "$accent"), Content.styled("  [ ]", "dim")
+            )
+        return header
+
+    def _header_text(self) -> Content:
         if self.role == "system":  # only summaries are shown (ChatLog)
             count = summary_count(self.message) if self.message else 0
             return Content.assemble(
@@ -240,6 +254,9 @@ class MessageBox(Vertical, can_focus=True):
 
     def action_regenerate(self) -> None:
         self.post_message(self.Action(self, "regenerate"))
+
+    def action_branch(self, step: int) -> None:
+        self.post_message(self.Action(self, "branch", step))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "edit":

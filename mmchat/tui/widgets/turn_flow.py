@@ -12,6 +12,7 @@ from textual.message import Message
 
 from mmchat.images import CheckedImage
 from mmchat.store import Message as StoredMessage
+from mmchat.store import StoreError
 from mmchat.text import one_line
 from mmchat.tui import compact_chat
 from mmchat.tui.app_services import AppServices, services
@@ -44,6 +45,9 @@ class TurnFlow(Vertical):
         self.send_when_ready = False  # Enter was pressed while the model was loading
         self.compacting = False  # the model is summing up earlier messages (compact_chat.py)
         self.summed_up = False  # a summary was saved after the last answer
+        # Regenerating moved the chat's path back; an answer that fails before it is saved
+        # moves it here again, so the old answer is shown as before.
+        self._back_to: int | None = None
 
     def compose(self) -> ComposeResult:
         yield ChatLog()
@@ -230,9 +234,12 @@ class TurnFlow(Vertical):
         self.notify("Summary undone: later turns send the earlier messages again")
 
     @on(StreamingAnswer.Finished)
-    def _finished(self, event: StreamingAnswer.Finished) -> None:
+    async def _finished(self, event: StreamingAnswer.Finished) -> None:
         event.stop()
         self.answer = None
+        back_to, self._back_to = self._back_to, None
+        if event.message is None and back_to is not None:
+            await self._go_back(back_to)
         self.summed_up = False
         self.tokens_per_second = event.tokens_per_second or self.tokens_per_second
         if event.message is not None and event.message.prompt_tokens:
@@ -260,7 +267,54 @@ class TurnFlow(Vertical):
         """settings.toml's `auto_compact = false` leaves compacting to ctrl+g."""
         return self.mm.settings.extra.get("auto_compact", True) is not False
 
-    async def answer_again(self, conv_id: int) -> None:
-        """Show the rewound conversation afresh and answer its last message."""
+    async def answer_again(self, conv_id: int, *, back_to: int | None = None) -> None:
+        """Show the rewound conversation afresh and answer its last message. `back_to`: where
+        the path ended before, shown again should no answer be saved."""
         await self.reopen(conv_id)
+        focused = self.screen.focused
+        if focused is None or self not in focused.ancestors_with_self:
+            # The focused message went with the old boxes: typing goes to the composer again.
+            self.query_one(Draft).focus_composer()
+        self._back_to = back_to
         await self.start_answer(self._job(conv_id))
+
+    async def _go_back(self, message_id: int) -> None:
+        try:
+            self.mm.store.continue_from(message_id)
+            conv_id = self.mm.store.message(message_id).conversation_id
+        except Exception as exc:
+            fail(self, exc)
+            return
+        await self.reopen(conv_id)
+
+    # -- branches ----------------------------------------------------------------------------
+
+    async def switch_branch(self, message: StoredMessage | None, step: int) -> None:
+        """Show the previous (-1) or next (+1) branch at this message: the chat goes on from
+        there, along the newest messages written on that branch."""
+        if self.streaming:
+            warn(self, "An answer is streaming: wait for it (or press Esc) to switch branches")
+            return
+        if message is None:
+            return  # not stored yet
+        if message.branches < 2:
+            self.notify(
+                "This message has no other branch: editing it (e) or answering again (r) makes one",
+                severity="warning",
+            )
+            return
+        try:
+            shown = self.mm.store.switch_branch(message.id, step)
+        except StoreError as exc:
+            warn(self, str(exc))
+            return
+        except Exception as exc:
+            fail(self, exc)
+            return
+        await self.reopen(shown.conversation_id)
+        if not await self.query_one(ChatLog).focus_message(shown.id):
+            self.query_one(Draft).focus_composer()
+        if shown.status == "failed":
+            warn(
+                self, f"Branch {shown.branch}/{shown.branches}: this answer failed; r answers again"
+            )
