@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mmchat.engine.assets import convert_once, sha256_file
 from mmchat.engine.base import EngineError, Progress, ProgressCallback
+from mmchat.engine.gguf_size import check_fits
 
 
 def _key(path: Path) -> str:
@@ -42,6 +43,8 @@ def converted_gguf_dir(
                     f"{path} is damaged (sha256 {actual[:12]}..., expected "
                     f"{expected_sha256[:12]}...); reinstall the package that ships it"
                 )
+        # Refused before anything is written when it cannot fit (gguf_size.py says why).
+        check_fits(path, out.parent)
         if progress:
             progress(Progress(f"converting {path.name} (once)", 0.1))
         from transformers import AutoModelForCausalLM, AutoTokenizer

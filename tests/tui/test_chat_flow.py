@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
@@ -49,16 +51,19 @@ async def test_send_streams_a_coalesced_answer_and_saves_it(make_app, session) -
 
     async with app.run_test(size=(100, 30), message_hook=hook) as pilot:
         await wait_ready(pilot)
+        began = time.monotonic()
         await send(pilot, "Tell me a story")
         await wait_answered(pilot)
+        elapsed = time.monotonic() - began
         boxes = app.screen.query_one(ChatLog).boxes
         assert [b.role for b in boxes] == ["user", "assistant"]
         assert boxes[1].text == LONG
         assert app.screen.query_one(Composer).text == ""
     # the hook sees a message when posted and when handled: count each once
     unique = list({id(c): c for c in chunks}.values())
-    # 400 tokens became a handful of UI updates (10 a second), not one per token
-    assert 1 <= len(unique) < 60
+    # 400 tokens became UI updates at the coalescer's pace (10 a second), not one per token;
+    # counted against the answer's own duration, which a loaded machine stretches
+    assert 1 <= len(unique) <= 10 * elapsed + 3 and len(unique) < 400 / 4
     assert "".join(c.text for c in unique) == LONG
     [conv] = session.store.conversations()
     user, answer = session.store.messages(conv.id)
