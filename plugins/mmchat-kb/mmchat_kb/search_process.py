@@ -95,7 +95,7 @@ class SearchProcess:
                 except OSError:
                     pass
         try:
-            proc.wait(timeout=2)
+            proc.wait(timeout=1)  # the app must end within 2 s (Ctrl-C, SIGTERM)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
