@@ -167,6 +167,7 @@ class AnnIndex:
         """Nearest ids, best first, and their cosines (from the stored float16 vectors),
         rescoring a shortlist of `wanted` rows (default: shortlist(len(self)))."""
         import numpy as np
+        import torch  # noqa: F401  _best rescores with it; imported before one_thread sets it
 
         from mmchat_kb.threads import one_thread
 
@@ -194,7 +195,9 @@ class AnnIndex:
 
     def _best(self, rows: np.ndarray, query: np.ndarray, limit: int) -> np.ndarray:
         """The `limit` rows of `rows` with the best float16 cosines. torch rather than numpy:
-        numpy gathers and widens float16 rows several times slower (docs/PERFORMANCE.md)."""
+        numpy gathers and widens float16 rows several times slower (docs/PERFORMANCE.md), so
+        a knowledge base past the ANN threshold imports torch (not sentence-transformers) on
+        its first search."""
         import torch
 
         if len(rows) <= limit:

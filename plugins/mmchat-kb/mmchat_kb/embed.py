@@ -1,7 +1,9 @@
 """Sentence embeddings: all-MiniLM-L6-v2 from its installed package, offline; others by id.
 
 sentence-transformers is imported on first use, not at plugin load: the import alone takes
-seconds, and most mmchat starts never embed anything.
+seconds, and most mmchat starts never embed anything. A question is embedded without it at
+all once an ONNX export of the model exists (onnx_cold.py): a search in a fresh process
+then loads only tokenizers and onnxruntime.
 """
 
 from __future__ import annotations
@@ -10,13 +12,19 @@ import importlib.util
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mmchat.hooks import plugin_cache_dir
-from mmchat_kb.onnx_query import OnnxQueryEncoder
+from mmchat_kb.onnx_cold import ColdQueryEncoder
+from mmchat_kb.onnx_query import OnnxQueryEncoder, slug
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+class QueryEncoder(Protocol):
+    def encode(self, text: str) -> np.ndarray: ...
+
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED = {
@@ -44,7 +52,7 @@ class Embedder:
     def __init__(self, model_id: str = DEFAULT_MODEL) -> None:
         self.model_id = model_id
         self._model: Any = None
-        self._questions: OnnxQueryEncoder | None = None  # for one question at a time
+        self._questions: QueryEncoder | None = None  # for one question at a time
         self._questions_tried = False
         self._lock = threading.Lock()
         self._questions_lock = threading.Lock()  # an export must not hold up ingest's encode
@@ -55,18 +63,32 @@ class Embedder:
                 self._model = self._open()
         return self._model
 
-    def _question_encoder(self) -> OnnxQueryEncoder | None:
-        """Made on the first question, not at load: ingest never needs it, and the first
-        export takes seconds (then about a second in each process: weight digest, session,
-        probe check)."""
-        model = self._load()
+    def _question_encoder(self) -> QueryEncoder | None:
+        """Made on the first question, not at load: ingest never needs it. From the export's
+        sidecar when it matches (tens of milliseconds, no model load); else through the
+        loaded model, whose first export takes seconds (then about a second in each process:
+        weight digest, session, probe check) and writes the sidecar for the next process."""
         with self._questions_lock:
             if not self._questions_tried:
+                self._questions = self._cold_encoder() or self._warm_encoder()
                 self._questions_tried = True
-                self._questions = OnnxQueryEncoder.open(
-                    model, plugin_cache_dir("kb-onnx"), self.model_id
-                )
         return self._questions
+
+    def _cold_encoder(self) -> ColdQueryEncoder | None:
+        folder = self._local_folder()
+        if folder is None:  # a hub id: its files are found by loading it
+            return None
+        return ColdQueryEncoder.open(folder, plugin_cache_dir("kb-onnx"), slug(self.model_id))
+
+    def _warm_encoder(self) -> OnnxQueryEncoder | None:
+        model = self._load()
+        cache = plugin_cache_dir("kb-onnx")
+        return OnnxQueryEncoder.open(model, cache, self.model_id, self._local_folder())
+
+    def _local_folder(self) -> Path | None:
+        """The model's folder on this machine: the packaged one, or the id as a folder."""
+        folder = packaged_model_dir(self.model_id)
+        return folder or (Path(self.model_id) if Path(self.model_id).is_dir() else None)
 
     def _open(self) -> Any:
         from mmchat_kb.model_check import custom_code_problem, packaged_problem
@@ -74,7 +96,7 @@ class Embedder:
         folder = packaged_model_dir(self.model_id)
         if folder is not None and (problem := packaged_problem(folder)):
             raise EmbedderError(f"cannot load embedding model {self.model_id!r}: {problem}")
-        local = folder or (Path(self.model_id) if Path(self.model_id).is_dir() else None)
+        local = self._local_folder()
         if local is not None and (problem := custom_code_problem(local)):
             raise EmbedderError(
                 f"refusing embedding model {self.model_id!r}: {problem}; a model folder's own "

@@ -12,7 +12,9 @@ and weights, so another model or changed weights get their own file. Every load 
 embeddings against sentence-transformers' own; any failure (onnxruntime missing, a model the
 exporter cannot trace, a damaged file, a full disk) leaves questions on
 `SentenceTransformer.encode`, slower and otherwise the same. Ingest always uses `encode`:
-batches of chunks keep the matrix products busy already.
+batches of chunks keep the matrix products busy already. Once an export reproduces the model,
+a sidecar beside it lets later processes embed questions without loading the model at all
+(onnx_cold.py).
 """
 
 from __future__ import annotations
@@ -25,42 +27,58 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mmchat_kb.onnx_cold import PROBES, TOLERANCE, onnx_session, sidecar_path, write_sidecar
+
 if TYPE_CHECKING:
     import numpy as np
 
 log = logging.getLogger(__name__)
 
-PROBES = ("How do I reset the device?", "A longer probe: " + "many words here " * 20)
-TOLERANCE = 1e-4  # the exported graph reorders some sums; vectors agree to ~1e-7
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class OnnxQueryEncoder:
-    def __init__(self, session: Any, model: Any, names: list[str]) -> None:
+    def __init__(self, session: Any, model: Any, names: list[str], path: Path) -> None:
         self.session = session
         self.names = names
+        self.path = path
         self.preprocess = _tokenizer(model)
+        self.reference: np.ndarray | None = None  # sentence-transformers' probes, once checked
 
     @classmethod
-    def open(cls, model: Any, folder: Path, name: str) -> OnnxQueryEncoder | None:
+    def open(
+        cls, model: Any, folder: Path, name: str, source: Path | None = None
+    ) -> OnnxQueryEncoder | None:
         """The encoder for `model` (called `name`), exported into `folder` if it is not there
         yet; None (and a logged reason) when it cannot be made or does not reproduce
-        `model.encode`."""
+        `model.encode`. With `source`, the model folder it was loaded from, a sidecar for
+        cold loads is written beside the export (onnx_cold.py)."""
+        encoder = cls._open(model, folder, name)
+        if encoder is not None and encoder.reference is not None and source is not None:
+            try:
+                limit = model.max_seq_length
+                write_sidecar(encoder.path, source, encoder.names, limit, encoder.reference)
+            except (OSError, ValueError) as exc:  # later processes load the model instead
+                log.info("no sidecar for %s: %s", encoder.path.name, exc)
+        return encoder
+
+    @classmethod
+    def _open(cls, model: Any, folder: Path, name: str) -> OnnxQueryEncoder | None:
         try:
             import onnxruntime  # noqa: F401  (optional: without it, questions use encode)
 
-            path = folder / f"{_slug(name)}-{fingerprint(model)}.onnx"
+            path = folder / f"{slug(name)}-{fingerprint(model)}.onnx"
             names = [n for n in INPUTS if n in _features(model, PROBES[0])]
             if path.is_file():
                 try:
-                    encoder = cls(_session(path), model, names)
+                    encoder = cls(onnx_session(path), model, names, path)
                     if encoder.matches(model):
                         return encoder
                     log.info("re-exporting %s: it does not reproduce the model", path.name)
                 except Exception as exc:  # noqa: BLE001  damaged: made again below
                     log.info("re-exporting %s: %s", path.name, exc)
             _export(model, names, path)
-            encoder = cls(_session(path), model, names)
+            encoder = cls(onnx_session(path), model, names, path)
             if encoder.matches(model):
                 return encoder
             log.info("query embeddings stay on sentence-transformers: %s differs", path.name)
@@ -81,7 +99,9 @@ class OnnxQueryEncoder:
             list(PROBES), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         mine = np.stack([self.encode(text) for text in PROBES])
-        return mine.shape == reference.shape and float(np.abs(mine - reference).max()) < TOLERANCE
+        ok = mine.shape == reference.shape and float(np.abs(mine - reference).max()) < TOLERANCE
+        self.reference = reference if ok else None
+        return ok
 
 
 def fingerprint(model: Any) -> str:
@@ -95,7 +115,7 @@ def fingerprint(model: Any) -> str:
     return digest.hexdigest()
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
     """A file-name part from a model id or folder: its last part, in safe characters."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", Path(name).name)[:64] or "model"
 
@@ -108,18 +128,6 @@ def _tokenizer(model: Any) -> Any:
 
 def _features(model: Any, text: str) -> dict[str, Any]:
     return _tokenizer(model)([text])
-
-
-def _session(path: Path) -> Any:
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    # One question is a few milliseconds of work: a second thread would only wait on the
-    # first, and would take the core the full-text search runs on meanwhile (search.py).
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _export(model: Any, names: list[str], path: Path) -> None:
@@ -160,3 +168,4 @@ def _export(model: Any, names: list[str], path: Path) -> None:
     for old in path.parent.glob(f"{path.stem.rsplit('-', 1)[0]}-*.onnx"):
         if old != path:  # the same model's export from other weights: never read again
             old.unlink(missing_ok=True)
+            sidecar_path(old).unlink(missing_ok=True)

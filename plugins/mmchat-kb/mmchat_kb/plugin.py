@@ -60,35 +60,50 @@ def _knowledge_base(name: str) -> Any:
     return kb
 
 
+def search_here(name: str, query: str, k: int) -> list[Hit]:
+    """Search knowledge base `name` in this process (the search process runs this)."""
+    from mmchat_kb.embed import get_embedder
+    from mmchat_kb.search import search
+
+    with _lock:  # one sqlite connection per knowledge base, shared across threads
+        kb = _knowledge_base(name)
+        return search(kb, get_embedder(kb.model), query, k=k)
+
+
+def _search(name: str, query: str, k: int) -> list[Hit]:
+    """A turn's search: in the search process (search_process.py), unless turned off."""
+    from mmchat_kb import search_process
+
+    if search_process.enabled():
+        return search_process.shared().search(name, query, k)
+    return search_here(name, query, k)
+
+
 @hookimpl
 def mmchat_retrieve(query: str, persona: Persona) -> list[Passage] | None:
     """Search the persona's knowledge bases with the person's message."""
     if not persona.knowledge_bases or not query.strip():
         return None
-    from mmchat_kb.embed import get_embedder
     from mmchat_kb.paths import KBError
-    from mmchat_kb.search import search
 
     found: list[Passage] = []
-    with _lock:  # one sqlite connection per knowledge base, shared across threads
-        for name in persona.knowledge_bases:
-            try:
-                kb = _knowledge_base(name)
-                hits = search(kb, get_embedder(kb.model), query, k=_top_k())
-            except KBError:
-                continue  # a missing or removed knowledge base gives no passages, not a crash
-            found.extend(
-                Passage(
-                    text=h.text,
-                    source=h.path,
-                    title=h.title,
-                    location=h.location,
-                    score=h.score,
-                    knowledge_base=name,
-                )
-                for h in hits
-                if _relevant(h)
+    for name in persona.knowledge_bases:
+        try:
+            hits = _search(name, query, _top_k())
+        except KBError:
+            continue  # a missing or removed knowledge base gives no passages, not a crash
+        found.extend(
+            Passage(
+                text=h.text,
+                source=h.path,
+                title=h.title,
+                location=h.location,
+                score=h.score,
+                knowledge_base=name,
             )
+            for h in hits
+            if _relevant(h)
+        )
     found.sort(key=lambda p: -p.score)
     return found[: _top_k()]
 
@@ -120,23 +135,17 @@ def register_tools(register: Callable[[PluginTool], None]) -> None:
 
 def search_tool(arguments: dict[str, Any]) -> str:
     """The passages for a query, as text for the model; ValueError for what it got wrong."""
-    from mmchat_kb.embed import get_embedder
     from mmchat_kb.paths import KBError
-    from mmchat_kb.search import search
     from mmchat_kb.store import KnowledgeBase
 
     name, query = str(arguments["knowledge_base"]), str(arguments["query"])
     if not query.strip():
         raise ValueError("the query is empty")
-    with _lock:
-        try:
-            kb = _knowledge_base(name)
-            hits = [
-                h for h in search(kb, get_embedder(kb.model), query, k=_top_k()) if _relevant(h)
-            ]
-        except KBError as exc:
-            known = ", ".join(KnowledgeBase.names()) or "none"
-            raise ValueError(f"{exc} (knowledge bases: {known})") from None
+    try:
+        hits = [h for h in _search(name, query, _top_k()) if _relevant(h)]
+    except KBError as exc:
+        known = ", ".join(KnowledgeBase.names()) or "none"
+        raise ValueError(f"{exc} (knowledge bases: {known})") from None
     if not hits:
         return "No passage matches."
     blocks = []

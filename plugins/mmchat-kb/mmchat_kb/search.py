@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import numpy as np
-    import torch
 
 RRF_K = 60  # the constant from Cormack et al.; dampens the weight of the very top ranks
 CANDIDATES = 50
@@ -131,19 +130,18 @@ def exact_ranks(kb: KnowledgeBase, query_vector: np.ndarray, limit: int = CANDID
 
 
 def exact_nearest(
-    ids: np.ndarray, matrix: torch.Tensor, query_vector: np.ndarray, limit: int
+    ids: np.ndarray, matrix: np.ndarray, query_vector: np.ndarray, limit: int
 ) -> Ranked:
-    import torch
-
-    from mmchat_kb.threads import one_thread
+    import numpy as np
 
     if len(ids) == 0:
         return [], {}
-    with one_thread():
-        scores = matrix @ torch.from_numpy(query_vector).to(matrix.dtype)
-        values, rows = torch.topk(scores, min(limit, len(ids)))
-    best = [int(ids[r]) for r in rows.tolist()]
-    return best, dict(zip(best, values.float().tolist(), strict=True))
+    scores = matrix @ np.asarray(query_vector, dtype=np.float32)
+    top = min(limit, len(ids))
+    rows = np.argpartition(-scores, top - 1)[:top]
+    rows = rows[np.argsort(-scores[rows], kind="stable")]
+    best = [int(ids[r]) for r in rows]
+    return best, dict(zip(best, scores[rows].tolist(), strict=True))
 
 
 def _similarities(kb: KnowledgeBase, query_vector: np.ndarray, ids: list[int]) -> dict[int, float]:

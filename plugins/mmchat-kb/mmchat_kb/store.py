@@ -28,7 +28,6 @@ from mmchat_kb.paths import KBError, db_path, kb_dir, kb_root, valid_text
 
 if TYPE_CHECKING:
     import numpy as np
-    import torch
 
 BUSY_TIMEOUT_S = 10
 
@@ -79,7 +78,7 @@ class KnowledgeBase:
         self.path = path
         self.conn = conn
         self._inode = path.stat().st_ino
-        self._vectors: tuple[int, np.ndarray, torch.Tensor] | None = None  # generation, ids, M
+        self._vectors: tuple[int, np.ndarray, np.ndarray] | None = None  # generation, ids, M
         self.ann_min_chunks = ann.min_chunks()
         self._ann: ann.AnnIndex | None = None
         self._exact_at: int | None = None  # generation last found too small for the ANN index
@@ -199,19 +198,17 @@ class KnowledgeBase:
         ).fetchall()
         return {row[0]: ChunkRow(*row) for row in rows}
 
-    def vectors(self) -> tuple[np.ndarray, torch.Tensor]:
-        """(chunk ids, unit vectors as float16 rows), loaded once per change of the index.
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, unit vectors as float32 rows), loaded once per change of the index.
 
-        float16 halves the memory a query reads: the product runs in well under half numpy
-        float32's time with the same top 10 (bench/kb.py; docs/PERFORMANCE.md).
+        numpy rather than torch's float16 (which reads half the bytes): below the ANN
+        threshold numpy's float32 product takes about as long (bench/kb.py), and a search
+        then never imports torch, which takes seconds in a fresh process.
         """
-        import numpy as np
-        import torch
-
         generation = self.generation()
         if self._vectors is None or self._vectors[0] != generation:
             ids, matrix = self.all_vectors()
-            self._vectors = (generation, ids, torch.from_numpy(matrix.astype(np.float16)))
+            self._vectors = (generation, ids, matrix)
         return self._vectors[1], self._vectors[2]
 
     def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:

@@ -7,14 +7,19 @@ a query is then many times slower on two threads than on one (docs/PERFORMANCE.m
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 
 @contextmanager
 def one_thread() -> Iterator[None]:
-    import torch  # already imported by whoever embeds; only the search path gets here
-
+    # Never imports torch: a search in a fresh process embeds with onnxruntime and does
+    # without torch below the ANN threshold; only what already loaded it has threads to set.
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
