@@ -91,7 +91,7 @@ def preview_widget(preview: Preview) -> Widget:
     if isinstance(preview, Text):
         return Static(preview, classes="preview halfblock")
     assert _graphics_widget is not None  # make_preview gives a picture only for graphics
-    return _graphics_widget(preview, classes="preview")  # type: ignore[call-arg]  # held as type[Widget]: textual-image is imported lazily
+    return _graphics_widget(preview, classes="preview")  # type: ignore[arg-type]  # held as type[Widget]: textual-image is imported lazily
 
 
 def half_blocks(
