@@ -320,9 +320,12 @@ class Probe:
         self.measuring = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # The watchdog's own waits past 50 ms, with the other threads' innermost frames when
+        # it got the GIL back (the likely holder: an import, a C call that keeps the GIL).
+        self.starved: list[tuple[float, list[str]]] = []
 
     def reset(self) -> None:
-        self.sent, self.handled, self.ticks, self.stacks = {}, {}, [], {}
+        self.sent, self.handled, self.ticks, self.stacks, self.starved = {}, {}, [], {}, []
 
     def hook(self, message) -> None:  # type: ignore[no-untyped-def]
         if id(message) in self.sent:
@@ -352,8 +355,18 @@ class Probe:
                 time.sleep(LOAD_KEY_EVERY)
 
         def watchdog() -> None:  # samples the loop's stack every 5 ms while it is stalled
+            woke = time.perf_counter()
             while not self._stop.is_set():
                 time.sleep(0.005)
+                before, woke = woke, time.perf_counter()
+                if woke - before > 0.05:  # this thread was kept off the GIL too: by whom?
+                    mine = {self.loop_thread, *(t.ident for t in self._threads)}
+                    others = [
+                        " < ".join(inner_frames(f, 4))
+                        for ident, f in sys._current_frames().items()
+                        if ident not in mine and not idle_frame(f)
+                    ]
+                    self.starved.append((woke - before, others))
                 last = self.ticks[-1] if self.ticks else None
                 if last is None or time.perf_counter() - last < 0.05:
                     continue
@@ -411,14 +424,20 @@ class Probe:
         if not gaps:
             return []
         samples = self.stacks.get(max(gaps)[1], [])
-        if not samples:
-            return []
+        held = [
+            f"the watchdog itself waited {wait * 1000:.0f} ms for the GIL; then: {o}"
+            for wait, others in sorted(self.starved, reverse=True)[:1]
+            for o in others or ["no other thread busy"]
+        ]
+        if not samples:  # the watchdog never ran: a thread held the GIL all through the stall
+            return ["no sample of the loop (another thread held the GIL throughout)", *held]
         loop = [[f for f in s if not f.startswith("other")] for s in samples]
         tops = Counter(" < ".join(reversed(s[-3:])) for s in loop).most_common(3)
         others = Counter(f for s in samples for f in s if f.startswith("other"))
         return [
             *(f"{count}/{len(samples)} samples: loop in {top}" for top, count in tops),
             *(f"{count}/{len(samples)} samples: {o}" for o, count in others.most_common(4)),
+            *held,
             "first sample's stack of the loop:",
             *loop[0],
         ]
@@ -435,6 +454,17 @@ def for_seconds(seconds: float) -> tuple[Callable[[], object], Callable[[], bool
 
 def short_stack(frame: Any) -> list[str]:
     return [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_stack(frame)]
+
+
+def inner_frames(frame: Any, count: int) -> list[str]:
+    """The innermost `count` frames, walked by hand (cheap enough for every 5 ms)."""
+    out: list[str] = []
+    while frame is not None and len(out) < count:
+        where = f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}"
+        spec = frame.f_locals.get("spec") if "importlib" in frame.f_code.co_filename else None
+        out.append(where + (f" ({spec.name})" if hasattr(spec, "name") else ""))
+        frame = frame.f_back
+    return out
 
 
 def idle_frame(frame: Any) -> bool:
@@ -564,8 +594,10 @@ def cold_cli_search(name: str) -> None:
     print(f"cold `mmchat kb search` ({name}): {took:.2f} s ({status}); {load_note()}")
 
 
-def message_count(session) -> int:  # type: ignore[no-untyped-def]
-    return sum(len(session.store.messages(c.id)) for c in session.store.conversations())
+def message_count(session, chat) -> int:  # type: ignore[no-untyped-def]
+    """Messages stored in the open chat (polled while measuring: only the chat's own few)."""
+    conv_id = chat.chat.state.conversation_id
+    return 0 if conv_id is None else len(session.store.messages(conv_id))
 
 
 def press(app, key: str) -> None:  # type: ignore[no-untyped-def]
@@ -590,13 +622,13 @@ async def kb_run(name: str) -> None:
             probe.reset()
             composer.text = KB_QUESTION
             composer.focus()
-            before = message_count(session)
+            before = message_count(session, chat)
             took = await measured(
                 app,
                 probe,
                 ["x"],
                 lambda: press(app, "enter"),
-                lambda: chat.runner is None and message_count(session) >= before + 2,  # noqa: B023
+                lambda: chat.runner is None and message_count(session, chat) >= before + 2,  # noqa: B023
                 180,
             )
             report(f"(a) KB search in a turn, {label}", probe.figures(), took, probe.stall_stack())
