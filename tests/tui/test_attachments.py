@@ -34,8 +34,8 @@ async def test_attach_command_then_send_stores_the_image(make_app, session, png:
         user = app.screen.query_one(ChatLog).boxes[0]
         assert "red square.png" in str(user.query_one(".attachment-name").render())
         # A half-block preview of the stored image, decoded in a worker.
-        await wait_for(pilot, lambda: bool(user.query(".preview.halfblock")))
-        assert not user.query(".preview.pending")
+        await wait_for(pilot, lambda: not user.query(".preview.pending"))
+        assert user.query(".preview.halfblock")
         assert chips.images == [] and not chips.display
     [conv] = session.store.conversations()
     user = session.store.messages(conv.id)[0]

@@ -97,7 +97,8 @@ async def test_a_stored_photo_previews_after_a_placeholder(make_app, session, ph
         await poll(pilot, lambda: bool(app.screen.query(AttachmentRow)))
         composer.post_message(events.Key("k", "k"))
         row = app.screen.query_one(AttachmentRow)
-        await poll(pilot, lambda: bool(row.query(".preview.halfblock")))
-        assert not row.query(".preview.pending")
+        # The preview mounts, then its placeholder goes.
+        await poll(pilot, lambda: not row.query(".preview.pending"))
+        assert row.query(".preview.halfblock")
         assert order == ["k", "previewed after placeholder"]
         assert composer.text == "k"
