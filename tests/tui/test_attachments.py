@@ -24,8 +24,8 @@ async def test_attach_command_then_send_stores_the_image(make_app, session, png:
         composer.text = f'/attach "{png}"'
         composer.focus()
         await pilot.press("enter")
-        await pilot.pause()
         chips = app.screen.query_one(ChipRow)
+        await wait_for(pilot, lambda: len(chips.images) == 1)
         assert [i.name for i in chips.images] == ["red square.png"]
         assert chips.display
         composer.text = "What is this?"
@@ -33,7 +33,9 @@ async def test_attach_command_then_send_stores_the_image(make_app, session, png:
         await wait_answered(pilot)
         user = app.screen.query_one(ChatLog).boxes[0]
         assert "red square.png" in str(user.query_one(".attachment-name").render())
-        assert user.query(".preview")  # a half-block preview of the stored image
+        # A half-block preview of the stored image, decoded in a worker.
+        await wait_for(pilot, lambda: not user.query(".preview.pending"))
+        assert user.query(".preview.halfblock")
         assert chips.images == [] and not chips.display
     [conv] = session.store.conversations()
     user = session.store.messages(conv.id)[0]
@@ -79,7 +81,7 @@ async def test_text_only_model_refuses_an_image_clearly(make_app, session, png: 
         composer.text = f"/attach {png}"
         composer.focus()
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_for(pilot, lambda: len(app.screen.query_one(ChipRow).images) == 1)
         composer.text = "describe it"
         await pilot.press("enter")
         await wait_for(pilot, lambda: bool(notices(app)))

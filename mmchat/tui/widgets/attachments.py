@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Static
+from textual.worker import get_current_worker
 
-from mmchat.images import CheckedImage, ImageRejected, open_image_bytes
+from mmchat.images import CheckedImage
 from mmchat.store import Attachment
 from mmchat.text import one_line
-from mmchat.tui.widgets.preview import half_blocks, preview_widget, previews_enabled
+from mmchat.tui.widgets.preview import (
+    Preview,
+    half_block_preview,
+    make_preview,
+    preview_widget,
+    previews_enabled,
+)
 
 THUMB_COLUMNS, THUMB_ROWS = 8, 3  # the draft's previews: enough to tell pictures apart
 
@@ -42,7 +50,8 @@ class Chip(Button):
 
 
 class ChipRow(Horizontal):
-    """The draft's attachments, each a small preview and a chip, removable before sending."""
+    """The draft's attachments, each a small preview and a chip, removable before sending;
+    files still being read show as placeholders."""
 
     DEFAULT_CSS = """
     ChipRow > .chip-preview {
@@ -50,22 +59,28 @@ class ChipRow(Horizontal):
         height: auto;
         margin: 0 1 0 0;
     }
+    ChipRow > .chip-pending {
+        width: auto;
+        margin: 0 1 0 0;
+        color: $text-muted;
+    }
     """
 
     def __init__(self) -> None:
         super().__init__(id="chips")
         self.images: list[CheckedImage] = []
-        # Decoded once per image, not on every change to the row.
+        self.pending: dict[int, str] = {}  # files being read (by ticket): their names
+        # Decoded once per image, in a worker, not on every change to the row.
         self._thumbs: dict[int, Text | None] = {}
 
     async def set_images(
         self, images: list[CheckedImage], thumbs: dict[int, Text | None] | None = None
     ) -> None:
-        """Show `images`; `thumbs` (by id of the image) are previews made off the UI thread."""
+        """Show `images` and the pending files; `thumbs` (by id of the image) are previews made
+        off the UI thread (an image without one shows its chip only)."""
         self.images = list(images)
         known = {**self._thumbs, **(thumbs or {})}
-        make = thumbnail if previews_enabled() else lambda _: None
-        self._thumbs = {id(i): known[id(i)] if id(i) in known else make(i) for i in images}
+        self._thumbs = {id(i): known.get(id(i)) for i in images}
         await self.remove_children()
         widgets: list[Static | Chip] = []
         for index, image in enumerate(self.images):
@@ -73,8 +88,11 @@ class ChipRow(Horizontal):
             if thumb is not None:
                 widgets.append(Static(thumb, classes="chip-preview"))
             widgets.append(Chip(index, image))
+        for name in self.pending.values():
+            label = Content.styled(f"⋯ reading {one_line(name, 40)}", "italic")
+            widgets.append(Static(label, classes="chip-pending"))
         await self.mount_all(widgets)
-        self.display = bool(self.images)
+        self.display = bool(self.images or self.pending)
 
     def focus_chip(self, index: int) -> bool:
         """Focus the chip at `index` (or the last one); False when there is none."""
@@ -86,31 +104,68 @@ class ChipRow(Horizontal):
 
 
 def thumbnail(image: CheckedImage) -> Text | None:
-    """The draft's small preview of a checked image (None if it cannot be decoded)."""
-    try:
-        return half_blocks(open_image_bytes(image.data), THUMB_COLUMNS, THUMB_ROWS)
-    except ImageRejected:
+    """The draft's small preview of a checked image (None if it cannot be decoded or previews
+    are off); decoding takes a while for a big picture: call it in a worker thread."""
+    if not previews_enabled():
         return None
+    return half_block_preview(image.data, THUMB_COLUMNS, THUMB_ROWS)
 
 
 class AttachmentRow(Horizontal):
-    """Images of a stored message: a preview where the terminal can show one, else the name."""
+    """Images of a stored message: a preview where the terminal can show one, else the name.
+
+    Previews are decoded in a worker thread (a conversation may hold many big photos); a
+    placeholder of the preview's size holds the place until each is ready.
+    """
+
+    class Previewed(Message):
+        def __init__(self, index: int, preview: Preview | None) -> None:
+            super().__init__()
+            self.index, self.preview = index, preview
 
     def __init__(self, attachments: list[Attachment], blobs: dict[str, bytes]) -> None:
         super().__init__(classes="attachment-row")
         self.attachments = attachments
         self.blobs = blobs
+        self._placeholders: dict[int, Static] = {}
 
     def compose(self) -> ComposeResult:
-        for attachment in self.attachments:
+        for index, attachment in enumerate(self.attachments):
             name = one_line(attachment.name, 40)
             size = f"{attachment.width}×{attachment.height}" if attachment.width else ""
-            data = self.blobs.get(attachment.sha256)
-            if data is not None and previews_enabled():
-                preview = preview_widget(data)
-                if preview is not None:
-                    yield preview
+            if attachment.sha256 in self.blobs and previews_enabled():
+                placeholder = Static(Content.styled("⋯", "dim"), classes="preview pending")
+                self._placeholders[index] = placeholder
+                yield placeholder
             yield Static(
                 Content.assemble("🖼 ", Content(name), Content.styled(f" {size}", "dim")),
                 classes="attachment-name",
             )
+
+    def on_mount(self) -> None:
+        if self._placeholders:
+            self._decode_previews(list(self._placeholders))
+
+    @work(
+        thread=True,
+        group="previews",
+        exit_on_error=False,
+        description="Decoding picture previews",
+    )
+    def _decode_previews(self, indexes: list[int]) -> None:
+        worker = get_current_worker()
+        for index in indexes:
+            preview = make_preview(self.blobs[self.attachments[index].sha256])
+            if worker.is_cancelled:  # the message left the screen
+                return
+            self.post_message(self.Previewed(index, preview))
+
+    @on(Previewed)
+    async def _previewed(self, event: Previewed) -> None:
+        event.stop()
+        placeholder = self._placeholders.pop(event.index, None)
+        if placeholder is None:
+            return
+        if event.preview is not None:
+            await self.mount(preview_widget(event.preview), before=placeholder)
+        await placeholder.remove()

@@ -1,14 +1,17 @@
 """The next message: the composer and its attachment chips.
 
 Images arrive by `/attach PATH`, by the file picker, by a path pasted into the composer
-(what terminals do when a file is dropped on them), or by Ctrl+V from the system clipboard
-(read in a worker thread: the clipboard's tool may take its time). A file that cannot be
-attached is a one-line notification; the draft is never lost.
+(what terminals do when a file is dropped on them), or by Ctrl+V from the system clipboard.
+Files and the clipboard are read, checked and previewed in worker threads (a 12-megapixel
+photo takes a moment to check; the clipboard's tool may take its time), with a placeholder
+chip meanwhile. A file that cannot be attached is a one-line notification; the draft is never
+lost.
 """
 
 from __future__ import annotations
 
 import shlex
+from itertools import count
 from pathlib import Path
 
 from textual import on, work
@@ -39,6 +42,14 @@ class Draft(Vertical):
             # Decoded here, in the worker: a large picture would hold up the UI for a moment.
             self.thumb = thumbnail(image) if image is not None else None
 
+    class Read(Message):
+        """An attached file, read and checked in a worker (image None: `problem` says why)."""
+
+        def __init__(self, ticket: int, image: CheckedImage | None, problem: str = "") -> None:
+            super().__init__()
+            self.ticket, self.image, self.problem = ticket, image, problem
+            self.thumb = thumbnail(image) if image is not None else None  # in the worker too
+
     class Send(Message):
         """Enter was pressed on a draft that is not a command; the screen decides."""
 
@@ -47,6 +58,7 @@ class Draft(Vertical):
 
     def __init__(self) -> None:
         super().__init__(id="draft")
+        self._tickets = count()
 
     def compose(self) -> ComposeResult:
         yield ChipRow()
@@ -71,14 +83,34 @@ class Draft(Vertical):
         self.query_one(Composer).focus()
 
     async def add_images(self, paths: list[Path]) -> None:
+        """Attach `paths`: placeholders now, chips as each file is read in a worker."""
         chips = self.query_one(ChipRow)
-        images = list(chips.images)
         for path in paths:
-            try:
-                images.append(read_image_file(path))
-            except ImageRejected as exc:
-                self.notify(one_line(str(exc)), severity="error", markup=False, timeout=8)
-        await chips.set_images(images)
+            ticket = next(self._tickets)
+            chips.pending[ticket] = path.name or str(path)
+            self._read_file(ticket, path)
+        await chips.set_images(chips.images)
+
+    @work(thread=True, group="attach", exit_on_error=False, description="Reading an image file")
+    def _read_file(self, ticket: int, path: Path) -> None:
+        try:
+            read = Draft.Read(ticket, read_image_file(path))
+        except ImageRejected as exc:
+            read = Draft.Read(ticket, None, one_line(str(exc)))
+        except Exception as exc:  # a surprise from Pillow or the disk: said, never a crash
+            read = Draft.Read(ticket, None, one_line(f"Could not attach {path.name}: {exc!r}"))
+        self.post_message(read)
+
+    @on(Read)
+    async def _read(self, event: Read) -> None:
+        event.stop()
+        chips = self.query_one(ChipRow)
+        chips.pending.pop(event.ticket, None)
+        if event.image is None:
+            self.notify(event.problem, severity="error", markup=False, timeout=8)
+            await chips.set_images(chips.images)
+        else:
+            await chips.set_images([*chips.images, event.image], {id(event.image): event.thumb})
 
     def action_paste_image(self) -> None:
         self._read_clipboard()
@@ -125,6 +157,11 @@ class Draft(Vertical):
         elif event.text.strip() == "/compact":
             self.query_one(Composer).clear()
             self.post_message(self.Compact())
+        elif self.query_one(ChipRow).pending:
+            names = ", ".join(self.query_one(ChipRow).pending.values())
+            self.notify(
+                f"Still reading {one_line(names, 60)}; send again when it shows", markup=False
+            )
         else:
             self.post_message(self.Send())
 

@@ -54,16 +54,44 @@ def previews_enabled() -> bool:
     return os.environ.get("MMCHAT_IMAGE_PREVIEW", "").lower() != "off"
 
 
-def preview_widget(data: bytes) -> Widget | None:
-    """A preview of checked image bytes, or None when they cannot be decoded."""
+# What a preview shows: half-block cells, or a small picture for the graphics widget.
+Preview = Text | Image.Image
+
+
+def make_preview(data: bytes) -> Preview | None:
+    """A stored message's preview of checked image bytes (None when they cannot be decoded).
+
+    Decoding takes a while for a big picture: call it in a worker thread, never on the UI's.
+    """
+    if _graphics_widget is not None:
+        return small_image(data, 320)
+    return half_block_preview(data, PREVIEW_COLUMNS, PREVIEW_ROWS)
+
+
+def half_block_preview(data: bytes, columns: int, rows: int) -> Text | None:
+    """Checked image bytes as half-block cells (None when they cannot be decoded); in a worker."""
+    # Four pixels a cell each way are plenty for the bilinear fit into cells.
+    image = small_image(data, 4 * max(columns, rows * 2))
+    return None if image is None else half_blocks(image, columns, rows)
+
+
+def small_image(data: bytes, side: int) -> Image.Image | None:
+    """Checked bytes decoded no bigger than side x side, cheaply: a JPEG decodes at 1/2-1/8
+    scale (draft mode) and anything else is reduced by whole factors before resampling."""
     try:
-        image = open_image_bytes(data)
+        image = open_image_bytes(data, draft=(side, side))
     except ImageRejected:
         return None
-    if _graphics_widget is not None:
-        image.thumbnail((320, 320))
-        return _graphics_widget(image, classes="preview")  # type: ignore[arg-type]  # held as type[Widget]: textual-image is imported lazily
-    return Static(half_blocks(image), classes="preview halfblock")
+    image.thumbnail((side, side))
+    return image
+
+
+def preview_widget(preview: Preview) -> Widget:
+    """The widget for a preview made by make_preview (on the UI thread)."""
+    if isinstance(preview, Text):
+        return Static(preview, classes="preview halfblock")
+    assert _graphics_widget is not None  # make_preview gives a picture only for graphics
+    return _graphics_widget(preview, classes="preview")  # type: ignore[arg-type]  # held as type[Widget]: textual-image is imported lazily
 
 
 def half_blocks(
