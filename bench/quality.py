@@ -3,14 +3,15 @@ the default sampling, in one run.
 
     .venv/bin/python bench/quality.py [--limit N] [--max-tokens 160] [--threads 2]
                                       [--config greedy --config default --config sampled]
-                                      [--answers FILE]
+                                      [--models default,qwen2.5-coder] [--answers FILE]
 
 `--limit 0` prints only the per-token cost of choosing a token and the loop guard.
 
 The prompts are bench/data/quality_prompts.json (explain, list, story, advice, facts with known
-answers; and a few coding prompts, reported apart for a bigger model later). Every answer runs
-through the engine `mmchat ask` uses (ProcessEngine: the model in its own process) on the
-default model, with the request `ask` sends for the same flags:
+answers; and a few coding prompts, reported apart). Every answer runs through the engine
+`mmchat ask` uses (ProcessEngine: the model in its own process) on each model of `--models`
+(default: the default model; `qwen2.5-coder` is the coding model, after `mmchat setup --model
+qwen2.5-coder`), one after the other, with the request `ask` sends for the same flags:
 
 - greedy: `--temperature 0`, exact greedy (argmax, no repetition penalty);
 - default: no sampling flags: the model's own defaults (engine/sampling.py);
@@ -25,6 +26,7 @@ and decode tokens/s.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import statistics
@@ -80,6 +82,7 @@ def loops(answer: str) -> bool:
 
 @dataclass
 class Answer:
+    model: str
     config: str
     id: str
     category: str
@@ -91,10 +94,11 @@ class Answer:
     looped: bool
 
 
-def grade(config: str, prompt: dict[str, Any], text: str, done: Finished) -> Answer:
+def grade(model: str, config: str, prompt: dict[str, Any], text: str, done: Finished) -> Answer:
     keywords = prompt.get("keywords")
     right = passes(text, keywords, prompt.get("need", 1)) if keywords else None
     return Answer(
+        model,
         config,
         prompt["id"],
         prompt["category"],
@@ -124,6 +128,7 @@ def ask(engine: Any, prompt: str, max_tokens: int, config: dict[str, Any]) -> tu
 
 
 def run(
+    model: str,
     engine: Any,
     prompts: list[dict[str, Any]],
     configs: list[str],
@@ -135,7 +140,7 @@ def run(
         started = time.perf_counter()
         for prompt in prompts:
             text, done = ask(engine, prompt["prompt"], max_tokens, CONFIGS[name])
-            answers.append(grade(name, prompt, text, done))
+            answers.append(grade(model, name, prompt, text, done))
         log(f"  {LABELS[name]}: {len(prompts)} answers in {time.perf_counter() - started:.0f} s")
     return answers
 
@@ -192,18 +197,23 @@ HEADER = ["configuration", "loops", "guard", "at limit", "empty", "facts", "toke
 
 
 def table(answers: list[Answer], configs: list[str]) -> str:
-    """One Markdown table: everyday prompts, then the coding prompts, per configuration."""
-    rows = [HEADER]
+    """One Markdown table: everyday prompts, then the coding prompts, per model and
+    configuration."""
+    rows = [["model", *HEADER]]
+    models = list(dict.fromkeys(a.model for a in answers))
     for group in ("everyday", "coding"):
-        for name in configs:
-            mine = [
-                a
-                for a in answers
-                if a.config == name and (a.category == "coding") == (group == "coding")
-            ]
-            if mine:
-                rows.append(row(f"{LABELS[name]}, {group}", mine))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+        for model in models:
+            for name in configs:
+                mine = [
+                    a
+                    for a in answers
+                    if a.model == model
+                    and a.config == name
+                    and (a.category == "coding") == (group == "coding")
+                ]
+                if mine:
+                    rows.append([model, *row(f"{LABELS[name]}, {group}", mine)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
         "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows
     ]
@@ -216,7 +226,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="the first N prompts only")
     parser.add_argument("--max-tokens", type=int, default=160, help="longest answer")
     parser.add_argument("--threads", type=int, default=2, help="the engine's CPU threads")
-    parser.add_argument("--model", default="default", help="model name (mmchat models)")
+    parser.add_argument("--model", help="one model name (mmchat models); same as --models NAME")
+    parser.add_argument(
+        "--models",
+        default="default",
+        help="comma-separated model names, run one after the other (default: default)",
+    )
     parser.add_argument(
         "--config",
         action="append",
@@ -240,14 +255,20 @@ def main() -> None:
     configs = args.config or ["greedy", "default"]
     if not prompts:  # --limit 0: the per-token cost alone
         return
-    engine = ProcessEngine(resolve(args.model), quant="auto", threads=args.threads)
-    started = time.perf_counter()
-    engine.load()
-    print(f"{args.model} loaded in {time.perf_counter() - started:.0f} s; {len(prompts)} prompts")
-    try:
-        answers = run(engine, prompts, configs, args.max_tokens, lambda s: print(s, flush=True))
-    finally:
-        engine.close()
+    models = (
+        [args.model] if args.model else [m.strip() for m in args.models.split(",") if m.strip()]
+    )
+    answers: list[Answer] = []
+    for model in models:
+        engine = ProcessEngine(resolve(model), quant="auto", threads=args.threads)
+        started = time.perf_counter()
+        engine.load()
+        print(f"{model} loaded in {time.perf_counter() - started:.0f} s; {len(prompts)} prompts")
+        try:
+            log = functools.partial(print, flush=True)
+            answers += run(model, engine, prompts, configs, args.max_tokens, log)
+        finally:
+            engine.close()
     print()
     print(f"--max-tokens {args.max_tokens}, --threads {args.threads}")
     print(table(answers, configs))

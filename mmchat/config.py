@@ -131,7 +131,10 @@ class ServerSettings:
 _SERVER_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,63}")
 # The packaged models' short names (engine/registry.py's ALIASES; a test keeps the two equal):
 # a server may not take one, or `--model default` would change meaning.
-RESERVED_MODEL_NAMES = frozenset({"default", "mmchat-default", "smollm2", "smollm2-135m"})
+RESERVED_MODEL_NAMES = frozenset(
+    {"default", "mmchat-default", "smollm2", "smollm2-135m"}
+    | {"qwen2.5-coder", "qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct"}
+)
 _SERVER_KEYS = {"base_url": str, "model": str, "api_key_env": str, "timeout": float}
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

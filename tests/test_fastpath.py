@@ -161,7 +161,7 @@ def test_supports_refuses_hooks_other_architectures_and_quantized_weights() -> N
     handle.remove()
     assert supports(model) is None
     gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=64))
-    assert "not a plain Llama" in str(supports(gpt2))
+    assert "not a plain Llama or Qwen2" in str(supports(gpt2))
     assert "torch.bfloat16" in str(supports(tiny_llama().to(torch.bfloat16)))
     assert supports(quantize_int8_dynamic(tiny_llama())) is not None
 
@@ -285,23 +285,25 @@ def test_plain_causal_lm_runs_fast_and_keeps_fp32_weights_for_prompts() -> None:
         engine.close()
 
 
-def tiny_qwen2_folder(folder: Path) -> Path:
-    """A random Qwen2 (not a plain Llama: biased q/k/v) with SmolLM2's tokenizer, saved."""
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+def tiny_gelu_llama_folder(folder: Path) -> Path:
+    """A random Llama with a GELU MLP (which the fast path does not run) and SmolLM2's
+    tokenizer, saved."""
+    from transformers import AutoTokenizer
 
     from mmchat.engine.default_decoder import smollm2_dir
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2_dir())
     torch.manual_seed(0)
-    config = Qwen2Config(
+    config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
+        hidden_act="gelu",
     )
-    Qwen2ForCausalLM(config).save_pretrained(folder)
+    LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 
@@ -310,7 +312,7 @@ def tiny_qwen2_folder(folder: Path) -> Path:
 def test_without_the_fast_path_auto_keeps_fp32_and_int8_is_on_request(
     tmp_path: Path, requested: str, settled: str
 ) -> None:
-    engine = HFEngine(resolve(str(tiny_qwen2_folder(tmp_path))), quant=requested, threads=2)
+    engine = HFEngine(resolve(str(tiny_gelu_llama_folder(tmp_path))), quant=requested, threads=2)
     info = engine.load()
     try:
         assert engine.fast is None and info.quant == settled and info.device == "cpu"

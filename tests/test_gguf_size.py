@@ -15,7 +15,7 @@ import pytest
 from mmchat.engine.assets import SMOLLM2_GGUF, converted_dir
 from mmchat.engine.base import EngineError
 from mmchat.engine.default_decoder import smollm2_dir
-from mmchat.engine.gguf import converted_gguf_dir
+from mmchat.engine.gguf import converted_gguf_dir, packaged_gguf_dir
 from mmchat.engine.gguf_size import check_fits, read_size
 
 
@@ -42,7 +42,7 @@ def qwen() -> Path:
 def test_the_header_counts_the_weights_the_conversion_holds(qwen: Path) -> None:
     pairs = (
         (SMOLLM2_GGUF.locate(), smollm2_dir(), "llama"),
-        (qwen, converted_gguf_dir(qwen), "qwen2"),
+        (qwen, packaged_gguf_dir("packaged:qwen2.5-coder"), "qwen2"),
     )
     for path, converted, architecture in pairs:
         size = read_size(path)

@@ -69,9 +69,10 @@ def model_folder(name: str) -> Path:
         return smollm2_dir()
     from test_tools_real_model import qwen_gguf  # the test extra installs its six parts
 
-    from mmchat.engine.gguf import converted_gguf_dir
+    from mmchat.engine.gguf import packaged_gguf_dir
 
-    return converted_gguf_dir(qwen_gguf())
+    qwen_gguf()
+    return packaged_gguf_dir("packaged:qwen2.5-coder")  # the folder `--model` runs
 
 
 @pytest.fixture(scope="module", params=["smollm2", "qwen2.5-coder"])

@@ -13,7 +13,7 @@ def models(no_plugins: NoPluginsOption = False) -> None:
     marked with *."""
     from mmchat.config import cache_dir, config_dir, load_settings
     from mmchat.engine.plugin import describe, plugin_engines
-    from mmchat.engine.registry import ALIASES, UnknownModel, default_installed, resolve
+    from mmchat.engine.registry import ALIASES, UnknownModel, installed, resolve
     from mmchat.plugin_manager import load_plugins
 
     manager = load_plugins(enabled=not no_plugins, local_dir=config_dir() / "plugins")
@@ -29,18 +29,16 @@ def models(no_plugins: NoPluginsOption = False) -> None:
     except UnknownModel as exc:
         default_name = default
         warn(f"the default model in settings is not usable: {exc}")
-    installed, where = default_installed()
-    seen: set[str] = set()
-    for alias in ALIASES.values():
-        if alias in seen:
-            continue
-        seen.add(alias)
+    hints: list[str] = []
+    for alias in dict.fromkeys(ALIASES.values()):
         spec = resolve(alias)
         mark = "*" if default_name == spec.name else " "
-        state = "installed" if installed else "not installed"
+        here, where = installed(spec)
+        state = "installed" if here else "not installed"
         typer.echo(f"{mark} {spec.name:<24} {state:<14} {spec.description}")
-    if not installed:
-        typer.echo(f"  ({one_line(where)})")
+        if not here and where not in hints:
+            hints.append(where)
+            typer.echo(f"  ({one_line(where)})")
     for name, server in settings.servers.items():
         shown = f"{name}:{server.model}" if server.model else f"{name}:<model>"
         mark = "*" if default_name == name or default_name.startswith(f"{name}:") else " "

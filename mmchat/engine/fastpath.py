@@ -14,8 +14,11 @@ first) flipped the greedy answer within 1-30 tokens on 4 of 4 prompts.
 
 bench/decode.py measures it against transformers and llama.cpp (docs/PERFORMANCE.md).
 
-Only plain fp32 Llama decoders qualify (`supports`); anything else, or a decoder with forward
-hooks (the fusion model's cross-attention inside `attend_to`), uses the transformers path.
+Only fp32 Llama decoders and their close kin Qwen2 qualify (`supports`): Qwen2 differs by its
+q/k/v biases, which ride along in the fused projections (fp32 `F.linear` with the bias for the
+prompt, fbgemm's packed bias for the steps, as torch.ao's dynamic Linear does). Anything else,
+or a decoder with forward hooks (the fusion model's cross-attention inside `attend_to`), uses
+the transformers path.
 """
 
 from __future__ import annotations
@@ -57,23 +60,24 @@ class Int8Rows:
             q = torch.quantize_per_channel(w, scale, zero_point, 0, torch.qint8)
         return cls(q.int_repr(), q.q_per_channel_scales())
 
-    def packed(self) -> Any:
-        """fbgemm's packed form, for linear_dynamic (the same bytes quantize_per_channel gives)."""
+    def packed(self, bias: torch.Tensor | None = None) -> Any:
+        """fbgemm's packed form, for linear_dynamic (the same bytes quantize_per_channel gives),
+        with the fp32 bias torch.ao's dynamic Linear would pack beside it."""
         zero_point = torch.zeros(self.values.shape[0], dtype=torch.int64)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's deprecation notice (see quant.py)
             q = torch._make_per_channel_quantized_tensor(self.values, self.scales, zero_point, 0)
-        return torch.ops.quantized.linear_prepack(q, None)
+        return torch.ops.quantized.linear_prepack(q, bias)
 
 
 class Int8Linear:
     """int8 weights with per-row scales, activations quantized per call (fbgemm): the numbers of
     torch.ao's dynamic Linear under quantize_int8_dynamic, without the nn.Module wrapper."""
 
-    def __init__(self, rows: Int8Rows | torch.Tensor) -> None:
+    def __init__(self, rows: Int8Rows | torch.Tensor, bias: torch.Tensor | None = None) -> None:
         if isinstance(rows, torch.Tensor):
             rows = Int8Rows.quantize(rows)
-        self.packed = rows.packed()
+        self.packed = rows.packed(bias)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         # reduce_range=True, as torch.ao's dynamic Linear (version 4) calls it.
@@ -82,15 +86,20 @@ class Int8Linear:
 
 
 class SharedLinear:
-    """fp32 projections that use the model's own weight tensors (no copy), side by side."""
+    """fp32 projections that use the model's own weight tensors (no copy), side by side; with
+    their biases when they have them (all or none)."""
 
-    def __init__(self, *weights: torch.Tensor) -> None:
+    def __init__(self, *weights: torch.Tensor, biases: list[torch.Tensor] | None = None) -> None:
         self.weights = [w.detach() for w in weights]
+        self.biases: list[torch.Tensor | None] = (
+            [b.detach() for b in biases] if biases else [None] * len(self.weights)
+        )
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if len(self.weights) == 1:
-            return F.linear(x, self.weights[0])
-        return torch.cat([F.linear(x, w) for w in self.weights], dim=-1)
+            return F.linear(x, self.weights[0], self.biases[0])
+        pairs = zip(self.weights, self.biases, strict=True)
+        return torch.cat([F.linear(x, w, b) for w, b in pairs], dim=-1)
 
 
 @dataclass
@@ -106,10 +115,10 @@ class _Layer:
 def supports(model: Any) -> str | None:
     """None when `model` can run here; otherwise why not, in a few words."""
     config = getattr(model, "config", None)
-    if type(model).__name__ != "LlamaForCausalLM" or config is None:
-        return f"{type(model).__name__} is not a plain Llama decoder"
-    if getattr(config, "attention_bias", False) or getattr(config, "mlp_bias", False):
-        return "biased projections"
+    if type(model).__name__ not in ARCHITECTURES or config is None:
+        return f"{type(model).__name__} is not a plain Llama or Qwen2 decoder"
+    if any(kind != "full_attention" for kind in getattr(config, "layer_types", None) or []):
+        return "sliding-window attention"  # Qwen2 with use_sliding_window
     if getattr(config, "hidden_act", "silu") != "silu":
         return f"activation {config.hidden_act}"
     rope = getattr(config, "rope_parameters", None) or {}
@@ -127,10 +136,21 @@ def supports(model: Any) -> str | None:
         linears.append(layer.mlp.down_proj)
     if any(type(linear) is not torch.nn.Linear for linear in linears):
         return "quantized projections"  # e.g. torch.ao's dynamic int8 Linear
+    if model.lm_head.bias is not None:
+        return "a biased LM head"
+    for layer in model.model.layers:
+        attn, mlp = layer.self_attn, layer.mlp
+        for group in ((attn.q_proj, attn.k_proj, attn.v_proj), (mlp.gate_proj, mlp.up_proj)):
+            if len({linear.bias is None for linear in group}) > 1:
+                return "biases on some fused projections only"
     for module in model.modules():
         if module._forward_hooks or module._forward_pre_hooks:
             return "forward hooks present (cross-attention)"
     return None
+
+
+# transformers' classes that run here: Qwen2 is Llama with q/k/v biases (and other defaults).
+ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM")
 
 
 @dataclass
@@ -188,19 +208,36 @@ def int8_names(layers: int) -> list[str]:
     return [f"layers.{i}.{kind}" for i in range(layers) for kind in per_layer] + ["lm_head"]
 
 
+# The model's projections each int8 projection fuses (concatenated along the output rows).
+_FUSED = {
+    "qkv": ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"),
+    "o": ("self_attn.o_proj",),
+    "gate_up": ("mlp.gate_proj", "mlp.up_proj"),
+    "down": ("mlp.down_proj",),
+}
+
+
+def _fused_names(name: str) -> list[str]:
+    """`layers.3.qkv` -> the state-dict prefixes of its projections; `lm_head` -> lm_head."""
+    if name == "lm_head":
+        return ["lm_head"]
+    _, index, kind = name.split(".")
+    return [f"model.layers.{index}.{n}" for n in _FUSED[kind]]
+
+
 def _fp32_sources(parts: LlamaParts, name: str) -> list[torch.Tensor]:
     """The fp32 weights an int8 projection is made of (several are concatenated)."""
-    if name == "lm_head":
-        return [parts.weight("lm_head.weight")]
-    _, index, kind = name.split(".")
-    layer = f"model.layers.{index}."
-    names = {
-        "qkv": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
-        "o": ["self_attn.o_proj"],
-        "gate_up": ["mlp.gate_proj", "mlp.up_proj"],
-        "down": ["mlp.down_proj"],
-    }[kind]
-    return [parts.weight(f"{layer}{n}.weight") for n in names]
+    return [parts.weight(f"{n}.weight") for n in _fused_names(name)]
+
+
+def _biases(parts: LlamaParts, name: str) -> list[torch.Tensor] | None:
+    """The fp32 biases of an int8 projection's parts (Qwen2's q/k/v), or None when unbiased."""
+    found = [parts.tensors.get(f"{n}.bias") for n in _fused_names(name)]
+    if all(b is None for b in found):
+        return None
+    if any(b is None for b in found):
+        raise ValueError(f"biases on some of {name}'s projections only")
+    return [b for b in found if b is not None]
 
 
 def quantize_parts(parts: LlamaParts) -> dict[str, Int8Rows]:
@@ -210,6 +247,10 @@ def quantize_parts(parts: LlamaParts) -> dict[str, Int8Rows]:
         sources = _fp32_sources(parts, name)
         rows[name] = Int8Rows.quantize(sources[0] if len(sources) == 1 else torch.cat(sources))
     return rows
+
+
+def _joined(biases: list[torch.Tensor] | None) -> torch.Tensor | None:
+    return None if biases is None else torch.cat(biases).float().contiguous()
 
 
 class FastLlama:
@@ -257,8 +298,11 @@ class FastLlama:
         name = f"layers.{index}."
         prefix = f"model.{name}"
         kinds = ("qkv", "o", "gate_up", "down")
-        qkv, o, gate_up, down = (SharedLinear(*_fp32_sources(parts, name + k)) for k in kinds)
-        qkv8, o8, gate_up8, down8 = (Int8Linear(rows[name + k]) for k in kinds)
+        biases = {k: _biases(parts, name + k) for k in kinds}
+        qkv, o, gate_up, down = (
+            SharedLinear(*_fp32_sources(parts, name + k), biases=biases[k]) for k in kinds
+        )
+        qkv8, o8, gate_up8, down8 = (Int8Linear(rows[name + k], _joined(biases[k])) for k in kinds)
         return _Layer(
             attn_norm=parts.weight(prefix + "input_layernorm.weight").float(),
             mlp_norm=parts.weight(prefix + "post_attention_layernorm.weight").float(),

@@ -77,3 +77,31 @@ def converted_gguf_dir(
             progress(Progress("conversion done", 1.0))
 
     return convert_once(name or f"gguf-{_key(path)}", build)
+
+
+def packaged_gguf_dir(location: str, progress: ProgressCallback | None = None) -> Path:
+    """The converted folder of a packaged GGUF ("packaged:NAME"); EngineError names the setup
+    command when it is not installed."""
+    from mmchat.engine.assets import SMOLLM2_GGUF, AssetMissing
+    from mmchat.engine.parted import PARTED_MODELS
+
+    name = location.removeprefix("packaged:")
+    try:
+        if name == "smollm2":
+            gguf, folder, sha256 = (
+                SMOLLM2_GGUF.locate(),
+                "smollm2-135m-instruct",
+                SMOLLM2_GGUF.sha256,
+            )
+        elif name in PARTED_MODELS:
+            model = PARTED_MODELS[name]
+            gguf, folder, sha256 = (
+                model.locate(),
+                model.filename.removesuffix(".gguf"),
+                model.sha256,
+            )
+        else:
+            raise EngineError(f"no packaged model named {name!r}")
+    except AssetMissing as exc:
+        raise EngineError(str(exc)) from None
+    return converted_gguf_dir(gguf, name=folder, expected_sha256=sha256, progress=progress)

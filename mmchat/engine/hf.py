@@ -138,22 +138,10 @@ class HFEngine:
         return device_of(self._model), weight_form(self._model)
 
     def _folder(self, progress: ProgressCallback | None) -> str:
-        from mmchat.engine.assets import SMOLLM2_GGUF, AssetMissing
-        from mmchat.engine.gguf import converted_gguf_dir
+        from mmchat.engine.gguf import converted_gguf_dir, packaged_gguf_dir
 
-        if self.spec.location == "packaged:smollm2":
-            try:
-                gguf = SMOLLM2_GGUF.locate()
-            except AssetMissing as exc:
-                raise EngineError(str(exc)) from None
-            return str(
-                converted_gguf_dir(
-                    gguf,
-                    name="smollm2-135m-instruct",
-                    expected_sha256=SMOLLM2_GGUF.sha256,
-                    progress=progress,
-                )
-            )
+        if self.spec.location.startswith("packaged:"):
+            return str(packaged_gguf_dir(self.spec.location, progress))
         if self.spec.kind == "gguf":
             return str(converted_gguf_dir(Path(self.spec.location), progress=progress))
         return self.spec.location  # a local folder or a hub id

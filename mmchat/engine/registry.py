@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from mmchat.engine.assets import SMOLLM2_GGUF, AssetMissing
+from mmchat.engine.parted import QWEN_CODER
 
 SpecKind = Literal["default", "fusion", "gguf", "folder", "hub", "plugin", "server"]
 
@@ -21,6 +22,13 @@ ALIASES = {
     "mmchat-default": "default",
     "smollm2": "smollm2",
     "smollm2-135m": "smollm2",
+    "qwen2.5-coder": "qwen2.5-coder",
+    "qwen2.5-coder-0.5b": "qwen2.5-coder",
+    "qwen2.5-coder-0.5b-instruct": "qwen2.5-coder",
+}
+PACKAGED_GGUF = {
+    "smollm2": "SmolLM2-135M-Instruct, text only",
+    "qwen2.5-coder": "Qwen2.5-Coder-0.5B-Instruct (Q4_K_M), text and code",
 }
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -67,10 +75,8 @@ def resolve(
             vision=True,
             description="SmolLM2-135M-Instruct + ViT-S/14 encoder, cross-attention fusion",
         )
-    if alias == "smollm2":
-        return ModelSpec(
-            "smollm2", "gguf", "packaged:smollm2", description="SmolLM2-135M-Instruct, text only"
-        )
+    if alias in PACKAGED_GGUF:
+        return ModelSpec(alias, "gguf", f"packaged:{alias}", description=PACKAGED_GGUF[alias])
     if name in servers:
         return _server_spec(name, servers[name])
     if plugin_model is not None and plugin_model.group(1) in servers:
@@ -134,3 +140,23 @@ def default_installed() -> tuple[bool, str]:
         return True, str(SMOLLM2_GGUF.locate())
     except AssetMissing as exc:
         return False, str(exc)
+
+
+def installed(spec: ModelSpec) -> tuple[bool, str]:
+    """Whether a packaged model's weights are here, and where, or the command installing them.
+    Anything else counts as installed: its own load says what is wrong."""
+    if spec.location == f"packaged:{QWEN_CODER.alias}":
+        try:
+            return True, str(QWEN_CODER.locate())
+        except AssetMissing as exc:
+            return False, str(exc)
+    if spec.kind == "default" or spec.location == "packaged:smollm2":
+        return default_installed()
+    return True, spec.location
+
+
+def setup_command(spec: ModelSpec) -> str:
+    """The command that installs a packaged model's weights."""
+    if spec.location == f"packaged:{QWEN_CODER.alias}":
+        return QWEN_CODER.setup_hint
+    return "mmchat setup"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from mmchat.config import ServerSettings
 from mmchat.engine.plugin import describe, plugin_engines
-from mmchat.engine.registry import ALIASES, UnknownModel, resolve
+from mmchat.engine.registry import ALIASES, UnknownModel, installed, resolve, setup_command
 from mmchat.plugin_manager import PluginManager
 from mmchat.tui.screens.picker import Choice
 
@@ -27,9 +27,14 @@ def model_choices(
         if not name:
             continue
         try:
-            choices.append(Choice(name, name, resolve(name, engines, defaults).description))
+            spec = resolve(name, engines, defaults)
         except UnknownModel:
             choices.append(Choice(name, name))
+            continue
+        here, _ = installed(spec)
+        missing = f" - not installed: run {setup_command(spec)}"
+        detail = spec.description + ("" if here else missing)
+        choices.append(Choice(name, name, detail))
     for name, server in servers.items():
         # NAME alone is the server's default model; NAME:OTHER can be typed in the picker.
         value = f"{name}:{server.model}" if server.model else name
