@@ -34,10 +34,10 @@ WORDS_NAME = "word_memory.safetensors"
 # The word layers run before these decoder blocks. Below the first, nothing depends on the
 # picture (training caches the hidden states there); the lower, the more blocks read what
 # the layers add, and the slower training runs on a CPU.
-WORD_BLOCKS = (22, 26)
+WORD_BLOCKS = (24, 27)
 WORD_HEADS = 9
-# The residual stream's RMS in blocks 22-29 is ~20-25 (as at 28, fusion.FusionConfig): a
-# fresh attention update of ~0.3 needs this scale to count once its gate opens.
+# The easy-vqa layers' scale (fusion.FusionConfig.residual_scale: the residual stream's RMS
+# at block 28 is ~25), so a small update counts once its gate opens.
 WORD_SCALE = 96.0
 WordKind = Literal["label", "colour", "text"]
 KINDS: tuple[WordKind, ...] = ("label", "colour", "text")

@@ -1,7 +1,7 @@
 """Train the word reader: visual words become tokens that new word layers attend to.
 
 What learns is `WordReader` (mmchat/engine/word_memory.py): the word projector and new gated
-cross-attention layers before blocks 22 and 26, their gates starting at zero. The decoder,
+cross-attention layers before blocks 24 and 27, their gates starting at zero. The decoder,
 the encoder, the easy-vqa cross layers and the readout stay frozen and are bypassed on turns
 with words, so easy-vqa's turns (patches only) and text turns run exactly as before and need
 no replay.
