@@ -8,12 +8,15 @@ import torch
 from test_fusion import IDS, open_gates, tiny_model
 from torch import nn
 
+from mmchat.engine.fusion import FusionModel
 from mmchat.engine.vision.words import ColorShare, Label, TextLine, VisualWords
 from mmchat.engine.word_memory import (
     MAX_COLOURS,
     MAX_LINES,
+    WORDS_NAME,
     WordEntry,
     WordProjector,
+    WordReader,
     entry_embeddings,
     word_entries,
     word_tensors,
@@ -65,27 +68,79 @@ def test_word_tensors_pad_each_row_and_mark_the_real_tokens(tokenizer) -> None: 
     assert torch.allclose(entry_embeddings(embed, tokenizer, ["golden retriever"])[0], expected)
 
 
-def test_word_tokens_reach_the_decoder_and_padding_changes_nothing(tokenizer) -> None:  # type: ignore[no-untyped-def]
+def open_word_gates(reader: WordReader, value: float = 0.7) -> None:
+    with torch.no_grad():
+        for cross in reader.cross.values():
+            cross.gate.fill_(value)
+
+
+def word_model(tokenizer) -> FusionModel:  # type: ignore[no-untyped-def]
     model = tiny_model()
     model.decoder.resize_token_embeddings(len(tokenizer))
     model.tokenizer = tokenizer
+    return model
+
+
+def run(model: FusionModel, memory: object, input_ids: torch.Tensor = IDS) -> torch.Tensor:
+    with torch.no_grad(), model.attend_to(memory):  # type: ignore[arg-type]
+        return model.decoder(input_ids=input_ids).logits
+
+
+def test_word_tokens_reach_the_decoder_and_padding_changes_nothing(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    model = word_model(tokenizer)
     open_gates(model)
-    projector = model.new_word_projector()
-    assert isinstance(projector, WordProjector)
+    reader = model.new_word_reader([1, 3])
+    assert isinstance(reader, WordReader)
+    open_word_gates(reader)
     torch.manual_seed(2)
     patches = model.project(torch.randn(1, 5, 32)).detach()
     long = word_entries(picture_words())
     short = [WordEntry("red", "colour", 0.8), WordEntry("STOP", "text", 0.9)]
-    ids = IDS.expand(2, -1)
 
-    def run(memory: object, input_ids: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad(), model.attend_to(memory):  # type: ignore[arg-type]
-            return model.decoder(input_ids=input_ids).logits
-
-    alone = run(model.word_memory(patches, [short]), IDS)
-    batched = run(model.word_memory(patches, [long, short]), ids)
+    alone = run(model, model.word_memory(patches, [short]))
+    batched = run(model, model.word_memory(patches, [long, short]), IDS.expand(2, -1))
     assert torch.allclose(batched[1], alone[0], atol=1e-5)  # the padded row is the lone one
-    assert not torch.allclose(run(patches, IDS), alone)  # the words changed the answer
+    assert not torch.allclose(run(model, patches), alone)  # the words changed the answer
     memory = model.word_memory(patches, [long])
     assert memory.words is not None
-    assert memory.words.shape == (1, len(long), len(model.config.cross_layers), 64)
+    assert memory.words.shape == (1, len(long), 2, 64)  # one token per word layer
+
+
+def test_fresh_word_layers_leave_the_decoder_exact_and_bypass_the_easy_vqa_layers(
+    tokenizer,
+) -> None:  # type: ignore[no-untyped-def]
+    model = word_model(tokenizer)
+    open_gates(model)  # the easy-vqa layers, open, would change every logit they saw
+    model.new_word_reader([1, 2])  # zero gates
+    torch.manual_seed(2)
+    patches = model.project(torch.randn(1, 5, 32)).detach()
+    plain = run(model, None)
+    assert not torch.allclose(run(model, patches), plain)  # patches alone: easy-vqa layers
+    words = model.word_memory(patches, [word_entries(picture_words())])
+    assert torch.equal(run(model, words), plain)  # words: the word layers only, still shut
+
+
+def test_a_saved_reader_loads_with_its_blocks_and_an_old_projector_file_does_not(  # type: ignore[no-untyped-def]
+    tokenizer, tmp_path
+) -> None:
+    model = word_model(tokenizer)
+    reader = model.new_word_reader([0, 2])
+    open_word_gates(reader, 0.3)
+    torch.manual_seed(2)
+    patches = model.project(torch.randn(1, 5, 32)).detach()
+    entries = [word_entries(picture_words())]
+    with torch.no_grad():  # saved in half precision: compare with the rounded weights
+        for param in reader.parameters():
+            param.copy_(param.half().float())
+    before = run(model, model.word_memory(patches, entries))
+    reader.save(tmp_path)
+    loaded = WordReader.load(tmp_path, 64)
+    assert loaded is not None and loaded.blocks == [0, 2] and loaded.heads == 4
+    model.words = loaded
+    assert torch.allclose(run(model, model.word_memory(patches, entries)), before, atol=1e-5)
+
+    from safetensors.torch import save_file
+
+    old = {k: v.contiguous() for k, v in WordProjector(64, 3).state_dict().items()}
+    save_file(old, str(tmp_path / WORDS_NAME), metadata={"format": "pt"})
+    assert WordReader.load(tmp_path, 64) is None  # fed the easy-vqa layers: never used

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmchat.engine.vision.relevance import RelevanceGate
-from mmchat.engine.word_memory import Memory, WordEntry, WordProjector, word_tensors
+from mmchat.engine.word_memory import WORD_BLOCKS, Memory, WordEntry, WordReader, word_tensors
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -278,7 +278,7 @@ class FusionModel(nn.Module):
         # Is a message about the picture? (vision/relevance.py); None: every message is.
         self.relevance: RelevanceGate | None = None
         # Visual words as memory tokens (word_memory.py); None: the folder has none trained.
-        self.words: WordProjector | None = None
+        self.words: WordReader | None = None
         _frozen(decoder)
         self._check_widths()
 
@@ -348,10 +348,10 @@ class FusionModel(nn.Module):
         with torch.no_grad():
             return self.project(self.pooled_features(images))
 
-    def new_word_projector(self) -> WordProjector:
-        """A fresh (untrained) projector for visual words, set on the model."""
-        width, layers = self.config.text_width, len(self.config.cross_layers)
-        self.words = WordProjector(width, layers).to(self.adapter.projector.fc1.weight.dtype)
+    def new_word_reader(self, blocks: Sequence[int] = WORD_BLOCKS) -> WordReader:
+        """A fresh (untrained, zero-gated) word projector and word layers, set on the model."""
+        reader = WordReader(self.config.text_width, blocks, self.config.num_heads)
+        self.words = reader.to(self.adapter.projector.fc1.weight.dtype)
         return self.words
 
     def word_memory(self, patches: torch.Tensor, entries: Sequence[Sequence[WordEntry]]) -> Memory:
@@ -374,9 +374,15 @@ class FusionModel(nn.Module):
             yield
             return
         memory = features if isinstance(features, Memory) else Memory(features)
+        # With visual words only the word layers read the memory: the easy-vqa layers turn
+        # whatever they read into easy-vqa's answers (word_memory.py's docstring).
+        layers: dict[str, nn.Module] = dict(self.adapter.cross.items())
+        if memory.words is not None:
+            assert self.words is not None
+            layers = dict(self.words.cross.items())
+        order = sorted(layers, key=int)  # the word projector's layer order
         handles = []
-        order = sorted(self.adapter.cross, key=int)  # the word projector's layer order
-        for index, cross in self.adapter.cross.items():
+        for index, cross in layers.items():
             layer_memory = memory.for_layer(order.index(index))
             handles.append(
                 self._block_at(int(index)).register_forward_pre_hook(
@@ -450,8 +456,7 @@ class FusionModel(nn.Module):
         model = cls.from_sources(FusionConfig.from_dict(raw))
         model.load_adapter(folder)
         model.relevance = RelevanceGate.load(folder)
-        width, layers = model.config.text_width, len(model.config.cross_layers)
-        model.words = WordProjector.load(folder, width, layers)
+        model.words = WordReader.load(folder, model.config.text_width)
         return model.eval()
 
 

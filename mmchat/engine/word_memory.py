@@ -2,15 +2,22 @@
 
     VisualWords -> entries [(text, kind, probability)]: labels, then colours, then text lines
         -> each entry's text: the mean of the decoder's own (frozen) input embeddings (W, 576)
-        -> WordProjector: + kind and probability -> one memory token per cross layer (W, L, 576)
-        -> each cross layer attends to [patch tokens; its word tokens]
+        -> WordProjector: + kind and probability -> one memory token per word layer (W, L, 576)
+        -> each WordCrossAttention (before its decoder block) attends to [patch tokens; its
+           word tokens], its tanh gate starting at zero
 
-The cross layers themselves stay as easy-vqa trained them; only the projector is trained
-(mmchat/training/word_memory.py), so a turn without words runs exactly as before.
+A turn with words runs these word layers only: the easy-vqa-trained cross layers and the
+readout after the last block are bypassed. Measured (mmchat/training/word_memory.py's
+--diagnose): with distractor patches and no words at all, those layers alone put the
+answers' loss at 25.9 nats a token (readout kept) and 13.2 (readout left out), against 4.3
+for the plain decoder: trained to turn anything into easy-vqa's words, they wreck every
+other answer, which no projector in front of them can undo. The word layers are new, so
+easy-vqa's turns (patches only) and text turns (no memory) run exactly as before.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +31,14 @@ if TYPE_CHECKING:
     from mmchat.engine.vision.words import VisualWords
 
 WORDS_NAME = "word_memory.safetensors"
+# The word layers run before these decoder blocks. Below the first, nothing depends on the
+# picture (training caches the hidden states there); the lower, the more blocks read what
+# the layers add, and the slower training runs on a CPU.
+WORD_BLOCKS = (24, 27)
+WORD_HEADS = 9
+# The easy-vqa layers' scale (fusion.FusionConfig.residual_scale: the residual stream's RMS
+# at block 28 is ~25), so a small update counts once its gate opens.
+WORD_SCALE = 96.0
 WordKind = Literal["label", "colour", "text"]
 KINDS: tuple[WordKind, ...] = ("label", "colour", "text")
 # How many of each kind reach the memory: the classifier's next guesses, a photo's few main
@@ -52,7 +67,7 @@ def word_entries(words: VisualWords) -> list[WordEntry]:
 
 class WordProjector(nn.Module):
     """(B, W, D) mean token embeddings + kinds + probabilities -> (B, W, L, D) memory tokens,
-    one for each of the L cross layers (each layer's frozen keys and values read its own)."""
+    one for each of the L word layers (each layer reads its own)."""
 
     def __init__(self, width: int, layers: int) -> None:
         super().__init__()
@@ -75,30 +90,113 @@ class WordProjector(nn.Module):
         result: torch.Tensor = out.view(*out.shape[:2], self.layers, -1)
         return result
 
+
+class WordCrossAttention(nn.Module):
+    """Text hidden states attend to the memory (patches, then words); a tanh gate, zero at
+    init, scales what is added, so a fresh layer changes nothing. No MLP: an MLP rewrites
+    every token whatever the memory holds, which is how the easy-vqa layers learned to answer
+    from the wording alone."""
+
+    def __init__(self, width: int, heads: int, scale: float) -> None:
+        super().__init__()
+        self.heads, self.scale = heads, scale
+        self.norm = nn.LayerNorm(width)
+        self.memory_norm = nn.LayerNorm(width)  # patches (RMS ~1.3) and words differ in scale
+        self.q_proj = nn.Linear(width, width, bias=False)
+        self.k_proj = nn.Linear(width, width, bias=False)
+        self.v_proj = nn.Linear(width, width, bias=False)
+        self.o_proj = nn.Linear(width, width, bias=False)
+        self.gate = nn.Parameter(torch.zeros(1))
+
+    def forward(
+        self, hidden: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        # hidden (B, S, D); memory (B or 1, T, D); mask (B, T) of the keys to read, or None
+        if memory.shape[0] != hidden.shape[0]:
+            memory = memory.expand(hidden.shape[0], -1, -1)
+        memory = self.memory_norm(memory)
+
+        def split(x: torch.Tensor) -> torch.Tensor:  # (B, L, D) -> (B, H, L, D/H)
+            return x.view(x.shape[0], x.shape[1], self.heads, -1).transpose(1, 2)
+
+        attn_mask = mask[:, None, None, :] if mask is not None else None
+        out = F.scaled_dot_product_attention(
+            split(self.q_proj(self.norm(hidden))),
+            split(self.k_proj(memory)),
+            split(self.v_proj(memory)),
+            attn_mask=attn_mask,
+        )
+        update = self.o_proj(out.transpose(1, 2).reshape(hidden.shape))
+        result: torch.Tensor = hidden + torch.tanh(self.gate) * self.scale * update
+        return result
+
+
+class WordReader(nn.Module):
+    """The word projector and the word layers it feeds: what a folder's word_memory file holds."""
+
+    def __init__(
+        self,
+        width: int,
+        blocks: Sequence[int] = WORD_BLOCKS,
+        heads: int = WORD_HEADS,
+        scale: float = WORD_SCALE,
+    ) -> None:
+        super().__init__()
+        self.blocks = sorted(blocks)
+        self.heads, self.scale = heads, scale
+        self.projector = WordProjector(width, len(self.blocks))
+        self.cross = nn.ModuleDict(
+            {str(b): WordCrossAttention(width, heads, scale) for b in self.blocks}
+        )
+
+    def forward(
+        self, embedded: torch.Tensor, kinds: torch.Tensor, probability: torch.Tensor
+    ) -> torch.Tensor:
+        result: torch.Tensor = self.projector(embedded, kinds, probability)
+        return result
+
     def save(self, folder: Path) -> None:
         from safetensors.torch import save_file
 
         state = {k: v.detach().half().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / WORDS_NAME), metadata={"format": "pt"})
+        metadata = {
+            "format": "pt",
+            "blocks": json.dumps(self.blocks),
+            "heads": str(self.heads),
+            "scale": str(self.scale),
+        }
+        save_file(state, str(folder / WORDS_NAME), metadata=metadata)
 
     @classmethod
-    def load(cls, folder: Path, width: int, layers: int) -> WordProjector | None:
-        """The trained projector from `folder`, or None where it has none."""
+    def load(cls, folder: Path, width: int) -> WordReader | None:
+        """The trained word reader from `folder`, or None where it has none (or only a
+        projector of the earlier layout, which fed the easy-vqa layers and never learned)."""
+        from safetensors import safe_open
         from safetensors.torch import load_file
 
         path = folder / WORDS_NAME
         if not path.is_file():
             return None
-        projector = cls(width, layers)
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        if "blocks" not in metadata:
+            return None
+        reader = cls(
+            width,
+            json.loads(metadata["blocks"]),
+            int(metadata["heads"]),
+            float(metadata["scale"]),
+        )
         state = load_file(str(path))
-        projector.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-        return projector.eval()
+        reader.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        return reader.eval()
 
 
 @dataclass
 class Memory:
     """What the cross layers attend to: patch tokens (B or 1, T, D), then word tokens
-    (B, W, L, D) with a (B, W) mask of the real ones (None: all are)."""
+    (B, W, L, D) with a (B, W) mask of the real ones (None: all are). With words, only the
+    word layers read it (layer l: the l-th of WordReader.blocks)."""
 
     patches: torch.Tensor
     words: torch.Tensor | None = None
