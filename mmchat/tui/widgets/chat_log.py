@@ -25,7 +25,7 @@ from mmchat.tui.widgets.message_box import MessageBox
 FOLLOW_MARGIN = 3  # lines from the bottom that still count as "at the bottom"
 PAGE = 20  # messages mounted at a time: a page mounts in well under a second
 AT_ONCE = 4  # a chat this short opens in one step; longer ones in batches of BATCH boxes
-BATCH = 2  # boxes mounted per step (a Markdown box with code mounts and lays out in ~10 ms)
+BATCH = 1  # boxes mounted per step: each step lays out the whole log once more
 BATCH_PAUSE = 0.02  # between steps: the screen lays out and keys are handled meanwhile
 
 
