@@ -219,8 +219,8 @@ class ChatScreen(Screen[None]):
     # -- conversations, persona and model ----------------------------------------------------
 
     @on(Sidebar.Selected)
-    async def _selected(self, event: Sidebar.Selected) -> None:
-        await self.chat.open(event.conversation_id)
+    def _selected(self, event: Sidebar.Selected) -> None:
+        self.chat.select(event.conversation_id)
 
     async def action_new_chat(self) -> None:
         await self.chat.new_chat()

@@ -1,12 +1,15 @@
 """The scrolling list of messages; follows a streaming answer only while it is at the bottom.
 
 Long conversations open with their newest messages only (each message is a Markdown widget,
-and mounting a hundred takes seconds); "Show earlier messages" mounts the rest in pages.
+and mounting a hundred takes seconds); "Show earlier messages" mounts the rest in pages. A
+long chat shows a placeholder while its messages are read, then its newest boxes first and the
+rest of the page a few at a time, so no single step holds the event loop for long.
 Keys scroll it from anywhere (the screen's bindings) and move the focus from message to message.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from textual import on
@@ -21,6 +24,9 @@ from mmchat.tui.widgets.message_box import MessageBox
 
 FOLLOW_MARGIN = 3  # lines from the bottom that still count as "at the bottom"
 PAGE = 20  # messages mounted at a time: a page mounts in well under a second
+AT_ONCE = 4  # a chat this short opens in one step; longer ones in batches of BATCH boxes
+BATCH = 1  # boxes mounted per step: each step lays out the whole log once more
+BATCH_PAUSE = 0.02  # between steps: the screen lays out and keys are handled meanwhile
 
 
 class ChatLog(VerticalScroll):
@@ -91,8 +97,9 @@ class ChatLog(VerticalScroll):
         greeting: str = "",
         greeter: str = "assistant",
         empty_hint: str = "",
+        current: Callable[[], bool] = lambda: True,
     ) -> None:
-        await self.remove_children()
+        old = list(self.children)
         self._blob, self._label = blob, label
         self._summary = active_summary(messages)
         messages = shown(messages)
@@ -109,10 +116,65 @@ class ChatLog(VerticalScroll):
             widgets.append(
                 Static(Content.styled(strip_control(empty_hint), "dim"), id="empty-hint")
             )
+        await self.remove_children(old)
+        if not current():
+            return  # another opening took over meanwhile: its boxes, not these
         await self.mount_all(widgets)
         # Anchored: the Markdown bodies lay out after mounting and grow the log; the view stays
         # at the newest message until the person scrolls away (Textual releases it then).
         self.anchor()
+
+    async def show_placeholder(self, count: int) -> Static:
+        """A light placeholder in place of what is shown while a long chat's messages are read;
+        `show_in_steps` fills it in. Mounted before the old boxes go (no await between), so of
+        two openings the later one always removes what the earlier one mounted."""
+        old = list(self.children)
+        self._earlier = []
+        note = Content.styled(f"Opening the chat ({count:,} messages)…", "dim")
+        placeholder = Static(note, classes="loading")
+        mounted = self.mount(placeholder)
+        await self.remove_children(old)
+        await mounted
+        return placeholder
+
+    async def show_in_steps(
+        self,
+        placeholder: Static,
+        messages: list[StoredMessage],
+        blob: Callable[[str], bytes],
+        *,
+        label: Callable[[StoredMessage], str],
+        current: Callable[[], bool],
+    ) -> bool:
+        """Replace the placeholder with the newest page: the newest boxes first, then the older
+        ones above them a few at a time. Stops (False) as soon as `current()` is False: another
+        chat was opened meanwhile. Boxes added meanwhile (a turn sent then) stay below."""
+        if not current():
+            return False
+        self._blob, self._label = blob, label
+        self._summary = active_summary(messages)
+        messages = shown(messages)
+        earlier, page = messages[:-PAGE], messages[-PAGE:]
+        above: MessageBox | Static = placeholder
+        while page:
+            # Checked right before mounting, with no await between: a stale load stops here.
+            if not current():
+                return False
+            batch, page = page[-BATCH:], page[:-BATCH]
+            boxes = [self._box(m) for m in batch]
+            await self.mount_all(boxes, before=above)
+            if above is placeholder:
+                self.anchor()  # the view stays at the newest as older boxes mount above
+            above = boxes[0]
+            await asyncio.sleep(BATCH_PAUSE)
+        if not current():
+            return False
+        self._earlier = earlier
+        if earlier:
+            await self.mount(self._more_button(), before=above)
+        await placeholder.remove()
+        self.anchor()
+        return True
 
     def _more_button(self) -> Button:
         return Button(

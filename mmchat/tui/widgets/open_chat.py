@@ -4,12 +4,17 @@ switching to another.
 It holds the chat's state and the turn flow (log and draft) that works on it, and posts
 `Switched` so the screen can mark the conversation in the list and refresh the status line.
 Opening a chat restores its persona, settings and model (loading it when another is loaded);
-a persona that names a model loads it too.
+a persona that names a model loads it too. A long chat's messages are read off the UI thread and
+shown in steps (ChatLog.show_in_steps); every opening has a number, and a load whose number is
+no longer the latest stops before it mounts anything, so switching chats quickly shows the last
+one picked only.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,6 +22,8 @@ from textual.containers import Vertical
 from textual.message import Message
 
 from mmchat.personas import Persona
+from mmchat.store import Message as StoredMessage
+from mmchat.store import Store
 from mmchat.text import one_line
 from mmchat.tui.app_services import AppServices, services
 from mmchat.tui.chat_settings import ChatSettings, defaults_for
@@ -24,7 +31,7 @@ from mmchat.tui.chat_state import ChatState
 from mmchat.tui.notify import fail, warn
 from mmchat.tui.persona_choice import model_picker, persona_picker, switched_note
 from mmchat.tui.screens.chat_settings import ChatSettingsScreen
-from mmchat.tui.widgets.chat_log import ChatLog
+from mmchat.tui.widgets.chat_log import AT_ONCE, ChatLog
 from mmchat.tui.widgets.turn_flow import TurnFlow
 
 BUSY = "An answer is streaming: press Esc to stop it first"
@@ -38,6 +45,7 @@ class OpenChat(Vertical):
         super().__init__(id="chat")
         self.state = ChatState(persona, persona)
         self.turns = TurnFlow(self.state, reopen=self.open)
+        self._opening = 0  # bumped by every opening: an older one still loading stops
 
     def compose(self) -> ComposeResult:
         yield self.turns
@@ -55,6 +63,8 @@ class OpenChat(Vertical):
     async def show_new(self, *, keep_settings: bool = False) -> None:
         if not keep_settings:  # as `mmchat ask` starts a chat: with the configured system prompt
             self.state.chat = ChatSettings(system=self.mm.settings.system or None)
+        self._opening += 1
+        opening = self._opening
         self.state.conversation_id = None
         self.turns.prompt_tokens, self.turns.summed_up = None, False
         persona = self.state.persona
@@ -66,6 +76,7 @@ class OpenChat(Vertical):
             greeting=greeting,
             greeter=persona.name,
             empty_hint="" if greeting else "New chat. Type a message below and press Enter.",
+            current=lambda: opening == self._opening,
         )
         self.post_message(self.Switched())
 
@@ -78,26 +89,65 @@ class OpenChat(Vertical):
         await self.show_new()
         self.use_model(self.state.persona.model, f"persona {self.state.persona.name}'s model")
 
+    def select(self, conv_id: int) -> None:
+        """Open the chat picked in the list, in a worker: the list is free at once, and picking
+        another one meanwhile stops this one (by its number: never cancelled halfway through
+        changing the log)."""
+        self.run_worker(self.open(conv_id), group="open-chat")
+
     async def open(self, conv_id: int) -> None:
+        """Show the conversation (done when its newest page is shown, or when another opening
+        took over). Its persona, settings and model are the open chat's at once, so a message
+        typed while a long one loads goes to it."""
         if self.busy():
             return
+        self._opening += 1
+        opening = self._opening
         store = self.mm.store
         try:
             conv = store.conversation(conv_id)
-            messages = store.messages(conv_id)
+            # A short chat is a few rows: read and shown in one step, as it always was.
+            messages = store.messages(conv_id) if conv.message_count <= AT_ONCE else None
         except Exception as exc:
             fail(self, exc)
             return
         self.state.conversation_id = conv_id
         self.state.persona = self._persona_named(conv.persona)
         self.state.chat = ChatSettings.of(conv)
-        self.turns.prompt_tokens = next(
-            (m.prompt_tokens for m in reversed(messages) if m.prompt_tokens), None
-        )
-        self.turns.summed_up = False
-        await self.query_one(ChatLog).show(messages, store.blob, label=self.state.label)
+        self.turns.prompt_tokens, self.turns.summed_up = None, False
+        log = self.query_one(ChatLog)
+        if messages is not None:
+            self.turns.prompt_tokens = _last_prompt(messages)
+            await log.show(
+                messages,
+                store.blob,
+                label=self.state.label,
+                current=lambda: opening == self._opening,
+            )
+            self.post_message(self.Switched())
+            self.use_model(conv.model, "this chat's model")
+            return
+        placeholder = await log.show_placeholder(conv.message_count)
         self.post_message(self.Switched())
         self.use_model(conv.model, "this chat's model")
+        try:
+            messages = await asyncio.to_thread(_read_messages, store.path, conv_id)
+        except Exception as exc:
+            if opening == self._opening:
+                fail(self, exc)
+                await log.show([], store.blob, label=self.state.label)  # not the placeholder
+            return
+        if opening != self._opening:
+            return
+        self.turns.prompt_tokens = _last_prompt(messages)
+        self.post_message(self.Switched())  # the status line's context fill
+        await log.show_in_steps(
+            placeholder,
+            messages,
+            store.blob,
+            label=self.state.label,
+            current=lambda: opening == self._opening,
+        )
 
     def use_model(self, name: str | None, why: str) -> None:
         """Load `name` unless it is the model loaded (or loading) already."""
@@ -185,3 +235,15 @@ class OpenChat(Vertical):
             self.set_model(name, "chosen")
             if name == self.mm.host.name and self.mm.host.state != "ready":
                 self.mm.load_model(name)  # picking the same one again retries a failed load
+
+
+def _read_messages(path: Path, conv_id: int) -> list[StoredMessage]:
+    """Run in a thread: the store's connection belongs to the UI thread, so this reads through
+    one of its own, read-only."""
+    with Store(path, readonly=True) as store:
+        return store.messages(conv_id)
+
+
+def _last_prompt(messages: list[StoredMessage]) -> int | None:
+    """The last answer's prompt size: the context fill the status line shows."""
+    return next((m.prompt_tokens for m in reversed(messages) if m.prompt_tokens), None)
