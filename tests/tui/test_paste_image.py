@@ -166,7 +166,8 @@ async def test_delete_and_backspace_on_a_focused_chip_remove_attachments(
         composer.focus()
         await pilot.press("enter")
         chips = app.screen.query_one(ChipRow)
-        await wait_for(pilot, lambda: len(chips.images) == 2)
+        # Both files read and their chips mounted: the row remounts as each file arrives.
+        await wait_for(pilot, lambda: len(chips.images) == len(chips.query(Chip)) == 2)
         composer.text = "my question"
         await pilot.press("shift+tab")  # from the composer to the last chip
         assert isinstance(app.focused, Chip) and app.focused.index == 1

@@ -59,6 +59,9 @@ class Draft(Vertical):
     def __init__(self) -> None:
         super().__init__(id="draft")
         self._tickets = count()
+        # Each attachment's ticket (by id of the image): files are read in parallel workers,
+        # and the chips keep the order they were asked for, not the order the reads finish.
+        self._placed: dict[int, int] = {}
 
     def compose(self) -> ComposeResult:
         yield ChipRow()
@@ -110,7 +113,15 @@ class Draft(Vertical):
             self.notify(event.problem, severity="error", markup=False, timeout=8)
             await chips.set_images(chips.images)
         else:
-            await chips.set_images([*chips.images, event.image], {id(event.image): event.thumb})
+            images = self._placed_in_order(chips.images, event.image, event.ticket)
+            await chips.set_images(images, {id(event.image): event.thumb})
+
+    def _placed_in_order(
+        self, images: list[CheckedImage], image: CheckedImage, ticket: int
+    ) -> list[CheckedImage]:
+        self._placed = {id(i): self._placed.get(id(i), -1) for i in images}
+        self._placed[id(image)] = ticket
+        return sorted([*images, image], key=lambda i: self._placed[id(i)])
 
     def action_paste_image(self) -> None:
         self._read_clipboard()
@@ -145,7 +156,8 @@ class Draft(Vertical):
             self.notify(event.problem, severity="warning", markup=False, timeout=8)
             return
         chips = self.query_one(ChipRow)
-        await chips.set_images([*chips.images, event.image], {id(event.image): event.thumb})
+        images = self._placed_in_order(chips.images, event.image, next(self._tickets))
+        await chips.set_images(images, {id(event.image): event.thumb})
         size = f"{event.image.width}×{event.image.height}"
         self.notify(f"Pasted the clipboard's image ({size}, via {event.tool})", markup=False)
 
