@@ -39,6 +39,7 @@ def test_ask_json_stdin_and_continue(isolated_home: Path) -> None:
     data = json.loads(first.stdout)
     assert data["status"] == "complete" and "Paris" in data["content"]
     assert data["completion_tokens"] > 0 and data["finish_reason"] == "stop"
+    assert (data["device"], data["weights"]) == ("cpu", "int8")  # the CPU's int8 path ran
     second = run(
         "ask",
         "--json",

@@ -13,6 +13,7 @@ from PIL import Image
 from transformers import Dinov2Config, Dinov2Model, LlamaConfig, LlamaForCausalLM
 
 from mmchat.engine.fusion import DEFAULT_DIR, WEIGHTS_NAME, FusionConfig, FusionModel, load_default
+from mmchat.engine.placement import Target, weight_form
 from mmchat.training.easy_vqa import image_path, prompt_ids, read_split
 
 TINY = FusionConfig(
@@ -247,3 +248,25 @@ def test_default_answers_yes_no_from_the_picture_where_the_wording_says_otherwis
         image = Image.open(image_path("test", image_id)).convert("RGB")
         right += answer(default, image, question) == expected
     assert len(pairs) >= 12 and right >= 0.6 * len(pairs), f"{right}/{len(pairs)}"
+
+
+def test_the_default_in_bf16_reads_the_picture_as_in_fp32(default: FusionModel) -> None:
+    """A GPU's form (tests/test_placement.py runs it on CUDA where there is one), here on the
+    CPU: the new layers and the encoder follow the decoder's dtype, the relevance gate reads
+    bf16 states, and the answer is fp32's."""
+    half = load_default(Target("cpu", torch.bfloat16))
+    assert {p.dtype for p in half.adapter.parameters()} == {torch.bfloat16}
+    assert weight_form(half.decoder) == "bf16"
+    question = "what color is the shape?"
+    image_id, asked = first_test_image_with(question)
+    image = Image.open(image_path("test", image_id)).convert("RGB")
+    assert half.encode_images([image]).dtype == torch.bfloat16
+    assert half.encoder.dtype == torch.bfloat16
+    assert answer(half, image, question) == answer(default, image, question) == asked[question]
+    gate = half.relevance
+    assert gate is not None and default.relevance is not None
+    for text in ("What is the capital of France?", question):
+        in_half = gate.probability(half.decoder, half.tokenizer, text)
+        in_full = default.relevance.probability(default.decoder, default.tokenizer, text)
+        assert abs(in_half - in_full) < 0.1, text
+        assert (in_half >= gate.threshold) == (in_full >= gate.threshold), text

@@ -7,8 +7,11 @@ weights sat in fp32).
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
+from PIL import Image, ImageDraw
 
 from mmchat.engine.base import ChatMessage, Delta, GenerationRequest
 from mmchat.engine.hf import HFEngine
@@ -79,10 +82,60 @@ def test_on_cuda_auto_runs_a_hub_model_in_4bit_on_the_gpu() -> None:
         engine.close()
 
 
+def red_circle() -> bytes:
+    picture = Image.new("RGB", (224, 224), "white")
+    ImageDraw.Draw(picture).ellipse((50, 50, 170, 170), fill=(220, 30, 30))
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def reply(engine: HFEngine, messages: list[ChatMessage]) -> str:
+    request = GenerationRequest(messages, max_new_tokens=24, temperature=0)
+    return "".join(e.text for e in engine.stream(request) if isinstance(e, Delta))
+
+
 @pytest.mark.cuda
 @CUDA
-def test_on_cuda_the_default_stays_on_its_cpu_paths_and_says_so() -> None:
+def test_on_cuda_the_default_runs_on_the_gpu_in_half_precision() -> None:
     engine = HFEngine(resolve("default"), quant="auto", threads=2)
+    info = engine.load()
+    try:
+        assert info.device.startswith("cuda") and info.quant in ("bf16", "fp16")
+        assert engine.fast is None  # the CPU's int8 path is not used there
+        assert {p.device.type for p in engine.fusion.parameters()} == {"cuda"}
+        assert "Paris" in first_words(engine)
+        asked = [ChatMessage("user", "What color is the shape?", [red_circle()])]
+        assert "red" in reply(engine, asked).lower()
+        assert engine.last_plan is not None and engine.last_plan.way == "fusion"
+        assert engine.fusion.encoder.device.type == "cuda"  # it loads where the decoder is
+        follow_up = [
+            *asked,
+            ChatMessage("assistant", "red"),
+            ChatMessage("user", "What is the capital of France?"),
+        ]
+        assert "Paris" in reply(engine, follow_up)  # the relevance gate ran on the GPU
+    finally:
+        engine.close()
+
+
+@pytest.mark.cuda
+@CUDA
+def test_on_cuda_the_default_in_4bit_is_reported_as_such() -> None:
+    pytest.importorskip("bitsandbytes", reason="the cuda extra installs bitsandbytes")
+    engine = HFEngine(resolve("default"), quant="4bit", threads=2)
+    info = engine.load()
+    try:
+        assert info.device.startswith("cuda") and info.quant == "4bit"
+        assert "Paris" in first_words(engine)
+    finally:
+        engine.close()
+
+
+@pytest.mark.cuda
+@CUDA
+def test_on_cuda_int8_keeps_the_default_on_its_cpu_path_and_says_so() -> None:
+    engine = HFEngine(resolve("default"), quant="int8", threads=2)
     info = engine.load()
     try:
         assert (info.device, info.quant) == ("cpu", "int8") and engine.fast is not None

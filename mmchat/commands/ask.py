@@ -200,6 +200,9 @@ def ask(
                 result["tokens_per_second"] = round(event.tokens_per_second, 2)
             elif isinstance(event, TurnDone):
                 _describe(result, event.message)
+        info = getattr(engine, "info", None)
+        if info is not None:  # where the model really ran: read from its weights
+            result.update(device=info.device, weights=info.quant)
     except KeyboardInterrupt:
         if stream is not None:
             stream.close()  # saves the partial answer as stopped

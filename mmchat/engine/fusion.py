@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmchat.engine.placement import Target
 from mmchat.engine.vision.relevance import RelevanceGate
 from mmchat.engine.word_memory import WORD_BLOCKS, Memory, WordEntry, WordReader, word_tensors
 
@@ -289,10 +290,25 @@ class FusionModel(nn.Module):
             assert self._load_encoder is not None
             # On the decoder's device: the model may have been moved since it was built.
             encoder = _frozen(self._load_encoder())
-            nn.Module.to(encoder, self.decoder.device)  # transformers types its own .to oddly
+            # transformers types its own .to oddly
+            nn.Module.to(encoder, self.decoder.device, self.float_dtype)
             self._encoder = encoder
             self._load_encoder = None
         return self._encoder
+
+    @property
+    def float_dtype(self) -> torch.dtype:
+        """The dtype the new layers and the encoder compute in: the decoder's float weights'
+        (fp32 on the CPU; bf16 or fp16 on a GPU, also under bitsandbytes)."""
+        return self.decoder.dtype
+
+    def place_new_layers(self) -> FusionModel:
+        """Put the adapter and word reader where the decoder is, in its float dtype (they are
+        built and loaded on the CPU in fp32)."""
+        self.adapter.to(self.decoder.device, self.float_dtype)
+        if self.words is not None:
+            self.words.to(self.decoder.device, self.float_dtype)
+        return self
 
     @property
     def encoder_loaded(self) -> bool:
@@ -429,8 +445,10 @@ class FusionModel(nn.Module):
         return str(top)
 
     @classmethod
-    def from_sources(cls, config: FusionConfig) -> FusionModel:
-        """Decoder, tokenizer and encoder from their sources; fresh (zero-gated) new layers."""
+    def from_sources(cls, config: FusionConfig, target: Target | None = None) -> FusionModel:
+        """Decoder, tokenizer and encoder from their sources; fresh (zero-gated) new layers.
+        `target`: where the decoder loads (default: the CPU in fp32); the encoder follows it
+        when first used."""
         from transformers import AutoModelForCausalLM, AutoTokenizer, Dinov2Config, Dinov2Model
 
         # The same policy as --model folders: safetensors only (a pickle can run code when
@@ -438,7 +456,10 @@ class FusionModel(nn.Module):
         # folders, so a downloaded fusion folder can point anywhere.
         safe: dict[str, Any] = {"trust_remote_code": False, "use_safetensors": True}
         decoder_dir = _decoder_dir(config.decoder)
-        decoder = AutoModelForCausalLM.from_pretrained(decoder_dir, dtype=torch.float32, **safe)
+        target = target or Target()
+        decoder = AutoModelForCausalLM.from_pretrained(decoder_dir, **target.load_kwargs(), **safe)
+        if target.quantization is None and target.device != "cpu":
+            nn.Module.to(decoder, target.device)  # transformers types its own .to oddly
         tokenizer = None  # a bare decoder folder (tests' tiny models) has no tokenizer
         if (decoder_dir / "tokenizer_config.json").is_file():
             tokenizer = AutoTokenizer.from_pretrained(decoder_dir, trust_remote_code=False)
@@ -446,18 +467,19 @@ class FusionModel(nn.Module):
         width = Dinov2Config.from_pretrained(encoder_dir, trust_remote_code=False).hidden_size
 
         def load_encoder() -> Dinov2Model:
-            return Dinov2Model.from_pretrained(encoder_dir, dtype=torch.float32, **safe)
+            return Dinov2Model.from_pretrained(encoder_dir, dtype=target.float_dtype, **safe)
 
-        return cls(config, decoder, load_encoder, tokenizer, encoder_width=width).eval()
+        model = cls(config, decoder, load_encoder, tokenizer, encoder_width=width)
+        return model.place_new_layers().eval()
 
     @classmethod
-    def from_pretrained(cls, folder: Path) -> FusionModel:
+    def from_pretrained(cls, folder: Path, target: Target | None = None) -> FusionModel:
         raw = json.loads((folder / "config.json").read_text())
-        model = cls.from_sources(FusionConfig.from_dict(raw))
+        model = cls.from_sources(FusionConfig.from_dict(raw), target)
         model.load_adapter(folder)
         model.relevance = RelevanceGate.load(folder)
         model.words = WordReader.load(folder, model.config.text_width)
-        return model.eval()
+        return model.place_new_layers().eval()
 
 
 def _hook(cross: nn.Module, features: torch.Tensor, mask: torch.Tensor | None = None) -> Any:
@@ -500,6 +522,6 @@ def _encoder_dir(source: str) -> Path:
     return Path(source)
 
 
-def load_default() -> FusionModel:
+def load_default(target: Target | None = None) -> FusionModel:
     """The shipped default: packaged SmolLM2 + ViT-S, fusion layers trained on easy-vqa."""
-    return FusionModel.from_pretrained(DEFAULT_DIR)
+    return FusionModel.from_pretrained(DEFAULT_DIR, target)

@@ -31,6 +31,7 @@ from mmchat.engine.base import (
 from mmchat.engine.context import fit_messages
 from mmchat.engine.generate import CausalLMStep, FastStep, Step, generate
 from mmchat.engine.markers import defuse_messages, marker_strings
+from mmchat.engine.placement import Target, gpu_target
 from mmchat.engine.quant import bnb_config, quantize_int8_dynamic, resolve_quant
 from mmchat.engine.registry import ModelSpec
 from mmchat.engine.sampling import model_sampling
@@ -101,15 +102,23 @@ class HFEngine:
     def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
         if self.threads:
             torch.set_num_threads(self.threads)
-        # The fusion model (the default) runs on the CPU: its image path and the int8 fast path
-        # are CPU code. A GPU serves hub and folder models (bitsandbytes, device_map="auto").
-        gpu = torch.cuda.is_available() and self.spec.kind not in ("default", "fusion")
+        fusion_kind = self.spec.kind in ("default", "fusion")
+        # `--quant int8` is the CPU's path: for the fusion model (the default) it keeps the
+        # model on the CPU where a GPU is present; other models refuse it there (quant.py).
+        gpu = torch.cuda.is_available() and not (fusion_kind and self.requested_quant == "int8")
         device = "cuda" if gpu else "cpu"
-        quant = resolve_quant(self.requested_quant, device)
+        if fusion_kind and gpu and self.requested_quant == "auto":
+            # The default is 135M parameters: bf16 fits any GPU, and bitsandbytes' 4-bit
+            # kernels would only slow it (bench/gpu.py). `--quant 4bit` still asks for them.
+            quant = "none"
+        else:
+            quant = resolve_quant(self.requested_quant, device)
         if progress:
             progress(Progress(f"loading {self.spec.name}", 0.0))
-        if self.spec.kind in ("default", "fusion"):
-            if not (quant == "int8" and self._load_text_first()):
+        if fusion_kind:
+            if device == "cuda":
+                self._load_fusion(gpu_target(bnb_config(quant)))
+            elif not (quant == "int8" and self._load_text_first()):
                 self._load_fusion()
         else:
             folder = self._folder(progress)
@@ -234,14 +243,15 @@ class HFEngine:
         decoder.load_state_dict(state, assign=True)
         decoder.eval()
 
-    def _load_fusion(self) -> None:
+    def _load_fusion(self, target: Target | None = None) -> None:
+        """The fusion model, on the CPU in fp32 unless `target` says otherwise (a GPU)."""
         from mmchat.engine import fusion
 
         try:
             if self.spec.kind == "default":
-                self.fusion = fusion.load_default()
+                self.fusion = fusion.load_default(target)
             else:
-                self.fusion = fusion.FusionModel.from_pretrained(Path(self.spec.location))
+                self.fusion = fusion.FusionModel.from_pretrained(Path(self.spec.location), target)
         except OSError as exc:
             raise EngineError(_explain_load_error(self.spec.location, exc, "fusion")) from None
         self.model = self.fusion.decoder

@@ -1,4 +1,4 @@
-"""Where a loaded model's weights really are, and in what form.
+"""Where a loaded model's weights really are, and in what form; and where one is to go.
 
 The status line and `ModelInfo` report this, read from the parameters and modules themselves,
 rather than what was asked for: a request for 4-bit on a GPU that a model path cannot honour
@@ -7,7 +7,8 @@ must not show as "cuda 4bit" while the weights sit in fp32 on the CPU.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -49,3 +50,35 @@ def weight_form(model: torch.nn.Module) -> str:
         return "fp32"
     dtype = max(counts, key=lambda name: counts[name])
     return _DTYPE_NAMES.get(dtype, dtype)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a model is to be loaded: a device, the float dtype its weights take there, and an
+    optional bitsandbytes config (transformers' BitsAndBytesConfig) for its decoder's linears."""
+
+    device: str = "cpu"
+    dtype: torch.dtype | None = None  # None: fp32
+    quantization: Any = None
+
+    @property
+    def float_dtype(self) -> torch.dtype:
+        import torch
+
+        return self.dtype or torch.float32
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """`from_pretrained` arguments that load straight into this form."""
+        kwargs: dict[str, Any] = {"dtype": self.float_dtype}
+        if self.quantization is not None:
+            kwargs["quantization_config"] = self.quantization
+            kwargs["device_map"] = {"": self.device}
+        return kwargs
+
+
+def gpu_target(quantization: Any = None) -> Target:
+    """The first CUDA device, in bf16 where it runs bf16 (Ampere and later), else fp16."""
+    import torch
+
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return Target("cuda:0", dtype, quantization)

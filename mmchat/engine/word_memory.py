@@ -219,7 +219,7 @@ def entry_embeddings(embed: nn.Embedding, tokenizer: Any, texts: Sequence[str]) 
     rows = []
     for text in texts:
         ids = tokenizer.encode(" " + text.strip()[:200], add_special_tokens=False) or [0]
-        rows.append(embed.weight[torch.tensor(ids)].mean(0))
+        rows.append(embed.weight[torch.tensor(ids, device=embed.weight.device)].mean(0))
     return torch.stack(rows)
 
 
@@ -229,16 +229,18 @@ def word_tensors(
     """Right-padded (B, W, D) embeddings, (B, W) kinds, (B, W) probabilities, (B, W) mask."""
     width = max(1, max(len(entries) for entries in batch))
     dim = embed.weight.shape[1]
-    embedded = torch.zeros(len(batch), width, dim, dtype=embed.weight.dtype)
-    kinds = torch.zeros(len(batch), width, dtype=torch.long)
-    probability = torch.zeros(len(batch), width)
-    mask = torch.zeros(len(batch), width, dtype=torch.bool)
+    # Where the decoder is, in its float dtype: on a GPU in bf16 too.
+    device, dtype = embed.weight.device, embed.weight.dtype
+    embedded = torch.zeros(len(batch), width, dim, dtype=dtype, device=device)
+    kinds = torch.zeros(len(batch), width, dtype=torch.long, device=device)
+    probability = torch.zeros(len(batch), width, dtype=dtype, device=device)
+    mask = torch.zeros(len(batch), width, dtype=torch.bool, device=device)
     for b, entries in enumerate(batch):
         if not entries:
             continue
         n = len(entries)
         embedded[b, :n] = entry_embeddings(embed, tokenizer, [e.text for e in entries])
-        kinds[b, :n] = torch.tensor([KINDS.index(e.kind) for e in entries])
-        probability[b, :n] = torch.tensor([e.probability for e in entries])
+        kinds[b, :n] = torch.tensor([KINDS.index(e.kind) for e in entries], device=device)
+        probability[b, :n] = torch.tensor([e.probability for e in entries], device=device)
         mask[b, :n] = True
     return embedded, kinds, probability, mask

@@ -149,7 +149,7 @@ def image_features(encoder: Dinov2Model, images: list[Image]) -> torch.Tensor:
     """(B, 257, 384) final-layernormed tokens: CLS then the 16x16 patch grid, row-major."""
     import torch
 
-    pixels = preprocess(images).to(encoder.dtype)
+    pixels = preprocess(images).to(encoder.device, encoder.dtype)
     with torch.inference_mode():
         result: torch.Tensor = encoder(pixel_values=pixels).last_hidden_state
         return result

@@ -34,7 +34,7 @@ class RelevanceGate:
 
     def probabilities(self, states: torch.Tensor) -> torch.Tensor:
         """(N, width) mean hidden states -> (N,) probabilities."""
-        z = (states.float() - self.mean) / self.std
+        z = (states.float().to(self.mean.device) - self.mean) / self.std
         return torch.sigmoid(z @ self.weight + self.bias)
 
     def about_image(self, decoder: Any, tokenizer: Any, text: str) -> bool:
@@ -100,7 +100,7 @@ def message_states(decoder: Any, tokenizer: Any, texts: list[str], layer: int) -
             captured.clear()
             with torch.inference_mode():
                 try:
-                    decoder.model(input_ids=_ids(tokenizer, text))
+                    decoder.model(input_ids=_ids(tokenizer, text).to(decoder.device))
                 except _Enough:
                     pass
             rows.append(captured[0][0].float().mean(dim=0))
@@ -118,6 +118,8 @@ def _ids(tokenizer: Any, text: str) -> torch.Tensor:
 def _embeddings(decoder: Any, tokenizer: Any, text: str) -> torch.Tensor:
     with torch.inference_mode():
         result: torch.Tensor = (
-            decoder.model.embed_tokens(_ids(tokenizer, text))[0].float().mean(dim=0)
+            decoder.model.embed_tokens(_ids(tokenizer, text).to(decoder.device))[0]
+            .float()
+            .mean(dim=0)
         )
         return result
