@@ -36,6 +36,12 @@ def test_the_weight_form_is_read_from_the_modules() -> None:
     assert weight_form(quantize_int8_dynamic(small_net())) == "int8"
 
 
+# Where CUDA is present models go to the GPU, so the CPU's forms are checked where it is not.
+CPU_ONLY = pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the CPU's forms; CUDA is present here"
+)
+
+
 def first_words(engine: HFEngine) -> str:
     request = GenerationRequest(
         [ChatMessage("user", "What is the capital of France?")], max_new_tokens=12, temperature=0
@@ -43,6 +49,7 @@ def first_words(engine: HFEngine) -> str:
     return "".join(e.text for e in engine.stream(request) if isinstance(e, Delta))
 
 
+@CPU_ONLY
 def test_bitsandbytes_4bit_on_the_cpu_is_reported_as_such() -> None:
     pytest.importorskip("bitsandbytes", reason="the test extra installs bitsandbytes")
     engine = HFEngine(resolve("smollm2"), quant="4bit", threads=2)
@@ -56,6 +63,7 @@ def test_bitsandbytes_4bit_on_the_cpu_is_reported_as_such() -> None:
         engine.close()
 
 
+@CPU_ONLY
 def test_a_request_the_default_cannot_honour_is_not_reported() -> None:
     """The default model's fusion path has no 4-bit form: it loads fp32 and says so."""
     engine = HFEngine(resolve("default"), quant="4bit", threads=2)
