@@ -31,12 +31,12 @@ class Branches:
         children: dict[int | None, list[Message]] = {}
         for message in every:
             children.setdefault(message.parent_id, []).append(message)
-            parent = tree._position.get(message.parent_id or 0, 0)
-            tree._position[message.id] = parent + 1
+            above = tree._position.get(message.parent_id or 0, 0)
+            tree._position[message.id] = above + 1
         tree._siblings = children
         listed = {m.id for m in shown}
         by_id = {m.id: m for m in every}
-        threads = []
+        threads: list[list[Message]] = []
         for leaf in every:
             if leaf.id in listed or children.get(leaf.id):
                 continue
