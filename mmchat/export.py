@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
+from mmchat.branch_tree import Branches, other_versions
 from mmchat.safe_write import WriteRefused, write_private
 from mmchat.store import Attachment, Message, Store
 from mmchat.text import json_for_terminal, one_line, strip_control
@@ -116,29 +117,53 @@ def to_markdown(store: Store, conversation: int, assets: str | None = None) -> E
     lines.append(
         f"*model: {one_line(conv.model or '?')} · persona: {one_line(conv.persona or '?')}*"
     )
-    for message in store.messages(conversation):
-        status = "" if message.status == "complete" else f" ({message.status})"
-        lines += ["", f"## {message.role}{status}", ""]
-        for attachment in message.attachments:
-            lines.append(_md_image(store, attachment, assets, out.files))
-        if message.attachments:
-            lines.append("")  # the text is a paragraph of its own, not the images' caption
-        if tools := transcript_lines(message.meta):
-            # The answer's tool calls and results, before the answer made from them, in a
-            # fence longer than any backtick run in them (CommonMark), so none closes it early.
-            fence = "`" * max(3, 1 + max(len(r) for r in re.findall("`+", "\n".join(tools) + "`")))
-            lines += [f"{fence}text", *tools, fence, ""]
-        cites = citations(message.meta)
-        label = f"m{message.id}-"
-        lines.append(_with_markers(strip_control(message.content), cites, _footnote(label)))
-        if message.error:
-            lines.append(f"\n> error: {one_line(message.error)}")
-        if cites:
-            lines.append("")
-        for cite in cites:
-            lines.append(f"[^{label}{cite['n']}]: {_cite_text(cite)}")
+    tree = Branches.of(store, conversation)
+    for position, message in enumerate(tree.shown, 1):
+        note = ""
+        if others := tree.others_of(message):
+            note = f"Message {position}: {other_versions(message, others)}, under Other versions"
+        lines += _md_message(store, message, assets, out.files, "##", note)
+    if tree.threads:
+        lines += ["", "## Other versions"]
+    for thread in tree.threads:
+        lines += ["", f"### {tree.heading(thread)}"]
+        for message in thread:
+            lines += _md_message(store, message, assets, out.files, "####")
     out.text = "\n".join(lines) + "\n"
     return out
+
+
+def _md_message(
+    store: Store,
+    message: Message,
+    assets: str | None,
+    files: dict[str, bytes],
+    level: str,
+    note: str = "",
+) -> list[str]:
+    status = "" if message.status == "complete" else f" ({message.status})"
+    lines = ["", f"{level} {message.role}{status}", ""]
+    if note:
+        lines += [f"*{note}*", ""]
+    for attachment in message.attachments:
+        lines.append(_md_image(store, attachment, assets, files))
+    if message.attachments:
+        lines.append("")  # the text is a paragraph of its own, not the images' caption
+    if tools := transcript_lines(message.meta):
+        # The answer's tool calls and results, before the answer made from them, in a
+        # fence longer than any backtick run in them (CommonMark), so none closes it early.
+        fence = "`" * max(3, 1 + max(len(r) for r in re.findall("`+", "\n".join(tools) + "`")))
+        lines += [f"{fence}text", *tools, fence, ""]
+    cites = citations(message.meta)
+    label = f"m{message.id}-"
+    lines.append(_with_markers(strip_control(message.content), cites, _footnote(label)))
+    if message.error:
+        lines.append(f"\n> error: {one_line(message.error)}")
+    if cites:
+        lines.append("")
+    for cite in cites:
+        lines.append(f"[^{label}{cite['n']}]: {_cite_text(cite)}")
+    return lines
 
 
 def _footnote(label: str) -> Callable[[int], str]:
@@ -192,7 +217,10 @@ def _cite_text(cite: dict[str, Any]) -> str:
 
 
 def to_json(store: Store, conversation: int) -> str:
+    """The branch shown in "messages", every other stored message in "other_messages"; each
+    names its parent, so the tree can be rebuilt from the file."""
     conv = store.conversation(conversation)
+    tree = Branches.of(store, conversation)
     data = {
         "id": conv.id,
         "title": conv.title,
@@ -201,7 +229,9 @@ def to_json(store: Store, conversation: int) -> str:
         "system": conv.system,
         "created_at": conv.created_at,
         "created": _iso(conv.created_at),
-        "messages": [_json_message(m) for m in store.messages(conversation)],
+        "shown_leaf": tree.shown[-1].id if tree.shown else None,
+        "messages": [_json_message(m) for m in tree.shown],
+        "other_messages": [_json_message(m) for thread in tree.threads for m in thread],
     }
     return json_for_terminal(data, indent=2) + "\n"
 
@@ -209,6 +239,9 @@ def to_json(store: Store, conversation: int) -> str:
 def _json_message(m: Message) -> dict[str, Any]:
     return {
         "id": m.id,
+        "parent_id": m.parent_id,
+        "branch": m.branch,
+        "branches": m.branches,
         "role": m.role,
         "content": m.content,
         "status": m.status,
@@ -257,6 +290,8 @@ body{{line-height:1.5}}
 .content{{white-space:pre-wrap;overflow-wrap:anywhere}}
 img{{max-width:100%;display:block;margin:.5rem 0}}
 .error{{color:#b00020}} .sources{{font-size:.9em;color:#444}}
+.versions{{font-size:.85em;color:#555;font-style:italic;margin:.25rem 0}}
+.branch{{border-top:1px dashed #aaa;margin-top:2rem}}
 </style></head><body>
 """
 
@@ -270,13 +305,26 @@ def to_html(store: Store, conversation: int) -> str:
         html.escape(one_line(conv.persona or "?")),
     )
     parts.append(f'<p class="when">model: {model} · persona: {persona}</p>')
-    for message in store.messages(conversation):
-        parts.append(_html_message(store, message))
+    tree = Branches.of(store, conversation)
+    for position, message in enumerate(tree.shown, 1):
+        note = ""
+        if others := tree.others_of(message):
+            links = ", ".join(f'<a href="#v{m.id}">version {m.branch}</a>' for m in others)
+            note = f"Message {position}: {other_versions(message, others)} ({links})"
+        parts.append(_html_message(store, message, note))
+    if tree.threads:
+        parts.append('<h2 id="other-versions">Other versions</h2>')
+    for thread in tree.threads:
+        heading = html.escape(tree.heading(thread))
+        parts.append(f'<section class="branch" id="v{thread[0].id}"><h3>{heading}</h3>')
+        parts += [_html_message(store, message) for message in thread]
+        parts.append("</section>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
-def _html_message(store: Store, message: Message) -> str:
+def _html_message(store: Store, message: Message, note: str = "") -> str:
+    """`note`: HTML said under the header (the message's other versions)."""
     role = html.escape(message.role)
     status = "" if message.status == "complete" else f" ({html.escape(message.status)})"
     when = html.escape(_iso(message.created_at))
@@ -284,6 +332,8 @@ def _html_message(store: Store, message: Message) -> str:
     out.append(
         f'<div><span class="role">{role}{status}</span> <span class="when">{when}</span></div>'
     )
+    if note:
+        out.append(f'<p class="versions">{note}</p>')
     for attachment in message.attachments:
         out.append(_html_image(store, attachment))
     if tools := transcript_lines(message.meta):

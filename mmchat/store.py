@@ -97,6 +97,10 @@ class Conversation:
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
+    # Set by a search that this chat matches only on a branch it does not show: the newest
+    # such message (show_message(branch_hit) shows that branch). None: the title or the
+    # shown branch matches, or no search.
+    branch_hit: int | None = None
 
 
 def _describe(exc: sqlite3.Error) -> str:
@@ -416,7 +420,51 @@ class Store:
             args += [like, like]
         query += " ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?"
         args += [-1 if limit is None else limit, offset]
-        return [_conversation(r) for r in self.db.execute(query, args).fetchall()]
+        found = [_conversation(r) for r in self.db.execute(query, args).fetchall()]
+        if self.tree and (match or search.strip()):
+            self._mark_branch_hits(found, search, match)
+        return found
+
+    def _mark_branch_hits(self, found: list[Conversation], search: str, match: str | None) -> None:
+        """Set branch_hit on the conversations that match `search` only on a branch they
+        do not show: a person searches for what they once read, on whichever branch."""
+        ids = [c.id for c in found]
+        marks = ",".join("?" * len(ids))
+        if match:
+            titled = "SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?"
+            hits_sql = (
+                "SELECT m.id, m.conversation_id FROM messages_fts f JOIN messages m "
+                f"ON m.id = f.rowid WHERE messages_fts MATCH ? AND m.conversation_id IN ({marks})"
+            )
+            pattern: list[Any] = [match]
+        else:
+            like = f"%{_escape_like(search.strip())}%"
+            titled = "SELECT id FROM conversations WHERE title LIKE ? ESCAPE '\\'"
+            hits_sql = (
+                "SELECT m.id, m.conversation_id FROM messages m WHERE m.content LIKE ? "
+                f"ESCAPE '\\' AND m.conversation_id IN ({marks})"
+            )
+            pattern = [like]
+        by_title = {row[0] for row in self.db.execute(titled, pattern)}
+        hits: dict[int, set[int]] = {}
+        for row in self.db.execute(hits_sql, [*pattern, *ids]):
+            hits.setdefault(row[1], set()).add(row[0])
+        unsure = [i for i in ids if i not in by_title and i in hits]
+        if not unsure:
+            return
+        shown: set[int] = set()
+        marks = ",".join("?" * len(unsure))
+        for row in self.db.execute(
+            "WITH RECURSIVE path(id) AS ("
+            f"SELECT {_LEAF} FROM conversations c WHERE c.id IN ({marks}) "
+            "UNION ALL SELECT m.parent_id FROM messages m JOIN path p ON m.id = p.id "
+            "WHERE m.parent_id IS NOT NULL) SELECT id FROM path",
+            unsure,
+        ):
+            shown.add(row[0])
+        for conv in found:
+            if conv.id in unsure and not hits[conv.id] & shown:
+                conv.branch_hit = max(hits[conv.id])
 
     def update_conversation(self, conv_id: int, **values: str | float | int | None) -> Conversation:
         unknown = set(values) - {*LABELS, *SETTINGS}
@@ -667,6 +715,17 @@ class Store:
                 (new_id, now, old.conversation_id),
             )
         return self.message(new_id)
+
+    def show_message(self, message_id: int) -> None:
+        """Show the branch that holds this message (a search hit on another branch): the
+        active path goes through it, on to the newest message written below it."""
+        msg = self.message(message_id)
+        with self.write() as db:
+            db.execute(
+                f"UPDATE conversations SET active_leaf = (WITH RECURSIVE below(id) AS ({_BELOW}) "
+                "SELECT max(id) FROM below) WHERE id = ?",
+                (message_id, msg.conversation_id),
+            )
 
     def switch_branch(self, message_id: int, step: int) -> Message:
         """Show the branch `step` places from this message's (-1: the previous one): the

@@ -175,8 +175,9 @@ def test_exports_follow_the_active_path(tmp_path: Path) -> None:
         store.add_message(conv.id, "assistant", "a pear")
         store.continue_from(question.id)
         store.add_message(conv.id, "assistant", "a plum")
-        markdown = to_markdown(store, conv.id).text
+        markdown, _, others = to_markdown(store, conv.id).text.partition("## Other versions")
         assert "a plum" in markdown and "a pear" not in markdown
+        assert "a pear" in others  # the other version, after the branch shown
         exported = json.loads(to_json(store, conv.id))
         assert [m["content"] for m in exported["messages"]] == ["pick a fruit", "a plum"]
 

@@ -48,8 +48,11 @@ def list_(
     with _store(db, readonly=True) as store:
         for conv in store.conversations(search, limit):
             title = one_line(conv.title or "(untitled)", 60)
+            # Found only on a branch the chat does not show (`history export` has them all).
+            hidden = "  (on another branch)" if conv.branch_hit is not None else ""
             typer.echo(
-                f"{conv.id:>5}  {_when(conv.updated_at)}  {conv.message_count:>3} msgs  {title}"
+                f"{conv.id:>5}  {_when(conv.updated_at)}  {conv.message_count:>3} msgs  "
+                f"{title}{hidden}"
             )
 
 

@@ -23,6 +23,18 @@ def chat_commands(screen: ChatScreen) -> Iterable[SystemCommand]:
         ("Regenerate answer", "Answer the last message again (ctrl+r)", screen.action_regenerate),
         ("Stop", "Stop the answer or the model load (esc)", screen.action_stop),
         ("Copy last answer", "Copy the last answer to the clipboard (f3)", screen.action_copy_last),
+        (
+            "Previous branch",
+            "Show the previous version of the focused message (else the newest one that has "
+            "another) and what followed it ([ on a message)",
+            lambda: screen.run_action("branch(-1)"),
+        ),
+        (
+            "Next branch",
+            "Show the next version of the focused message (else the newest one that has "
+            "another) and what followed it (] on a message)",
+            lambda: screen.run_action("branch(1)"),
+        ),
         ("Edit last message", "Edit and resend your last message (f4)", screen.action_edit_last),
         ("Rename chat", "Rename the current chat (f2)", screen.action_rename_chat),
         (

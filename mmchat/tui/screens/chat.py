@@ -18,6 +18,7 @@ from mmchat.personas import Persona
 from mmchat.text import one_line
 from mmchat.tui.answer_again import edit_and_resend, regenerate
 from mmchat.tui.app_services import AppServices, services
+from mmchat.tui.notify import fail, warn
 from mmchat.tui.runner import TurnRunner
 from mmchat.tui.screens.citations import CitationScreen
 from mmchat.tui.screens.export import ExportScreen
@@ -162,9 +163,8 @@ class ChatScreen(Screen[None]):
     def action_scroll_log(self, where: str) -> None:
         self.query_one(ChatLog).scroll_by_key(where)
 
-    def action_focus_message(self, where: str) -> None:
-        """Focus another message; down past the last one goes back to the composer."""
-        current = next(
+    def _focused_box(self) -> MessageBox | None:
+        return next(
             (
                 n
                 for n in (self.focused, *(self.focused.ancestors if self.focused else ()))
@@ -172,6 +172,10 @@ class ChatScreen(Screen[None]):
             ),
             None,
         )
+
+    def action_focus_message(self, where: str) -> None:
+        """Focus another message; down past the last one goes back to the composer."""
+        current = self._focused_box()
         moved = self.query_one(ChatLog).step_focus(current, where)
         if not moved and current is not None and where == "next":
             self.query_one(Draft).focus_composer()
@@ -208,6 +212,20 @@ class ChatScreen(Screen[None]):
             else:
                 self.notify("This message cites no sources", severity="warning")
 
+    async def action_branch(self, step: int) -> None:
+        """The palette's previous (-1) / next (1) branch: of the focused message, else of the
+        newest message shown that has another branch."""
+        if self.turns.streaming:
+            warn(self, "An answer is streaming: wait for it (or press Esc) to switch branches")
+            return
+        box = self._focused_box()
+        if box is None:
+            box = next((b for b in reversed(self.query_one(ChatLog).boxes) if _branched(b)), None)
+        if box is None or box.message is None:
+            warn(self, "No message here has another branch: e edits, r answers again")
+            return
+        await self.turns.switch_branch(box.message, step)
+
     def action_copy_last(self) -> None:
         if box := self.query_one(ChatLog).last("assistant"):
             box.action_copy()
@@ -220,7 +238,24 @@ class ChatScreen(Screen[None]):
 
     @on(Sidebar.Selected)
     def _selected(self, event: Sidebar.Selected) -> None:
-        self.chat.select(event.conversation_id)
+        if event.branch_hit is None:
+            self.chat.select(event.conversation_id)
+        else:
+            self.run_worker(self._open_at(event.conversation_id, event.branch_hit))
+
+    async def _open_at(self, conv_id: int, message_id: int) -> None:
+        """Open a chat that the search found on a branch it does not show, on that branch,
+        with the message found focused."""
+        if self.chat.busy():
+            return
+        try:
+            self.mm.store.show_message(message_id)
+        except Exception as exc:
+            fail(self, exc)
+            return
+        await self.chat.open(conv_id)
+        self.notify("Found on another branch of this chat: that branch is shown now")
+        await self.query_one(ChatLog).focus_message(message_id)
 
     async def action_new_chat(self) -> None:
         await self.chat.new_chat()
@@ -264,3 +299,7 @@ class ChatScreen(Screen[None]):
 
     def action_chat_settings(self) -> None:
         self.chat.edit_settings()
+
+
+def _branched(box: MessageBox) -> bool:
+    return box.message is not None and box.message.branches > 1

@@ -16,6 +16,7 @@ from mmchat.store import Conversation
 from mmchat.text import one_line
 
 TITLE_WIDTH = 22  # one line in the 30-column sidebar (borders and padding take 8)
+BRANCH_HIT = "  on another branch"  # under a search hit's title
 NEAR_END = 10  # rows from the last loaded one that ask for the next page
 
 
@@ -33,6 +34,8 @@ class ConversationList(OptionList):
         self.current: int | None = None  # the open conversation
         self.loaded = 0  # conversations listed
         self.more = False  # the store has more than are listed
+        # Search hits only on a branch a chat does not show: conversation id -> message id.
+        self.branch_hits: dict[int, int] = {}
 
     def show(
         self, conversations: list[Conversation], current: int | None, more: bool, empty: str
@@ -40,15 +43,16 @@ class ConversationList(OptionList):
         """`empty`: what the list says when there is nothing to show."""
         self.clear_options()
         self.loaded = 0
+        self.branch_hits = {}
         self.append(conversations, more)
         if not conversations:
             self.add_option(Option(Content.styled(empty, "dim"), disabled=True))
         self.highlight(current)
 
     def append(self, conversations: list[Conversation], more: bool) -> None:
-        self.add_options(
-            Option(Content(one_line(c.title or "Untitled", TITLE_WIDTH)), id=str(c.id))
-            for c in conversations
+        self.add_options(Option(_label(c), id=str(c.id)) for c in conversations)
+        self.branch_hits.update(
+            {c.id: c.branch_hit for c in conversations if c.branch_hit is not None}
         )
         self.loaded += len(conversations)
         self.more = more
@@ -87,3 +91,11 @@ class ConversationList(OptionList):
             return None
         option = self.get_option_at_index(self.highlighted)
         return int(option.id) if option.id else None
+
+
+def _label(conversation: Conversation) -> Content:
+    title = Content(one_line(conversation.title or "Untitled", TITLE_WIDTH))
+    if conversation.branch_hit is None:
+        return title
+    # Found on a branch the chat does not show; opening it shows that branch.
+    return Content.assemble(title, "\n", (BRANCH_HIT, "dim italic"))

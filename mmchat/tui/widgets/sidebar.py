@@ -25,9 +25,11 @@ class Sidebar(Vertical):
     """Lists conversations; posts `Selected` when one is picked and `Deleted` after a delete."""
 
     class Selected(Message):
-        def __init__(self, conversation_id: int) -> None:
+        def __init__(self, conversation_id: int, branch_hit: int | None = None) -> None:
             super().__init__()
             self.conversation_id = conversation_id
+            # The search found this chat on a branch it does not show: this message of it.
+            self.branch_hit = branch_hit
 
     class Deleted(Message):
         def __init__(self, conversation_id: int) -> None:
@@ -147,7 +149,9 @@ class Sidebar(Vertical):
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id:
-            self.post_message(self.Selected(int(event.option.id)))
+            conv_id = int(event.option.id)
+            hit = self.options.branch_hits.get(conv_id) if self.search.strip() else None
+            self.post_message(self.Selected(conv_id, hit))
 
     @on(Input.Changed, "#search")
     def _search(self, event: Input.Changed) -> None:
