@@ -235,4 +235,7 @@ def test_ask_continue_history_and_export_follow_the_branch_shown(isolated_home: 
         capture_output=True,
         text=True,
     )
-    assert "Thanks!" in printed.stdout and "Orchard" not in printed.stdout
+    # The branch shown first; the old answer only under "Other versions" at the end.
+    shown_part, _, others = printed.stdout.partition("## Other versions")
+    assert "Thanks!" in shown_part and "Orchard" not in shown_part
+    assert "Orchard" in others
