@@ -208,12 +208,16 @@ class ChatScreen(Screen[None]):
             else:
                 self.notify("This message cites no sources", severity="warning")
 
-    def action_copy_last(self) -> None:
-        if box := self.query_one(ChatLog).last("assistant"):
+    async def action_copy_last(self) -> None:
+        log = self.query_one(ChatLog)
+        await log.show_end()  # scrolled far up, the newest messages may not be mounted
+        if box := log.last("assistant"):
             box.action_copy()
 
-    def action_edit_last(self) -> None:
-        if box := self.query_one(ChatLog).last("user"):
+    async def action_edit_last(self) -> None:
+        log = self.query_one(ChatLog)
+        await log.show_end()
+        if box := log.last("user"):
             self.edit_message(box)
 
     # -- conversations, persona and model ----------------------------------------------------
