@@ -355,9 +355,14 @@ class ChatLog(VerticalScroll):
             self._earlier, window, self._later = every[:-JUMP], every[-JUMP:], []
         else:
             self._earlier, window, self._later = [], every[:JUMP], every[JUMP:]
+        focused = self.screen.focused
+        had_focus = focused is not None and self in focused.ancestors
         await self.remove_children(list(self.children))
-        await self.mount_all([self._box(m) for m in window])
+        mounted = [self._box(m) for m in window]
+        await self.mount_all(mounted)
         await self._sync_button()
+        if had_focus and mounted:  # the focus stays in the log (not off to the next widget)
+            mounted[-1 if to_end else 0].focus(scroll_visible=False)
         if to_end:
             self.anchor()
         else:
