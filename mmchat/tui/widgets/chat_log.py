@@ -32,7 +32,7 @@ AHEAD_SCREENS = 1  # more boxes are mounted while the view is this close to the 
 KEEP_SCREENS = 1.5  # boxes further than this from the view are unmounted (messages are kept)
 FILL = 3  # boxes mounted per step as the view nears the mounted edge (one layout a step)
 JUMP = 6  # boxes mounted at once when Ctrl+Home / Ctrl+End jump past unmounted messages
-STEP_PAUSE = 0.02  # between steps: the screen lays out and keys are handled meanwhile
+STEP_PAUSE = 0.05  # between steps: the screen lays out and keys are handled meanwhile
 
 
 class ChatLog(VerticalScroll):
