@@ -160,7 +160,8 @@ class ChatScreen(Screen[None]):
         self.notify("Answer figures shown" if shown else "Answer figures hidden")
 
     def action_scroll_log(self, where: str) -> None:
-        self.query_one(ChatLog).scroll_by_key(where)
+        for log in self.query(ChatLog).results(ChatLog):  # none left while the app closes
+            log.scroll_by_key(where)
 
     def action_focus_message(self, where: str) -> None:
         """Focus another message; down past the last one goes back to the composer."""

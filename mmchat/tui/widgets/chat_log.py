@@ -30,6 +30,7 @@ AT_ONCE = 4  # a chat this short opens in one step; longer ones a box at a time
 FIRST_SCREENS = 2  # a long chat opens with its newest boxes until they fill this many screens
 AHEAD_SCREENS = 1  # more boxes are mounted while the view is this close to the mounted edge
 KEEP_SCREENS = 1.5  # boxes further than this from the view are unmounted (messages are kept)
+KEEP_BOXES = 24  # ... once more than this many are mounted
 FILL = 3  # boxes mounted per step as the view nears the mounted edge (one layout a step)
 JUMP = 6  # boxes mounted at once when Ctrl+Home / Ctrl+End jump past unmounted messages
 STEP_PAUSE = 0.05  # between steps: the screen lays out and keys are handled meanwhile
@@ -329,10 +330,10 @@ class ChatLog(VerticalScroll):
             self.scroll_to(y=self.scroll_y + moved, animate=False, immediate=True)
 
     def _far(self, boxes: list[MessageBox], far: Callable[[MessageBox], bool]) -> list[MessageBox]:
-        """The run of `boxes` from its start that are far from the view and may go (never all
-        of them: one stays to keep the place)."""
+        """The run of `boxes` from its start that are far from the view and may go, leaving
+        KEEP_BOXES (so scrolling back and forth a few pages mounts nothing again)."""
         run: list[MessageBox] = []
-        for box in boxes[:-1]:
+        for box in boxes[: max(0, len(boxes) - KEEP_BOXES)]:
             if not (far(box) and self._removable(box)):
                 break
             run.append(box)
