@@ -31,7 +31,7 @@ FIRST_SCREENS = 2  # a long chat opens with its newest boxes until they fill thi
 AHEAD_SCREENS = 1  # more boxes are mounted while the view is this close to the mounted edge
 KEEP_SCREENS = 1.5  # boxes further than this from the view are unmounted (messages are kept)
 KEEP_BOXES = 24  # ... once more than this many are mounted
-FILL = 3  # boxes mounted per step as the view nears the mounted edge (one layout a step)
+FILL = 1  # boxes mounted a step as the view nears the mounted edge (3: longer steps, 76 ms CPU)
 JUMP = 6  # boxes mounted at once when Ctrl+Home / Ctrl+End jump past unmounted messages
 STEP_PAUSE = 0.05  # between steps: the screen lays out and keys are handled meanwhile
 
