@@ -638,29 +638,35 @@ class Store:
         row = self.db.execute(f"{self._select} WHERE m.id = ?", (message_id,)).fetchone()
         if row is None:
             raise NotFound(f"no message {message_id}")
-        return self._message(row)
+        return self._messages([row])[0]
 
-    def messages(self, conv_id: int) -> list[Message]:
+    def messages(self, conv_id: int, *, last: int | None = None) -> list[Message]:
         """The conversation's active path, oldest first: what is shown, sent and exported.
-        Other branches stay in the store (all_messages)."""
+        Other branches stay in the store (all_messages). `last`: only its newest `last`."""
         if not self.tree:
-            return self.all_messages(conv_id)
+            return self.all_messages(conv_id, last=last)
+        limit = -1 if last is None else max(0, last)  # the walk up from the leaf stops there
         rows = self.db.execute(
-            "WITH RECURSIVE path(id) AS ("
-            f"SELECT {_LEAF} FROM conversations c WHERE c.id = ? "
-            "UNION ALL SELECT m.parent_id FROM messages m JOIN path p ON m.id = p.id "
-            "WHERE m.parent_id IS NOT NULL) "
-            f"{self._select} JOIN path p ON p.id = m.id ORDER BY m.id",
-            (conv_id,),
+            "WITH RECURSIVE path(id, n) AS ("
+            f"SELECT {_LEAF}, 1 FROM conversations c WHERE c.id = ? "
+            "UNION ALL SELECT m.parent_id, p.n + 1 FROM messages m JOIN path p ON m.id = p.id "
+            "WHERE m.parent_id IS NOT NULL AND (? < 0 OR p.n < ?)) "
+            f"{self._select} JOIN path p ON p.id = m.id "
+            "WHERE ? != 0 ORDER BY m.id",
+            (conv_id, limit, limit, limit),
         ).fetchall()
-        return [self._message(r) for r in rows]
+        return self._messages(rows)
 
-    def all_messages(self, conv_id: int) -> list[Message]:
-        """Every message of the conversation, on every branch, in the order they were written."""
+    def all_messages(self, conv_id: int, *, last: int | None = None) -> list[Message]:
+        """Every message of the conversation, on every branch, in the order they were written
+        (`last`: the newest `last` of them)."""
+        limit = -1 if last is None else max(0, last)
         rows = self.db.execute(
-            f"{self._select} WHERE m.conversation_id = ? ORDER BY m.id", (conv_id,)
+            f"SELECT * FROM ({self._select} WHERE m.conversation_id = ? "
+            "ORDER BY m.id DESC LIMIT ?) ORDER BY id",
+            (conv_id, limit),
         ).fetchall()
-        return [self._message(r) for r in rows]
+        return self._messages(rows)
 
     @property
     def _select(self) -> str:
@@ -760,15 +766,26 @@ class Store:
             raise NotFound(f"no attachment {sha256[:12]}")
         return bytes(row["data"])
 
-    def _message(self, row: sqlite3.Row) -> Message:
-        attachments = [
-            Attachment(a["sha256"], a["name"], a["mime"], a["width"], a["height"])
+    def _messages(self, rows: list[sqlite3.Row]) -> list[Message]:
+        """Messages from their rows, with their attachments read in one query for all of them
+        (one per message made opening a 2,000-message chat 2,000 queries)."""
+        ids = [row["id"] for row in rows]
+        attached: dict[int, list[Attachment]] = {}
+        if ids:
             for a in self.db.execute(
-                "SELECT a.sha256, a.name, b.mime, b.width, b.height FROM attachments a "
-                "JOIN blobs b ON b.sha256 = a.sha256 WHERE a.message_id = ? ORDER BY a.position",
-                (row["id"],),
-            )
-        ]
+                "SELECT a.message_id, a.sha256, a.name, b.mime, b.width, b.height "
+                "FROM attachments a JOIN blobs b ON b.sha256 = a.sha256 "
+                "WHERE a.message_id IN (SELECT value FROM json_each(?)) "
+                "ORDER BY a.message_id, a.position",
+                (json.dumps(ids),),
+            ):
+                attached.setdefault(a["message_id"], []).append(
+                    Attachment(a["sha256"], a["name"], a["mime"], a["width"], a["height"])
+                )
+        return [self._message(row, attached.get(row["id"], [])) for row in rows]
+
+    @staticmethod
+    def _message(row: sqlite3.Row, attachments: list[Attachment]) -> Message:
         return Message(
             id=row["id"],
             conversation_id=row["conversation_id"],

@@ -91,6 +91,28 @@ def test_attachments_are_content_addressed(tmp_path: Path) -> None:
             store.conversation(a.id)
 
 
+def test_each_message_keeps_its_own_attachments_and_last_reads_the_newest(
+    tmp_path: Path,
+) -> None:
+    red = check_image_bytes(_png("red"), "red.png")
+    blue = check_image_bytes(_png("blue"), "blue.png")
+    with Store(tmp_path / "m.db") as store:
+        conv = store.create_conversation()
+        pictures = {0: [red, blue], 3: [blue], 4: [blue, red, red]}
+        for n in range(6):
+            store.add_message(conv.id, "user", f"m{n}", images=pictures.get(n, []))
+        every = store.messages(conv.id)
+        assert [[a.name for a in m.attachments] for m in every] == [
+            [p.name for p in pictures.get(n, [])] for n in range(6)
+        ]
+        assert store.message(every[4].id).attachments == every[4].attachments
+        assert [m.content for m in store.messages(conv.id, last=2)] == ["m4", "m5"]
+        assert store.messages(conv.id, last=2)[0].attachments == every[4].attachments
+        assert [m.content for m in store.all_messages(conv.id, last=3)] == ["m3", "m4", "m5"]
+        assert store.messages(conv.id, last=0) == []
+        assert len(store.messages(conv.id, last=100)) == 6
+
+
 def test_delete_messages_from_for_regenerate(tmp_path: Path) -> None:
     with Store(tmp_path / "m.db") as store:
         conv = store.create_conversation()

@@ -45,6 +45,7 @@ async def test_compact_sums_up_sends_the_summary_and_u_undoes_it(make_app, sessi
         log = app.screen.query_one(ChatLog)
         await wait_for(pilot, lambda: any(b.role == "system" for b in log.boxes))
         await wait_for(pilot, lambda: not app.screen.turns.streaming)
+        await wait_for(pilot, lambda: len(log.boxes) == 7)  # reopened a box at a time
 
         engine = engines[0]
         asked = engine.requests[-1].messages[-1].content
@@ -194,10 +195,9 @@ async def test_a_draft_that_would_outgrow_the_window_is_sent_after_a_summary(
             "Q3?",
         ]
         assert "Q1 was answered at length." in answer_request.messages[0].content
-        assert [b.role for b in log.boxes] == ["user", "assistant"] * 2 + [
-            "system",
-            "user",
-            "assistant",
-        ]
+        roles = ["user", "assistant"] * 2 + ["system", "user", "assistant"]
+        # Reopened: the newest boxes fill the view (long answers: the oldest may wait above).
+        shown = [b.role for b in log.boxes]
+        assert len(shown) >= 3 and shown == roles[-len(shown) :]
         assert log.boxes[-1].text == "Short."
         assert app.screen.query_one(Composer).text == ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual import events
-from textual.widgets import Button, OptionList
+from textual.widgets import OptionList
 from tui_helpers import wait_for, wait_ready
 
 from mmchat.store import Store
@@ -32,14 +32,21 @@ async def test_page_keys_scroll_the_transcript_while_typing(make_app, session) -
         composer.focus()
         await pilot.press(*"draft")
         await wait_for(pilot, lambda: log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y)
-        bottom = log.scroll_y
+        newest = log.boxes[-1]
+
+        def below_view() -> int:  # where the newest box is, from the view's top
+            return newest.virtual_region.y - log.scroll_y
+
+        before = below_view()
         await pilot.press("pageup")
-        await wait_for(pilot, lambda: log.scroll_y < bottom)
-        assert bottom - log.scroll_y >= log.size.height - 2  # a page, not a line
-        await pilot.press("pagedown")
-        await wait_for(pilot, lambda: log.scroll_y == bottom)
-        await pilot.press("ctrl+home")
-        await wait_for(pilot, lambda: log.scroll_y == 0)
+        await wait_for(pilot, lambda: below_view() > before)
+        # A page, not a line (older boxes mounted above meanwhile do not move the view).
+        assert below_view() - before >= log.size.height - 2
+        up = below_view()
+        await pilot.press("pagedown")  # a page back down
+        await wait_for(pilot, lambda: up - below_view() >= log.size.height - 2)
+        await pilot.press("ctrl+home")  # the first message, mounted if it was not
+        await wait_for(pilot, lambda: log.scroll_y == 0 and log.boxes[0].text == "question 0")
         # Home and End stay the composer's: they move along the line being typed.
         await pilot.press("home")
         assert composer.cursor_location == (0, 0) and log.scroll_y == 0
@@ -50,7 +57,7 @@ async def test_page_keys_scroll_the_transcript_while_typing(make_app, session) -
 
 
 async def test_keys_move_the_focus_between_messages(make_app, session) -> None:
-    conv = long_chat(session.store)  # 30 messages: the oldest 10 are behind a button
+    conv = long_chat(session.store)  # 30 messages: only the newest are mounted at first
     app, _ = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await app.screen.open_conversation(conv)
@@ -71,17 +78,14 @@ async def test_keys_move_the_focus_between_messages(make_app, session) -> None:
         box = app.focused
         assert isinstance(box, MessageBox)
         assert log.scroll_y <= box.virtual_region.y <= log.scroll_y + log.size.height
-        await pilot.press("home")
-        assert focused_text() == "question 5"  # the first one shown
-        await pilot.press("up")  # past it: the button that shows the earlier ones
-        assert isinstance(app.focused, Button) and app.focused.id == "show-earlier"
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: len(log.boxes) == 30)
-        assert focused_text() == "question 0"  # the oldest, now shown
+        await pilot.press("home")  # the chat's first message, mounted for it
+        await wait_for(pilot, lambda: focused_text() == "question 0")
+        await pilot.press("up")  # nothing before it: it stays
+        assert focused_text() == "question 0"
         await pilot.press("alt+down")
         assert focused_text() == "answer 0"
-        await pilot.press("end")
-        assert focused_text() == "answer 14"
+        await pilot.press("end")  # the newest again
+        await wait_for(pilot, lambda: focused_text() == "answer 14")
         await pilot.press("alt+down")  # down past the last message: back to typing
         assert composer.has_focus
 

@@ -85,6 +85,7 @@ async def test_messages_left_out_are_noted_under_each_answer_and_summed_up(
         # The second answer left messages out: the first exchange is summed up by itself.
         await wait_for(pilot, lambda: any(b.role == "system" for b in log.boxes))
         await wait_for(pilot, lambda: not app.screen.turns.streaming)
+        await wait_for(pilot, lambda: len(log.boxes) == 5)  # reopened a box at a time
         boxes = log.boxes
         assert [b.role for b in boxes] == ["user", "assistant", "user", "assistant", "system"]
         assert boxes[-1].text == summary

@@ -161,7 +161,8 @@ class ChatScreen(Screen[None]):
         self.notify("Answer figures shown" if shown else "Answer figures hidden")
 
     def action_scroll_log(self, where: str) -> None:
-        self.query_one(ChatLog).scroll_by_key(where)
+        for log in self.query(ChatLog).results(ChatLog):  # none left while the app closes
+            log.scroll_by_key(where)
 
     def _focused_box(self) -> MessageBox | None:
         return next(
@@ -226,12 +227,16 @@ class ChatScreen(Screen[None]):
             return
         await self.turns.switch_branch(box.message, step)
 
-    def action_copy_last(self) -> None:
-        if box := self.query_one(ChatLog).last("assistant"):
+    async def action_copy_last(self) -> None:
+        log = self.query_one(ChatLog)
+        await log.show_end()  # scrolled far up, the newest messages may not be mounted
+        if box := log.last("assistant"):
             box.action_copy()
 
-    def action_edit_last(self) -> None:
-        if box := self.query_one(ChatLog).last("user"):
+    async def action_edit_last(self) -> None:
+        log = self.query_one(ChatLog)
+        await log.show_end()
+        if box := log.last("user"):
             self.edit_message(box)
 
     # -- conversations, persona and model ----------------------------------------------------

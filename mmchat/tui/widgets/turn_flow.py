@@ -26,6 +26,8 @@ from mmchat.tui.widgets.draft import Draft
 from mmchat.tui.widgets.message_box import MessageBox
 from mmchat.tui.widgets.streaming_answer import StreamingAnswer
 
+LEARN_LAST = 40  # stored messages read back after a turn: more than a turn's unsaved boxes
+
 
 class TurnFlow(Vertical):
     class Changed(Message):
@@ -250,8 +252,9 @@ class TurnFlow(Vertical):
             fail(self, event.message.error or "the answer failed")
         if self.state.conversation_id is not None:
             try:  # boxes mounted before their message was stored learn their ids
+                # The newest messages only: a long chat's whole path is slow to read here.
                 self.query_one(ChatLog).learn_ids(
-                    self.mm.store.messages(self.state.conversation_id)
+                    self.mm.store.messages(self.state.conversation_id, last=LEARN_LAST)
                 )
             except Exception as exc:
                 fail(self, exc)
