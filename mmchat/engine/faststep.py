@@ -11,9 +11,9 @@ anywhere changes the answer within a few tokens (FastLlama's module docstring).
 
 Kept off: the graph executor's optimizations (profiling runs on the first calls, then
 specialization). On a CPU they fuse nothing (torch's CPU fuser is off by default), and under
-load their first calls took seconds. TorchInductor (torch.compile) was not used: its fused
-elementwise kernels round differently, which changes int8 answers, and compiling needs a C++
-compiler and tens of seconds at a start.
+load their first calls took seconds. TorchInductor (torch.compile) was not tried: its generated
+elementwise kernels need not round as eager's do, which at int8 would change answers, and it
+needs a C++ compiler and compile time at a start.
 
 Scripting needs the sources of this module and TorchScript (deprecated by torch, still
 shipped); when either fails, `build` says why in one line and FastLlama decodes in eager mode.
