@@ -15,6 +15,9 @@ multiple of llama.cpp's (target in docs/PERFORMANCE.md: >= 0.5x):
   own process as the app runs it. These two also answer one image question after the timed runs:
   their peak RSS covers the whole default model, text and image (target <= 1.2 GB), and their
   text RSS the peak before it (the text path: loading and text answers);
+- `engine-eager`, `process-eager` (only when named in --paths): the same two with
+  MMCHAT_FAST_STEP=eager, each token through FastLlama's eager loop instead of the scripted
+  step (mmchat.engine.faststep), to compare the two in one run;
 - llama.cpp (llama-cpp-python 0.3.36, n_threads=2) on the same GGUF file. When it is missing it
   is installed with pip, which builds it from source (several minutes).
 
@@ -51,7 +54,11 @@ PATHS = {
     "engine": "mmchat HFEngine (fast path int8)",
     "process": "mmchat ProcessEngine (fast path int8)",
     "llama-cpp": "llama.cpp (llama-cpp-python)",
+    # The same two without the scripted one-token step (mmchat.engine.faststep): for comparison.
+    "engine-eager": "mmchat HFEngine, eager step",
+    "process-eager": "mmchat ProcessEngine, eager step",
 }
+DEFAULT_PATHS = ["hf-fp32", "hf-int8", "engine", "process", "llama-cpp"]
 
 
 # -- children: one path each, a JSON line on stdout ---------------------------------------------
@@ -210,6 +217,8 @@ def child(name: str, runs: int, count: int) -> None:
         "hf-int8": lambda: hf_child("int8", runs, count),
         "engine": lambda: engine_child("engine", runs, count),
         "process": lambda: engine_child("process", runs, count),
+        "engine-eager": lambda: engine_child("engine", runs, count),
+        "process-eager": lambda: engine_child("process", runs, count),
         "llama-cpp": lambda: llama_cpp_child(runs, count),
     }
     print(json.dumps(children[name]()), flush=True)
@@ -233,6 +242,8 @@ def run_child(name: str, runs: int, count: int) -> dict[str, Any] | None:
     started = time.perf_counter()
     args = [sys.executable, __file__, "--child", name, "--runs", str(runs), "--tokens", str(count)]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error"}
+    if name.endswith("-eager"):
+        env["MMCHAT_FAST_STEP"] = "eager"  # read by the engine process too: it inherits env
     done = subprocess.run(args, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
@@ -252,8 +263,9 @@ def main() -> None:
     parser.add_argument(
         "--paths",
         type=lambda text: text.split(","),
-        default=list(PATHS),
-        help=f"comma-separated rows to run, of {', '.join(PATHS)} (default: all)",
+        default=DEFAULT_PATHS,
+        help=f"comma-separated rows to run, of {', '.join(PATHS)} "
+        f"(default: {','.join(DEFAULT_PATHS)})",
     )
     parser.add_argument("--child", choices=sorted(PATHS), help=argparse.SUPPRESS)
     args = parser.parse_args()

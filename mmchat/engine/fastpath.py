@@ -23,6 +23,7 @@ the transformers path.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from mmchat.engine import faststep
 
 Linear = Callable[[torch.Tensor], torch.Tensor]  # [T, in] -> [T, out]
 
@@ -293,6 +296,8 @@ class FastLlama:
         self.cache: torch.Tensor | None = None  # [layers, 2, kv_heads, capacity, head_dim]
         self.cos = self.sin = torch.empty(0)  # [capacity, 1, head_dim]
         self.length = 0
+        # Each generated token as one TorchScript call (faststep.py); None: eager, below.
+        self.step: faststep.Step | None = faststep.build(self)
 
     def _layer(self, parts: LlamaParts, index: int, rows: Mapping[str, Int8Rows]) -> _Layer:
         name = f"layers.{index}."
@@ -345,6 +350,18 @@ class FastLlama:
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
         end = start + count
         reading_prompt = start == 0  # fp32 (see the class docstring); then the packed weights
+        if not reading_prompt and count == 1 and self.step is not None:
+            try:
+                logits = self.step(ids[0], start, self.cache, self.cos, self.sin)
+            except RuntimeError as exc:  # eager rewrites this position's keys and values
+                print(
+                    f"mmchat: the scripted step failed, decoding eagerly ({exc})"[:200],
+                    file=sys.stderr,
+                )
+                self.step = None
+            else:
+                self.length = end
+                return logits
         cos, sin = self.cos[start:end], self.sin[start:end]  # [T, 1, dim]
         x = self.embed[torch.tensor(ids)]  # [T, hidden]
         for layer, cache in zip(self.layers, self.cache, strict=True):
