@@ -225,8 +225,8 @@ class HFEngine:
         """A GGUF file of a Llama or Qwen2 decoder on the CPU: packed to int8 tensor by tensor
         once (gguf_int8.py), then run from that alone, without transformers' model. False for
         other files: the fp32 conversion runs them."""
-        if self.spec.kind != "gguf":
-            return False
+        if self.spec.kind != "gguf" or self.spec.location.startswith("packaged:"):
+            return False  # packaged models keep their converted folders (the default shares one)
         import json
 
         from mmchat.engine import gguf_int8
