@@ -1,8 +1,9 @@
 """The lean Llama forward (mmchat.engine.fastpath): transformers' numbers, bit for bit, faster.
 
-It reads the prompt in fp32 and generates in int8; the reference for that is transformers' fp32
-model filling the cache and its int8 copy generating from it (SplitStep, through the same
-generation loop as the fast path's step).
+It reads the prompt in fp32 arithmetic on weights dequantized from its int8 ones, and generates
+in int8; the reference for that is transformers' model with those dequantized weights (and the
+int8 LM head) filling the cache and its int8 copy generating from it (SplitStep, through the
+same generation loop as the fast path's step).
 
 Plumbing on a tiny random GQA Llama, then the real default decoder (SmolLM2-135M), then the
 engine choosing the fast path for text turns and transformers for image turns.
@@ -11,6 +12,7 @@ engine choosing the fast path for text turns and transformers for image turns.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import threading
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausa
 from mmchat.engine import fastcache
 from mmchat.engine.base import ChatMessage, Delta, Finished, GenerationRequest
 from mmchat.engine.decode import Sampler
-from mmchat.engine.fastpath import FastLlama, Int8Rows, LlamaParts, supports
+from mmchat.engine.fastpath import FastLlama, Int8Rows, LlamaParts, quantize_parts, supports
 from mmchat.engine.generate import CausalLMStep, FastStep, Step, tokens
 from mmchat.engine.hf import HFEngine
 from mmchat.engine.quant import quantize_int8_dynamic
@@ -57,6 +59,24 @@ def fast_logits(fast: FastLlama, ids: list[int], prefill: int) -> torch.Tensor:
     rows = [fast.forward(ids[:prefill])]
     rows += [fast.forward([token]) for token in ids[prefill:]]
     return torch.stack(rows)
+
+
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def prompt_model(model: LlamaForCausalLM, quantized: torch.nn.Module) -> LlamaForCausalLM:
+    """What the fast path reads a prompt with: `model` with each projection's weight replaced
+    by its int8 rows dequantized, and `quantized`'s int8 LM head (the prompt's last row)."""
+    copied = copy.deepcopy(model)
+    for layer in copied.model.layers:
+        for name in PROJECTIONS:
+            linear = getattr(layer.self_attn, name, None) or getattr(layer.mlp, name)
+            rows = Int8Rows.quantize(linear.weight)
+            zero = torch.zeros(rows.values.shape[0], dtype=torch.int64)
+            q = torch._make_per_channel_quantized_tensor(rows.values, rows.scales, zero, 0)
+            linear.weight = torch.nn.Parameter(q.dequantize(), requires_grad=False)
+    copied.lm_head = quantized.lm_head
+    return copied
 
 
 class SplitStep(CausalLMStep):
@@ -115,13 +135,28 @@ def test_prompt_and_steps_are_transformers_numbers_bit_for_bit() -> None:
     fast = FastLlama(model)  # packs its own copies: the model stays fp32
     assert supports(model) is None
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
+    prompt = prompt_model(model, quantized)
     for prefill in (1, 4, 10):  # keep=1: the head sees the same row as the fast path's
         fast.reset(prefill)
-        assert torch.equal(fast.forward(IDS[:prefill]), hf_logits(model, IDS[:prefill], 1)[0])
+        assert torch.equal(fast.forward(IDS[:prefill]), hf_logits(prompt, IDS[:prefill], 1)[0])
     steps = fast_logits(fast, IDS, prefill=4)
-    assert torch.equal(steps, split_logits(SplitStep(model, quantized), IDS, prefill=4))
+    assert torch.equal(steps, split_logits(SplitStep(prompt, quantized), IDS, prefill=4))
     assert not torch.allclose(steps[1:], hf_logits(model, IDS)[4:], atol=1e-6)  # int8, not fp32
-    assert fast_greedy(fast, IDS, 20) == greedy(SplitStep(model, quantized), IDS, 20)
+    assert fast_greedy(fast, IDS, 20) == greedy(SplitStep(prompt, quantized), IDS, 20)
+
+
+def test_prompts_read_no_fp32_projection_weights() -> None:
+    # Parts without the projections' fp32 weights give the same numbers: only the int8 rows
+    # (and norms, embeddings) are read, so the fp32 decoder need not be resident.
+    model = tiny_llama()
+    parts = LlamaParts.of(model)
+    rows = quantize_parts(parts)
+    kept = {k: v for k, v in parts.tensors.items() if not k.endswith("_proj.weight")}
+    bare = dataclasses.replace(parts, tensors=kept)
+    assert len(kept) < len(parts.tensors)
+    assert torch.equal(
+        fast_logits(FastLlama(bare, rows), IDS, 4), fast_logits(FastLlama(parts, rows), IDS, 4)
+    )
 
 
 def test_cache_is_reset_per_answer_and_limits_are_enforced() -> None:
@@ -143,7 +178,8 @@ def test_cache_is_reset_per_answer_and_limits_are_enforced() -> None:
 def test_stops_at_end_tokens_and_length_like_the_transformers_step() -> None:
     model = tiny_llama()
     fast = FastLlama(model)
-    expected = greedy(SplitStep(model, quantize_int8_dynamic(copy.deepcopy(model))), IDS, 12)
+    quantized = quantize_int8_dynamic(copy.deepcopy(model))
+    expected = greedy(SplitStep(prompt_model(model, quantized), quantized), IDS, 12)
     assert fast_greedy(fast, IDS, 12) == expected
     end = expected[5]
     assert fast_greedy(fast, IDS, 12, eos_ids=frozenset({end})) == expected[: expected.index(end)]
@@ -189,7 +225,7 @@ def test_real_decoder_logits_match_transformers(
     model, prompt = smollm2
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
     prefill = len(prompt) - 7
-    expected = split_logits(SplitStep(model, quantized), prompt, prefill)
+    expected = split_logits(SplitStep(prompt_model(model, quantized), quantized), prompt, prefill)
     assert torch.equal(fast_logits(FastLlama(model), prompt, prefill), expected)
 
 
@@ -201,7 +237,7 @@ def test_real_decoder_int8_greedy_tokens_match_transformers(
     model, prompt = smollm2
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
     assert fast_greedy(FastLlama(model), prompt, 64) == greedy(
-        SplitStep(model, quantized), prompt, 64
+        SplitStep(prompt_model(model, quantized), quantized), prompt, 64
     )
 
 
@@ -217,7 +253,7 @@ def test_real_decoder_int8_still_follows_an_instruction(
     tokenizer = AutoTokenizer.from_pretrained(smollm2_dir())
     chat = [{"role": "user", "content": "Name three colors."}]
     encoded = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_dict=True)
-    tokens = fast_greedy(FastLlama(model), list(encoded["input_ids"]), 16)
+    tokens = fast_greedy(FastLlama(model), list(encoded["input_ids"]), 48)  # "1. Red: ..."
     named = {c for c in ("red", "blue", "green", "yellow") if c in tokenizer.decode(tokens).lower()}
     assert len(named) >= 2, tokenizer.decode(tokens)
 
@@ -274,7 +310,7 @@ def test_engine_runs_text_turns_fast_and_image_turns_on_the_fp32_decoder(
     assert again == text and engine.last_path == "fast-int8"
 
 
-def test_plain_causal_lm_runs_fast_and_keeps_fp32_weights_for_prompts() -> None:
+def test_plain_causal_lm_runs_fast_and_is_not_quantized_in_place() -> None:
     engine = HFEngine(resolve("smollm2"), quant="int8", threads=2)
     engine.load()
     try:

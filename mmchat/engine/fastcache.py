@@ -186,6 +186,7 @@ def parts_from_folder(folder: Path, inv_freq: torch.Tensor, rope_scale: float) -
         eps=float(config["rms_norm_eps"]),
         max_positions=int(config["max_position_embeddings"]),
         layers=int(config["num_hidden_layers"]),
+        intermediate=int(config["intermediate_size"]),
         tensors=tensors,
         inv_freq=inv_freq,
         rope_scale=rope_scale,

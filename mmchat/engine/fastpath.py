@@ -5,18 +5,20 @@ transformers forward adds over its 30 layers. Here a layer is ~20 tensor ops and
 calls: q/k/v are one linear, gate/up one linear, RoPE runs in place on the q/k block, and
 keys/values go into a cache allocated once per answer.
 
-The prompt is read in fp32 and the answer's tokens in int8 (see FastLlama for why). Each is
-transformers' own arithmetic, bit for bit (tests/test_fastpath.py): the same kernels in the same
-order (HF's rotate-half RoPE, SDPA with `enable_gqa`, torch.ao's int8 weights and per-call
-activation scales). That matters at int8, where the per-tensor activation scales make decoding
-chaotic: a last-bit difference in one layer (a complex-multiply RoPE on pair-ordered rows, tried
-first) flipped the greedy answer within 1-30 tokens on 4 of 4 prompts.
+The prompt is read in fp32 arithmetic and the answer's tokens in int8 (see FastLlama for why);
+only the int8 weights are resident: the prompt's fp32 weights are rebuilt from them one
+projection at a time (DequantLinear). Each is transformers' own arithmetic, bit for bit
+(tests/test_fastpath.py), given those weights: the same kernels in the same order (HF's
+rotate-half RoPE, SDPA with `enable_gqa`, torch.ao's int8 weights and per-call activation
+scales). That matters at int8, where the per-tensor activation scales make decoding chaotic: a
+last-bit difference in one layer (a complex-multiply RoPE on pair-ordered rows, tried first)
+flipped the greedy answer within 1-30 tokens on 4 of 4 prompts.
 
 bench/decode.py measures it against transformers and llama.cpp (docs/PERFORMANCE.md).
 
 Only fp32 Llama decoders and their close kin Qwen2 qualify (`supports`): Qwen2 differs by its
-q/k/v biases, which ride along in the fused projections (fp32 `F.linear` with the bias for the
-prompt, fbgemm's packed bias for the steps, as torch.ao's dynamic Linear does). Anything else,
+q/k/v biases, which ride along in the fused projections (fbgemm's packed bias, as torch.ao's
+dynamic Linear does; unpacked with the weights for the prompt's fp32 `F.linear`). Anything else,
 or a decoder with forward hooks (the fusion model's cross-attention inside `attend_to`), uses
 the transformers path.
 """
@@ -88,20 +90,29 @@ class Int8Linear:
         return result
 
 
-class SharedLinear:
-    """fp32 projections that use the model's own weight tensors (no copy), side by side; with
-    their biases when they have them (all or none)."""
+class DequantLinear:
+    """The prompt's projection: fp32 weights rebuilt from a packed int8 one (int8 * per-row
+    scale) for the duration of one call, then dropped; activations stay fp32.
 
-    def __init__(self, *weights: torch.Tensor, biases: list[torch.Tensor] | None = None) -> None:
-        self.weights = [w.detach() for w in weights]
-        self.biases: list[torch.Tensor | None] = (
-            [b.detach() for b in biases] if biases else [None] * len(self.weights)
-        )
+    So only the int8 weights are resident. The fp32 product is split at `sizes` (the fused
+    projections' outputs) into one F.linear each, as transformers runs q, k and v apart."""
+
+    def __init__(self, step: Int8Linear, sizes: list[int]) -> None:
+        self.step = step
+        self.sizes = sizes
+
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The fp32 weight and bias, made now (fbgemm's unpack gives back the int8 bytes)."""
+        quantized, bias = torch.ops.quantized.linear_unpack(self.step.packed)
+        return quantized.dequantize(), bias
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if len(self.weights) == 1:
-            return F.linear(x, self.weights[0], self.biases[0])
-        pairs = zip(self.weights, self.biases, strict=True)
+        weight, bias = self.weights()
+        if len(self.sizes) == 1:
+            return F.linear(x, weight, bias)
+        weights = torch.split(weight, self.sizes)
+        biases = torch.split(bias, self.sizes) if bias is not None else [None] * len(self.sizes)
+        pairs = zip(weights, biases, strict=True)
         return torch.cat([F.linear(x, w, b) for w, b in pairs], dim=-1)
 
 
@@ -168,6 +179,7 @@ class LlamaParts:
     eps: float
     max_positions: int
     layers: int
+    intermediate: int  # the MLP's width
     tensors: Mapping[str, torch.Tensor]  # "model.layers.0.self_attn.q_proj.weight", ...
     inv_freq: torch.Tensor  # [head_dim / 2]
     rope_scale: float
@@ -192,6 +204,7 @@ class LlamaParts:
             eps=float(config.rms_norm_eps),
             max_positions=int(config.max_position_embeddings),
             layers=len(inner.layers),
+            intermediate=int(config.intermediate_size),
             tensors=tensors,
             inv_freq=rotary.inv_freq.detach().float(),
             rope_scale=float(getattr(rotary, "attention_scaling", 1.0)),
@@ -228,6 +241,21 @@ def _fused_names(name: str) -> list[str]:
     return [f"model.layers.{index}.{n}" for n in _FUSED[kind]]
 
 
+def _shapes(parts: LlamaParts, name: str) -> list[tuple[int, int]]:
+    """The [out, in] shapes of the projections an int8 projection fuses, from the sizes alone
+    (a cache's parts need not hold the fp32 weights)."""
+    heads, kv, dim = parts.heads * parts.head_dim, parts.kv_heads * parts.head_dim, parts.hidden
+    kind = name.rsplit(".", 1)[-1]
+    if kind == "lm_head":
+        return [(parts.weight("model.embed_tokens.weight").shape[0], dim)]
+    return {
+        "qkv": [(heads, dim), (kv, dim), (kv, dim)],
+        "o": [(dim, heads)],
+        "gate_up": [(parts.intermediate, dim)] * 2,
+        "down": [(dim, parts.intermediate)],
+    }[kind]
+
+
 def _fp32_sources(parts: LlamaParts, name: str) -> list[torch.Tensor]:
     """The fp32 weights an int8 projection is made of (several are concatenated)."""
     return [parts.weight(f"{n}.weight") for n in _fused_names(name)]
@@ -259,37 +287,40 @@ def _joined(biases: list[torch.Tensor] | None) -> torch.Tensor | None:
 class FastLlama:
     """Prefill and single-token steps for a LlamaForCausalLM's weights, on the CPU.
 
-    It packs its own int8 copies of the linear weights for the generated tokens and reads the
-    prompt with the model's own fp32 weights (the model stays as it is and must be kept).
-    `int8` gives those int8 weights already quantized (a cache: mmchat.engine.fastcache);
-    their shapes are checked, a mismatch is a ValueError.
+    It packs its own int8 copies of the linear weights and reads nothing else of the decoder's
+    weights but its norms and embedding rows (file-mapped `parts` are not paged in beyond them).
+    `int8` gives those int8 weights already quantized (a cache: mmchat.engine.fastcache); their
+    shapes are checked, a mismatch is a ValueError.
 
-    Why the prompt stays fp32: fbgemm's dynamic int8 scales activations per call, so over a
+    Why the prompt runs in fp32: fbgemm's dynamic int8 scales activations per call, so over a
     whole prompt one token with outlier activations (SmolLM2 has them) costs every other token
     its precision, and the damaged key/value cache derails the answer. One token per call, as
     in decoding, is far milder. On 12 chat prompts, greedy tokens agreeing with fp32 before the
     first difference: int8 prompt + int8 decode 0.9 on average ("Name three colors." ->
-    "The answer is: 3."), fp32 prompt + int8 decode 7.4, with sensible answers.
+    "The answer is: 3."), fp32 prompt + int8 decode 7.4, with sensible answers. The prompt's
+    fp32 weights are the int8 ones dequantized, one projection at a time (DequantLinear): the
+    weights' rounding is per row and mild; it is the activations' that derailed.
     """
 
     def __init__(self, model: Any, int8: Mapping[str, Int8Rows] | None = None) -> None:
         parts = model if isinstance(model, LlamaParts) else LlamaParts.of(model)
         rows = quantize_parts(parts) if int8 is None else int8
         for name in int8_names(parts.layers):
-            expected = _fp32_sources(parts, name)
-            shape = (sum(w.shape[0] for w in expected), expected[0].shape[1])
+            expected = _shapes(parts, name)
+            shape = (sum(out for out, _ in expected), expected[0][1])
             found = rows.get(name)
             if found is None or tuple(found.values.shape) != shape:
                 raise ValueError(f"int8 weights for {name} missing or of the wrong shape")
-        self.parts = parts  # the fp32 weights it reads prompts with (shared, not copied)
+        self.parts = parts  # kept for the shapes and for a deferred decoder (hf.py)
         self.heads, self.kv_heads = parts.heads, parts.kv_heads
         self.hidden, self.head_dim = parts.hidden, parts.head_dim
         self.eps = parts.eps
         self.max_positions = parts.max_positions
         self.layers = [self._layer(parts, i, rows) for i in range(parts.layers)]
-        self.embed = parts.weight("model.embed_tokens.weight")  # [vocab, hidden], shared
-        self.final_norm = parts.weight("model.norm.weight")
-        self.prompt_lm_head = SharedLinear(parts.weight("lm_head.weight"))
+        # [vocab, hidden], shared: a lookup reads (and, mapped from a file, pages in) its rows
+        self.embed = parts.weight("model.embed_tokens.weight")
+        self.final_norm = parts.weight("model.norm.weight").float()
+        # int8 for the prompt's last position too: one row, as each generated token's.
         self.lm_head = Int8Linear(rows["lm_head"])
         self.inv_freq = parts.inv_freq  # [head_dim / 2]
         self.rope_scale = parts.rope_scale
@@ -304,14 +335,13 @@ class FastLlama:
         prefix = f"model.{name}"
         kinds = ("qkv", "o", "gate_up", "down")
         biases = {k: _biases(parts, name + k) for k in kinds}
-        qkv, o, gate_up, down = (
-            SharedLinear(*_fp32_sources(parts, name + k), biases=biases[k]) for k in kinds
-        )
-        qkv8, o8, gate_up8, down8 = (Int8Linear(rows[name + k], _joined(biases[k])) for k in kinds)
+        steps = [Int8Linear(rows[name + k], _joined(biases[k])) for k in kinds]
+        sizes = [[out for out, _ in _shapes(parts, name + k)] for k in kinds]
+        qkv, o, gate_up, down = (DequantLinear(s, n) for s, n in zip(steps, sizes, strict=True))
         return _Layer(
             attn_norm=parts.weight(prefix + "input_layernorm.weight").float(),
             mlp_norm=parts.weight(prefix + "post_attention_layernorm.weight").float(),
-            steps=(qkv8, o8, gate_up8, down8),
+            steps=(steps[0], steps[1], steps[2], steps[3]),
             prompt=(qkv, o, gate_up, down),
         )
 
@@ -349,7 +379,7 @@ class FastLlama:
             raise ValueError("a multi-token forward must start an empty cache")  # causal mask
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
         end = start + count
-        reading_prompt = start == 0  # fp32 (see the class docstring); then the packed weights
+        reading_prompt = start == 0  # fp32 arithmetic (see the class docstring), then int8
         if not reading_prompt and count == 1 and self.step is not None:
             try:
                 logits = self.step(ids[0], start, self.cache, self.cos, self.sin)
@@ -363,7 +393,7 @@ class FastLlama:
                 self.length = end
                 return logits
         cos, sin = self.cos[start:end], self.sin[start:end]  # [T, 1, dim]
-        x = self.embed[torch.tensor(ids)]  # [T, hidden]
+        x = self.embed[torch.tensor(ids)].float()  # [T, hidden]
         for layer, cache in zip(self.layers, self.cache, strict=True):
             qkv_of, o_of, gate_up_of, down_of = layer.prompt if reading_prompt else layer.steps
             h = F.rms_norm(x, (self.hidden,), layer.attn_norm, self.eps)
@@ -387,5 +417,4 @@ class FastLlama:
             x = x + down_of(F.silu(gate) * up)
         self.length = end
         last = F.rms_norm(x[-1:], (self.hidden,), self.final_norm, self.eps)
-        head = self.prompt_lm_head if reading_prompt else self.lm_head
-        return head(last)[0]
+        return self.lm_head(last)[0]

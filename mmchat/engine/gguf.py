@@ -1,4 +1,6 @@
-"""GGUF files, converted once to a safetensors folder in the cache.
+"""GGUF files, converted once to a safetensors folder in the cache (fp32: models the CPU fast
+path does not run, and GPUs; the fast path's Llama and Qwen2 decoders go to int8 instead,
+gguf_int8.py).
 
 transformers reads GGUF with a pure-Python parser and dequantizes every tensor: tens of
 seconds even for a small model, plus the time to rebuild the tokenizer. The converted folder
@@ -16,7 +18,8 @@ from mmchat.engine.base import EngineError, Progress, ProgressCallback
 from mmchat.engine.gguf_size import check_fits
 
 
-def _key(path: Path) -> str:
+def file_key(path: Path) -> str:
+    """A GGUF file's cache key: its path, size and modification time."""
     stat = path.stat()
     raw = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
     return hashlib.sha256(raw).hexdigest()[:16]
@@ -76,7 +79,7 @@ def converted_gguf_dir(
         if progress:
             progress(Progress("conversion done", 1.0))
 
-    return convert_once(name or f"gguf-{_key(path)}", build)
+    return convert_once(name or f"gguf-{file_key(path)}", build)
 
 
 def packaged_gguf_dir(location: str, progress: ProgressCallback | None = None) -> Path:

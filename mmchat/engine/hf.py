@@ -120,7 +120,7 @@ class HFEngine:
                 self._load_fusion(gpu_target(bnb_config(quant)))
             elif not (quant == "int8" and self._load_text_first()):
                 self._load_fusion()
-        else:
+        elif not (quant == "int8" and self._load_gguf_int8(progress)):
             folder = self._folder(progress)
             self._load_causal_lm(folder, quant, device)
         if quant == "int8" and self.fast is None:
@@ -228,6 +228,35 @@ class HFEngine:
         if generation.is_file():
             self._lean["generation"] = json.loads(generation.read_text())
         self.fast, self._deferred = fast, True
+        return True
+
+    def _load_gguf_int8(self, progress: ProgressCallback | None) -> bool:
+        """A GGUF file of a Llama or Qwen2 decoder on the CPU: packed to int8 tensor by tensor
+        once (gguf_int8.py), then run from that alone, without transformers' model. False for
+        other files: the fp32 conversion runs them."""
+        if self.spec.kind != "gguf" or self.spec.location.startswith("packaged:"):
+            return False  # packaged models keep their converted folders (the default shares one)
+        import json
+
+        from mmchat.engine import gguf_int8
+
+        folder = gguf_int8.int8_gguf_dir(Path(self.spec.location), progress)
+        if folder is None:
+            return False
+        try:
+            self.fast = gguf_int8.lean_gguf(folder)
+        except (ValueError, KeyError, OSError) as exc:
+            raise EngineError(
+                f"the int8 form of {self.spec.location} in {folder} is damaged "
+                f"({_first_line(exc)}); delete that folder to rebuild it"
+            ) from None
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        self._lean = {"config": json.loads((folder / "config.json").read_text())}
+        generation = folder / "generation_config.json"
+        if generation.is_file():
+            self._lean["generation"] = json.loads(generation.read_text())
         return True
 
     def _load_deferred(self) -> None:
