@@ -21,7 +21,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_fastpath import IDS, SplitStep, fast_greedy, fast_logits, greedy, split_logits
+from test_fastpath import (
+    IDS,
+    SplitStep,
+    fast_greedy,
+    fast_logits,
+    greedy,
+    prompt_model,
+    split_logits,
+)
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from mmchat.engine.assets import AssetMissing, sha256_file
@@ -176,9 +184,10 @@ def test_tiny_qwen2_runs_the_fast_path_with_transformers_numbers() -> None:
     assert supports(model) is None
     fast = FastLlama(model)
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
-    expected = split_logits(SplitStep(model, quantized), IDS, prefill=4)
+    reads_prompt = prompt_model(model, quantized)
+    expected = split_logits(SplitStep(reads_prompt, quantized), IDS, prefill=4)
     assert torch.equal(fast_logits(fast, IDS, prefill=4), expected)
-    assert fast_greedy(fast, IDS, 20) == greedy(SplitStep(model, quantized), IDS, 20)
+    assert fast_greedy(fast, IDS, 20) == greedy(SplitStep(reads_prompt, quantized), IDS, 20)
     unbiased = tiny_qwen2()
     with torch.no_grad():
         for layer in unbiased.model.layers:
@@ -231,7 +240,7 @@ def test_real_qwen_runs_fast_with_transformers_greedy_tokens(coder: HFEngine) ->
     )
     prompt = list(encoded["input_ids"])
     quantized = quantize_int8_dynamic(copy.deepcopy(coder.model))
-    expected = greedy(SplitStep(coder.model, quantized), prompt, 16)
+    expected = greedy(SplitStep(prompt_model(coder.model, quantized), quantized), prompt, 16)
     del quantized
     assert fast_greedy(coder.fast, prompt, 16) == expected
     events = list(
