@@ -82,6 +82,28 @@ def test_a_strided_same_convolution_pads_as_tensorflow_does(tmp_path: Path) -> N
     assert [n.op for n in graph.plan(("x",), ("out",))].count("Conv2D") == 1  # bias, relu fused
 
 
+def test_values_read_by_several_later_steps_and_outputs_read_again_survive(
+    tmp_path: Path,
+) -> None:
+    """Activations are let go after their last reader: a value read twice, far apart, and an
+    output that a later step also reads must still be there when needed."""
+    nodes = [
+        node("x", "Placeholder", []),
+        node("a", "Relu6", ["x"]),
+        node("b", "Add", ["a", "x"]),
+        node("c", "Add", ["b", "b"]),
+        node("d", "Add", ["c", "a"]),
+    ]
+    graph = GraphModel(write_graph(tmp_path / "m", nodes, {}))
+    x = torch.tensor([[-1.0, 2.0, 9.0]])
+    b, d = graph.run({"x": x}, ["b", "d"])
+    a = x.clamp(0, 6)
+    torch.testing.assert_close(b, a + x)
+    torch.testing.assert_close(d, 2 * (a + x) + a)
+    again, _ = graph.run({"x": 2 * x}, ["b", "d"])  # the same plan, run once more
+    torch.testing.assert_close(again, (2 * x).clamp(0, 6) + 2 * x)
+
+
 def test_an_unknown_op_is_refused_by_name_before_running(tmp_path: Path) -> None:
     nodes = [node("x", "Placeholder", []), node("odd", "Erf", ["x"])]
     graph = GraphModel(write_graph(tmp_path / "m", nodes, {}))

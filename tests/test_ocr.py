@@ -137,3 +137,14 @@ def test_doctor_reports_the_text_reading_models() -> None:
     )
     line = next(line for line in result.stdout.splitlines() if "text reading" in line)
     assert line.startswith("[ok") and "rapidocr_onnxruntime" in line
+
+
+def test_batches_read_side_by_side_give_the_same_lines_as_one_after_another() -> None:
+    """A page of more lines than one recognition batch holds: the lines, their scores and
+    boxes are the same with one worker as with several."""
+    image, _ = page()
+    alone, side_by_side = TextReader(recognisers=1), TextReader(recognisers=3)
+    first, second = alone.read(image), side_by_side.read(image)
+    assert side_by_side._ocr is not None
+    assert len(first) > side_by_side._ocr.text_rec.rec_batch_num
+    assert second == first

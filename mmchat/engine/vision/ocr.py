@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,6 +47,10 @@ MAX_LINES = 60
 # threads won while the machine was quiet and lost badly while other work ran
 # (bench/ocr_shapes.py --threads; docs/PERFORMANCE.md).
 THREADS = max(1, (os.cpu_count() or 2) - 1)
+# Recognition batches run side by side, one thread each: the batches share nothing, so a
+# core taken by other work slows one batch instead of stalling a team of threads, which is
+# what made two intra-op threads lose under load.
+RECOGNISERS = max(1, min(4, os.cpu_count() or 1))
 
 
 class OcrError(Exception):
@@ -96,15 +101,18 @@ class TextReader:
         threads: int = THREADS,
         upside_down: bool = False,
         max_lines: int = MAX_LINES,
+        recognisers: int = RECOGNISERS,
     ) -> None:
         self.min_score = min_score
         self.max_lines = max_lines  # the first lines in reading order: a bounded time
         self.threads = threads
+        self.recognisers = recognisers  # recognition batches read side by side
         # PP-OCR's 0/180 degree classifier turned a right-way-up line of a rendered page
         # upside down (read as "o psan sm qoea pue"); screenshots and scans are upright.
         self.upside_down = upside_down
         self._ocr: RapidOCR | None = None
         self._lock = threading.Lock()
+        self._workers: ThreadPoolExecutor | None = None
 
     def load(self) -> None:
         with self._lock:
@@ -127,6 +135,10 @@ class TextReader:
                 det_limit_type="max",
                 det_limit_side_len=DETECT_SIDE,
             )
+            # The two sessions that run on every picture, remade to give memory back.
+            self._ocr.text_det.infer.session = _ShrinkingSession(paths[0], self.threads)
+            self._ocr.text_rec.session.session = _ShrinkingSession(paths[2], 1)
+            self._workers = ThreadPoolExecutor(self.recognisers, thread_name_prefix="mmchat-ocr")
 
     def read(self, image: Image.Image) -> list[TextLine]:
         """The lines read with at least `min_score` confidence, in reading order."""
@@ -152,12 +164,33 @@ class TextReader:
             crops = self._ocr.get_crop_img_list(full, [quads[i] for i in order])
             if self.upside_down:
                 crops, _, _ = self._ocr.text_cls(crops)
-            results, _ = self._ocr.text_rec(crops, False)
+            results = self._recognise(crops)
         return [
             TextLine(text=text.strip(), score=float(score), box=boxes[i])
             for i, (text, score, *_rest) in zip(order, results, strict=True)
             if float(score) >= self.min_score and text.strip()
         ]
+
+    def _recognise(self, crops: list[np.ndarray]) -> list[tuple[Any, ...]]:
+        """(text, score, ...) per crop: rapidocr's own batches (crops sorted by width, then
+        `rec_batch_num` at a time, each padded to its widest), run on the workers. The same
+        batches as the library's, so the same text, token for token."""
+        assert self._ocr is not None and self._workers is not None
+        recogniser = self._ocr.text_rec
+        widths = np.array([crop.shape[1] / float(crop.shape[0]) for crop in crops])
+        order = np.argsort(widths)
+        size = recogniser.rec_batch_num
+        batches = [order[i : i + size] for i in range(0, len(order), size)]
+
+        def read(batch: np.ndarray) -> list[tuple[Any, ...]]:
+            lines: list[tuple[Any, ...]] = recogniser([crops[i] for i in batch], False)[0]
+            return lines
+
+        results: list[tuple[Any, ...]] = [("", 0.0)] * len(crops)
+        for batch, lines in zip(batches, self._workers.map(read, batches), strict=True):
+            for i, line in zip(batch, lines, strict=True):
+                results[int(i)] = line
+        return results
 
     def _detect(self, full: np.ndarray) -> list[np.ndarray]:
         """Line quadrilaterals (4x2, float32) in `full`'s pixels."""
@@ -173,6 +206,39 @@ class TextReader:
         height, width = full.shape[:2]
         points = self._ocr._get_origin_points(quads, record, height * scale, width * scale)
         return [np.ascontiguousarray(quad / scale, dtype=np.float32) for quad in points]
+
+
+class _ShrinkingSession:
+    """An onnxruntime session that hands its activations back after every run.
+
+    rapidocr opens its sessions without the memory arena, yet ~250-350 MB stayed with the
+    process after reading a page or two (each new input shape kept its buffers; malloc_trim
+    gave none back). With the arena, memory patterns off (buffers freed as tensors die) and
+    the arena shrunk at the end of each run, a run's peak fell from ~355 to ~190 MB above the
+    process and ~45 MB stayed; the same outputs, and no more CPU time (docs/PERFORMANCE.md).
+    """
+
+    def __init__(self, path: str, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 4
+        options.enable_cpu_mem_arena = True
+        options.enable_mem_pattern = False
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        provider = ("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})
+        self._session = ort.InferenceSession(path, sess_options=options, providers=[provider])
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def run(self, outputs: list[str] | None, feeds: dict[str, Any]) -> list[Any]:
+        result: list[Any] = self._session.run(outputs, feeds, self._run_options)
+        return result
+
+    def __getattr__(self, name: str) -> Any:  # get_inputs, get_modelmeta, ...: the session's
+        return getattr(self._session, name)
 
 
 def _box(quad: np.ndarray, width: int, height: int) -> Box:

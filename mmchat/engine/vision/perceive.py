@@ -7,8 +7,10 @@ picture never fails a turn because one way of looking at it is unavailable.
 Looking at a picture allocates large short-lived buffers (OCR detector and recogniser
 activations, resized copies). glibc keeps the pages of freed heap memory, so each picture left
 the process a few hundred MB larger (a scanned page: ~300 MB kept); the heap is trimmed after
-each picture. Lowering glibc's mmap threshold while the modules run cut the peak too, but OCR
-then took ~40% more CPU (every buffer freshly mapped and zeroed), so it is not done.
+each module, so one module's freed buffers do not sit beside the next one's (trimmed once a
+picture, the classifier's, the detector's and OCR's buffers added up to the peak). Lowering
+glibc's mmap threshold while the modules run cut the peak too, but OCR then took ~40% more
+CPU (every buffer freshly mapped and zeroed), so it is not done.
 """
 
 from __future__ import annotations
@@ -56,14 +58,13 @@ class Perception:
 
     def _look(self, image: Image) -> VisualWords:
         words = VisualWords(width=image.width, height=image.height)
-        with _memory_returned():
-            self._run("objects", words, lambda: self._classify(image, words))
-            self._run("detect", words, lambda: self._detect(image, words))
-            self._run("colors", words, lambda: self._colors(image, words))
-            self._run("object colors", words, lambda: self._object_colors(image, words))
-            self._run("shapes", words, lambda: self._shapes(image, words))
-            if self._ocr:
-                self._run("text", words, lambda: self._read(image, words))
+        self._run("objects", words, lambda: self._classify(image, words))
+        self._run("detect", words, lambda: self._detect(image, words))
+        self._run("colors", words, lambda: self._colors(image, words))
+        self._run("object colors", words, lambda: self._object_colors(image, words))
+        self._run("shapes", words, lambda: self._shapes(image, words))
+        if self._ocr:
+            self._run("text", words, lambda: self._read(image, words))
         return words
 
     def _run(self, name: str, words: VisualWords, step: Callable[[], None]) -> None:
@@ -71,7 +72,8 @@ class Perception:
             return
         started = time.perf_counter()
         try:
-            step()
+            with _memory_returned():
+                step()
         except Exception as exc:  # a module that cannot run is left out, never the turn
             self.problems[name] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             log.warning("perception module %s left out: %s", name, self.problems[name])

@@ -122,14 +122,23 @@ class GraphModel:
         self.weights = load_weights(folder, manifest)
         self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Node]] = {}
         self._filters: dict[str, torch.Tensor] = {}  # conv weights in torch's layout
+        # Per plan: after each step, the values no later step reads.
+        self._releases: dict[tuple[tuple[str, ...], tuple[str, ...]], list[list[str]]] = {}
 
     def run(self, feeds: dict[str, torch.Tensor], outputs: Sequence[str]) -> list[torch.Tensor]:
         values: dict[str, list[torch.Tensor]] = {name: [t] for name, t in feeds.items()}
+        order = self.plan(tuple(sorted(feeds)), tuple(outputs))
+        done = self._releases[(tuple(sorted(feeds)), tuple(outputs))]
         with torch.inference_mode():
-            for node in self.plan(tuple(sorted(feeds)), tuple(outputs)):
+            for node, finished in zip(order, done, strict=True):
                 args = [self._value(values, ref) for ref in node.inputs]
                 result = OPS[node.op](self, node, args)
                 values[node.name] = result if isinstance(result, list) else [result]
+                del args
+                # Each activation is let go once its last reader has run: kept to the end,
+                # the detector's held ~115 MB at once.
+                for name in finished:
+                    values.pop(name, None)
         return [self._value(values, name) for name in outputs]
 
     def plan(self, feeds: tuple[str, ...], outputs: tuple[str, ...]) -> list[Node]:
@@ -159,6 +168,7 @@ class GraphModel:
             raise GraphError(f"op not supported by this runner: {', '.join(unknown[:5])}")
         order = self._fuse(order, outputs)
         self._plans[key] = order
+        self._releases[key] = _releases(order, outputs)
         return order
 
     def _fuse(self, order: list[Node], outputs: tuple[str, ...]) -> list[Node]:
@@ -216,6 +226,21 @@ class GraphModel:
                 converted = kernel.permute(3, 2, 0, 1)
             self._filters[key] = converted.contiguous()
         return self._filters[key]
+
+
+def _releases(order: list[Node], outputs: Sequence[str]) -> list[list[str]]:
+    """For each step of `order`, the names whose value no later step reads (outputs kept)."""
+    last: dict[str, int] = {}
+    for step, node in enumerate(order):
+        last[node.name] = step  # a value nothing reads goes right after it is made
+        for ref in node.inputs:
+            last[_node_name(ref)] = step
+    kept = {_node_name(o) for o in outputs}
+    done: list[list[str]] = [[] for _ in order]
+    for name, step in last.items():
+        if name not in kept:
+            done[step].append(name)
+    return done
 
 
 def _node_name(ref: str) -> str:
