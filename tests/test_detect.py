@@ -266,7 +266,8 @@ def test_the_default_counts_and_lists_objects_in_photos(engine: object) -> None:
 
 
 def test_the_default_names_a_thing_imagenet_has_no_class_for(engine: object) -> None:
-    said = ask(engine, "What is in this picture?", darknet_photo("giraffe")).lower()
+    # The photo holds a giraffe and a zebra: "What is in this picture?" may name either.
+    said = ask(engine, "What animal is this?", darknet_photo("giraffe")).lower()
     assert "giraffe" in said, said
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import torch
-from test_fastpath import SplitStep
+from test_fastpath import SplitStep, prompt_model
 
 from mmchat.engine.base import (
     ChatMessage,
@@ -219,7 +219,9 @@ def test_fast_path_and_transformers_give_the_same_greedy_answer_through_the_engi
         prompt = engine.prompt_ids(question)
     finally:
         engine.close()
-    split = SplitStep(model, quantize_int8_dynamic(copy.deepcopy(model)))
+    quantized = quantize_int8_dynamic(copy.deepcopy(model))
+    # The prompt read as the fast path reads it: int8 weights dequantized.
+    split = SplitStep(prompt_model(model, quantized), quantized)
     reference, _, _ = run(split, prompt, tokenizer, 40)
     assert fast == reference and len(fast.split()) >= 5
 

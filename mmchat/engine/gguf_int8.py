@@ -281,7 +281,9 @@ def build(path: Path, out: Path, table: GGUFTable, report: Callable[[float], Non
     config = _config(path)
     _check_supported(config)
     report(0.1)
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    tokenizer = AutoTokenizer.from_pretrained(
+        path.parent, gguf_file=path.name, trust_remote_code=False
+    )
     report(0.2)
     tensors = _Tensors(path, table, architecture, config)
     biased = "model.layers.0.self_attn.q_proj.bias" in tensors
