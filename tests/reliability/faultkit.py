@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mmchat.migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -177,7 +178,7 @@ def _release(procs: list[subprocess.Popen[str]], go: Path, timeout: float) -> li
     return outputs
 
 
-def concurrent_writers(workdir: Path, processes: int, writes: int) -> dict[str, int]:
+def concurrent_writers(workdir: Path, processes: int, writes: int) -> dict[str, Any]:
     db = workdir / "concurrent.db"
     procs = [writer("burst", db, str(writes)) for _ in range(processes)]
     results = _release(procs, db.with_name(db.name + ".go"), timeout=300)
@@ -192,6 +193,9 @@ def concurrent_writers(workdir: Path, processes: int, writes: int) -> dict[str, 
         "failed": sum(s.get("failed", 0) for s in summaries),
         "stored": stored,
         "integrity_failed": int(integrity(db) != "ok"),
+        # Why writers failed (their error or last stderr line), for the assertion message.
+        "errors": [s["error"] for s in summaries if s.get("error")]
+        + [r for r in results if not r.startswith("{")],
     }
 
 
@@ -283,6 +287,7 @@ def disk_full(workdir: Path, mmchat_cli: list[str] | None = None) -> dict[str, o
 _RLIMIT_CHILD = """
 import resource, signal, sys
 from pathlib import Path
+from typing import Any
 from mmchat.store import Store, StoreError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
 db = Path(sys.argv[1])
@@ -406,6 +411,7 @@ def damaged(workdir: Path, case: str, data: bytes) -> dict[str, object]:
 _OPEN_AND_LIST = """
 import stat
 from pathlib import Path
+from typing import Any
 from mmchat.config import data_dir, default_db_path
 from mmchat.store import Store
 store = Store(default_db_path())

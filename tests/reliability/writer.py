@@ -49,8 +49,12 @@ def turns(path: Path) -> None:
 
 
 def burst(path: Path, count: int) -> None:
-    store = Store(path)
-    conv = store.create_conversation(model="burst")
+    try:
+        store = Store(path)
+        conv = store.create_conversation(model="burst")
+    except StoreError as exc:  # a failed first start fails every write; the parent shows why
+        print(json.dumps({"locked": 0, "failed": count, "done": 0, "error": str(exc)}))
+        return
     go = path.with_name(path.name + ".go")
     while not go.exists():
         time.sleep(0.005)

@@ -407,9 +407,12 @@ class ChatLog(VerticalScroll):
         had_focus = event.button.has_focus
         async with self._changing:
             boxes = await self._mount_earlier()
+            # At the top before the lock goes: a fill step seeing the old place (the bottom)
+            # would unmount the oldest boxes just mounted as far above the view.
+            self.release_anchor()
+            self.scroll_home(animate=False, immediate=True)
         if had_focus and boxes:  # pressed from the keyboard: go on from the oldest shown
             boxes[0].focus(scroll_visible=False)
-        self.scroll_home(animate=False)
 
     async def _mount_earlier(self) -> list[MessageBox]:
         """Mount the next page of earlier messages above the shown ones."""

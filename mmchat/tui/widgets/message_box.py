@@ -96,20 +96,19 @@ class MessageBox(Vertical, can_focus=True):
         sources = Static(self._sources(), classes="message-sources")
         sources.display = bool(self._citations())
         yield sources
-        yield Static(classes="message-dropped")
-        yield Static(classes="message-perf")
+        # Built here, not queried on mount: a box removed mid-compose (a log re-rendered under
+        # load) is still sent Mount, with its children gone.
+        for name, text in self._figures():
+            yield Static(Content(text), classes=f"{name} empty" if not text else name)
 
-    def on_mount(self) -> None:
-        self._show_figures()
-
-    def _show_figures(self) -> None:
+    def _figures(self) -> list[tuple[str, str]]:
         """The dim lines under a saved answer: earlier messages left out, and its figures."""
         meta = self.message.meta if self.message is not None else {}
-        for selector, text in (
-            (".message-dropped", dropped_note(meta)),
-            (".message-perf", perf_line(meta)),
-        ):
-            line = self.query_one(selector, Static)
+        return [("message-dropped", dropped_note(meta)), ("message-perf", perf_line(meta))]
+
+    def _show_figures(self) -> None:
+        for name, text in self._figures():
+            line = self.query_one(f".{name}", Static)
             line.update(Content(text))
             line.set_class(not text, "empty")
 
