@@ -65,6 +65,32 @@ async def test_a_hit_on_a_hidden_branch_is_marked_and_opens_that_branch(make_app
         await wait_for(pilot, lambda: prompts(options) == ["Fruit talk"])
 
 
+async def test_the_branch_mark_follows_a_branch_switch(make_app, session) -> None:
+    """With a search typed, stepping to the branch that holds the words drops the chat's
+    "on another branch" mark, and stepping back brings it back, with no new keystroke."""
+    conv, _ = seed(session.store)
+    app, _ = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_ready(pilot)
+        await app.screen.open_conversation(conv)
+        await wait_for(pilot, lambda: texts(app) == ["pick a fruit", "a plum"])
+        app.screen.query_one("#search", Input).value = "pear"
+        options = app.screen.query_one("#conversations", OptionList)
+        await wait_for(
+            pilot, lambda: prompts(options) == ["Soup", "Fruit talk\n  on another branch"]
+        )
+        app.screen.query_one(ChatLog).boxes[1].focus()
+        await pilot.press("left_square_bracket")
+        await wait_for(pilot, lambda: texts(app) == ["pick a fruit", "a pear"])
+        await wait_for(pilot, lambda: prompts(options) == ["Soup", "Fruit talk"])
+        app.screen.query_one(ChatLog).boxes[1].focus()
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: texts(app) == ["pick a fruit", "a plum"])
+        await wait_for(
+            pilot, lambda: prompts(options) == ["Soup", "Fruit talk\n  on another branch"]
+        )
+
+
 async def test_a_plain_search_hit_opens_the_chat_as_it_is(make_app, session) -> None:
     conv, _ = seed(session.store)
     app, _ = make_app()

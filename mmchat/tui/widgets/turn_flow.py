@@ -315,6 +315,8 @@ class TurnFlow(Vertical):
             fail(self, exc)
             return
         await self.reopen(shown.conversation_id)
+        # The list again: a search's "on another branch" mark follows the branch now shown.
+        self.post_message(self.Changed(conversations=True))
         if not await self.query_one(ChatLog).focus_message(shown.id):
             self.query_one(Draft).focus_composer()
         if shown.status == "failed":
