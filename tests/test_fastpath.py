@@ -34,18 +34,20 @@ from mmchat.engine.registry import resolve
 IDS = [5, 17, 33, 2, 90, 64, 7, 11, 3, 42]
 
 
+TINY_SIZES = dict(
+    vocab_size=128,
+    hidden_size=64,
+    intermediate_size=160,
+    num_hidden_layers=3,
+    num_attention_heads=8,
+    num_key_value_heads=2,  # GQA: 4 query heads per key/value head
+    max_position_embeddings=64,
+)
+
+
 def tiny_llama() -> LlamaForCausalLM:
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=128,
-        hidden_size=64,
-        intermediate_size=160,
-        num_hidden_layers=3,
-        num_attention_heads=8,
-        num_key_value_heads=2,  # GQA: 4 query heads per key/value head
-        max_position_embeddings=64,
-    )
-    return LlamaForCausalLM(config).eval()
+    return LlamaForCausalLM(LlamaConfig(**TINY_SIZES)).eval()
 
 
 def hf_logits(model: torch.nn.Module, ids: list[int], keep: int = 0) -> torch.Tensor:

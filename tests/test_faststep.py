@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from test_fastpath import TINY_SIZES, fast_logits, tiny_llama
+from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from mmchat.engine import faststep
 from mmchat.engine.fastpath import FastLlama, LlamaParts
@@ -20,19 +21,10 @@ IDS = [5, 17, 33, 2, 90, 64, 7, 11, 3, 42, 8, 19]
 
 
 def tiny(kind: str) -> torch.nn.Module:
-    torch.manual_seed(0)
-    sizes = dict(
-        vocab_size=128,
-        hidden_size=64,
-        intermediate_size=160,
-        num_hidden_layers=3,
-        num_attention_heads=8,
-        num_key_value_heads=2,  # GQA: 4 query heads per key/value head
-        max_position_embeddings=64,
-    )
     if kind == "qwen2":  # q/k/v biases, packed beside the int8 weights
-        return Qwen2ForCausalLM(Qwen2Config(**sizes)).eval()
-    return LlamaForCausalLM(LlamaConfig(**sizes)).eval()
+        torch.manual_seed(0)
+        return Qwen2ForCausalLM(Qwen2Config(**TINY_SIZES)).eval()
+    return tiny_llama()
 
 
 def eager_copy(fast: FastLlama) -> FastLlama:
@@ -40,13 +32,6 @@ def eager_copy(fast: FastLlama) -> FastLlama:
     other = FastLlama(fast.parts)
     other.step = None
     return other
-
-
-def step_logits(fast: FastLlama, ids: list[int], prefill: int) -> torch.Tensor:
-    fast.reset(len(ids))
-    rows = [fast.forward(ids[:prefill])]
-    rows += [fast.forward([token]) for token in ids[prefill:]]
-    return torch.stack(rows)
 
 
 def greedy(fast: FastLlama, prompt: list[int], count: int) -> list[int]:
@@ -65,8 +50,8 @@ def test_scripted_step_gives_the_eager_logits_bit_for_bit(kind: str) -> None:
     assert fast.step is not None  # scripting works here: the test compares something
     eager = eager_copy(fast)
     for prefill in (1, 5):
-        scripted = step_logits(fast, IDS, prefill)
-        assert torch.equal(scripted, step_logits(eager, IDS, prefill))
+        scripted = fast_logits(fast, IDS, prefill)
+        assert torch.equal(scripted, fast_logits(eager, IDS, prefill))
         # the steps (all but the first row) ran scripted: the prompt's cache is the same too
         assert torch.equal(fast.cache, eager.cache)
     assert greedy(fast, IDS, 30) == greedy(eager, IDS, 30)
@@ -154,5 +139,5 @@ def test_real_decoder_greedy_answers_are_the_eager_ones_token_for_token(
         assert greedy(fast, prompt, 48) == greedy(eager, prompt, 48)
     prompt = prompts[0]
     assert torch.equal(
-        step_logits(fast, prompt, len(prompt) - 6), step_logits(eager, prompt, len(prompt) - 6)
+        fast_logits(fast, prompt, len(prompt) - 6), fast_logits(eager, prompt, len(prompt) - 6)
     )

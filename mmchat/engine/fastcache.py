@@ -177,20 +177,7 @@ def parts_from_folder(folder: Path, inv_freq: torch.Tensor, rope_scale: float) -
         if not config.get("tie_word_embeddings", True):
             raise ValueError("no lm_head weights")
         tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"]
-    heads, hidden = int(config["num_attention_heads"]), int(config["hidden_size"])
-    return LlamaParts(
-        heads=heads,
-        kv_heads=int(config.get("num_key_value_heads") or heads),
-        hidden=hidden,
-        head_dim=int(config.get("head_dim") or hidden // heads),
-        eps=float(config["rms_norm_eps"]),
-        max_positions=int(config["max_position_embeddings"]),
-        layers=int(config["num_hidden_layers"]),
-        intermediate=int(config["intermediate_size"]),
-        tensors=tensors,
-        inv_freq=inv_freq,
-        rope_scale=rope_scale,
-    )
+    return LlamaParts.from_config(config, tensors, inv_freq, rope_scale)
 
 
 _DTYPES = {

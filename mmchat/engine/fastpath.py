@@ -210,6 +210,30 @@ class LlamaParts:
             rope_scale=float(getattr(rotary, "attention_scaling", 1.0)),
         )
 
+    @classmethod
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        tensors: Mapping[str, torch.Tensor],
+        inv_freq: torch.Tensor,
+        rope_scale: float,
+    ) -> LlamaParts:
+        """From a config.json's fields, for loaders that read weights without transformers."""
+        heads, hidden = int(config["num_attention_heads"]), int(config["hidden_size"])
+        return cls(
+            heads=heads,
+            kv_heads=int(config.get("num_key_value_heads") or heads),
+            hidden=hidden,
+            head_dim=int(config.get("head_dim") or hidden // heads),
+            eps=float(config["rms_norm_eps"]),
+            max_positions=int(config["max_position_embeddings"]),
+            layers=int(config["num_hidden_layers"]),
+            intermediate=int(config["intermediate_size"]),
+            tensors=tensors,
+            inv_freq=inv_freq,
+            rope_scale=rope_scale,
+        )
+
     def weight(self, name: str) -> torch.Tensor:
         try:
             return self.tensors[name]

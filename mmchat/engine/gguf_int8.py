@@ -398,22 +398,10 @@ def lean_gguf(folder: Path) -> FastLlama:
     mapped = mapped_safetensors(folder / FILE)
     layers = int(config["num_hidden_layers"])
     rows = {n: Int8Rows(mapped[f"{n}.int8"], mapped[f"{n}.scale"]) for n in int8_names(layers)}
-    heads, hidden = int(config["num_attention_heads"]), int(config["hidden_size"])
     tensors = {k: v for k, v in mapped.items() if k.startswith("model.")}
     with (folder / FILE).open("rb") as handle:
         size = int.from_bytes(handle.read(8), "little")
         meta = json.loads(handle.read(size)).get("__metadata__", {})
-    parts = LlamaParts(
-        heads=heads,
-        kv_heads=int(config.get("num_key_value_heads") or heads),
-        hidden=hidden,
-        head_dim=int(config.get("head_dim") or hidden // heads),
-        eps=float(config["rms_norm_eps"]),
-        max_positions=int(config["max_position_embeddings"]),
-        layers=layers,
-        intermediate=int(config["intermediate_size"]),
-        tensors=tensors,
-        inv_freq=mapped["rotary.inv_freq"],
-        rope_scale=float(meta.get("rope_scale", "1.0")),
-    )
+    rope_scale = float(meta.get("rope_scale", "1.0"))
+    parts = LlamaParts.from_config(config, tensors, mapped["rotary.inv_freq"], rope_scale)
     return FastLlama(parts, rows)
