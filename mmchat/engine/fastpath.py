@@ -5,20 +5,19 @@ transformers forward adds over its 30 layers. Here a layer is ~20 tensor ops and
 calls: q/k/v are one linear, gate/up one linear, RoPE runs in place on the q/k block, and
 keys/values go into a cache allocated once per answer.
 
-The prompt is read in fp32 arithmetic and the answer's tokens in int8 (see FastLlama for why);
-only the int8 weights are resident: the prompt's fp32 weights are rebuilt from them one
-projection at a time (DequantLinear). Each is transformers' own arithmetic, bit for bit
-(tests/test_fastpath.py), given those weights: the same kernels in the same order (HF's
-rotate-half RoPE, SDPA with `enable_gqa`, torch.ao's int8 weights and per-call activation
-scales). That matters at int8, where the per-tensor activation scales make decoding chaotic: a
-last-bit difference in one layer (a complex-multiply RoPE on pair-ordered rows, tried first)
-flipped the greedy answer within 1-30 tokens on 4 of 4 prompts.
+The prompt and the answer's tokens are both read in int8 from one resident copy of the weights;
+the prompt's activations are scaled per token (RowScaledLinear, see FastLlama for why). Each is
+transformers' own arithmetic, bit for bit (tests/test_fastpath.py), given those weights: the same
+kernels in the same order (HF's rotate-half RoPE, SDPA with `enable_gqa`, torch.ao's int8
+weights and per-call activation scales). That matters at int8, where the per-tensor activation
+scales make decoding chaotic: a last-bit difference in one layer (a complex-multiply RoPE on
+pair-ordered rows, tried first) flipped the greedy answer within 1-30 tokens on 4 of 4 prompts.
 
 bench/decode.py measures it against transformers and llama.cpp (docs/PERFORMANCE.md).
 
 Only fp32 Llama decoders and their close kin Qwen2 qualify (`supports`): Qwen2 differs by its
 q/k/v biases, which ride along in the fused projections (fbgemm's packed bias, as torch.ao's
-dynamic Linear does; unpacked with the weights for the prompt's fp32 `F.linear`). Anything else,
+dynamic Linear does; the prompt's per-token scaling takes it out and puts it back). Anything else,
 or a decoder with forward hooks (the fusion model's cross-attention inside `attend_to`), uses
 the transformers path.
 """
@@ -90,30 +89,26 @@ class Int8Linear:
         return result
 
 
-class DequantLinear:
-    """The prompt's projection: fp32 weights rebuilt from a packed int8 one (int8 * per-row
-    scale) for the duration of one call, then dropped; activations stay fp32.
+class RowScaledLinear:
+    """The prompt's projection in int8, each token quantized against its own range.
 
-    So only the int8 weights are resident. The fp32 product is split at `sizes` (the fused
-    projections' outputs) into one F.linear each, as transformers runs q, k and v apart."""
+    fbgemm scales activations per call: over a whole prompt, one token with outlier activations
+    (SmolLM2 has them) would cost every other token its precision and derail the answer. So each
+    row is divided by its largest magnitude first and multiplied back after: a linear map
+    commutes with a per-row factor, and every row then spans the same range, so one call scales
+    each token as finely as a generated token's own call does. fbgemm adds the bias inside the
+    call, so it is taken out before the factor goes back on and added after."""
 
-    def __init__(self, step: Int8Linear, sizes: list[int]) -> None:
-        self.step = step
-        self.sizes = sizes
-
-    def weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The fp32 weight and bias, made now (fbgemm's unpack gives back the int8 bytes)."""
-        quantized, bias = torch.ops.quantized.linear_unpack(self.step.packed)
-        return quantized.dequantize(), bias
+    def __init__(self, step: Int8Linear, bias: torch.Tensor | None) -> None:
+        self.packed = step.packed
+        self.bias = bias
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self.weights()
-        if len(self.sizes) == 1:
-            return F.linear(x, weight, bias)
-        weights = torch.split(weight, self.sizes)
-        biases = torch.split(bias, self.sizes) if bias is not None else [None] * len(self.sizes)
-        pairs = zip(weights, biases, strict=True)
-        return torch.cat([F.linear(x, w, b) for w, b in pairs], dim=-1)
+        scale = x.abs().amax(dim=-1, keepdim=True).clamp(min=torch.finfo(torch.float32).tiny)
+        y: torch.Tensor = torch.ops.quantized.linear_dynamic(x / scale, self.packed, True)
+        if self.bias is None:
+            return y.mul_(scale)
+        return y.sub_(self.bias).mul_(scale).add_(self.bias)
 
 
 @dataclass
@@ -316,14 +311,16 @@ class FastLlama:
     `int8` gives those int8 weights already quantized (a cache: mmchat.engine.fastcache); their
     shapes are checked, a mismatch is a ValueError.
 
-    Why the prompt runs in fp32: fbgemm's dynamic int8 scales activations per call, so over a
-    whole prompt one token with outlier activations (SmolLM2 has them) costs every other token
-    its precision, and the damaged key/value cache derails the answer. One token per call, as
-    in decoding, is far milder. On 12 chat prompts, greedy tokens agreeing with fp32 before the
-    first difference: int8 prompt + int8 decode 0.9 on average ("Name three colors." ->
-    "The answer is: 3."), fp32 prompt + int8 decode 7.4, with sensible answers. The prompt's
-    fp32 weights are the int8 ones dequantized, one projection at a time (DequantLinear): the
-    weights' rounding is per row and mild; it is the activations' that derailed.
+    Why the prompt's tokens are scaled one by one: fbgemm's dynamic int8 scales activations per
+    call, so over a whole prompt one token with outlier activations (SmolLM2 has them) costs
+    every other token its precision, and the damaged key/value cache derails the answer. One
+    token per call, as in decoding, is far milder. On 12 chat prompts, greedy tokens agreeing
+    with fp32 before the first difference: int8 prompt + int8 decode 0.9 on average ("Name three
+    colors." -> "The answer is: 3."), fp32 prompt + int8 decode 7.4, with sensible answers. A
+    later version rebuilt fp32 weights from the int8 ones for every prompt, which cost more than
+    the prompt's arithmetic; RowScaledLinear gives each token its own scale inside one int8 call
+    (on 14 everyday prompts: 5.4 greedy tokens agreeing with fp32 on average, against 7.6 for
+    fp32 arithmetic on the int8 weights; the prompt read 7x faster; bench/quality.py no worse).
     """
 
     def __init__(self, model: Any, int8: Mapping[str, Int8Rows] | None = None) -> None:
@@ -359,9 +356,9 @@ class FastLlama:
         prefix = f"model.{name}"
         kinds = ("qkv", "o", "gate_up", "down")
         biases = {k: _biases(parts, name + k) for k in kinds}
-        steps = [Int8Linear(rows[name + k], _joined(biases[k])) for k in kinds]
-        sizes = [[out for out, _ in _shapes(parts, name + k)] for k in kinds]
-        qkv, o, gate_up, down = (DequantLinear(s, n) for s, n in zip(steps, sizes, strict=True))
+        joined = [_joined(biases[k]) for k in kinds]
+        steps = [Int8Linear(rows[name + k], bias) for k, bias in zip(kinds, joined, strict=True)]
+        qkv, o, gate_up, down = (RowScaledLinear(s, b) for s, b in zip(steps, joined, strict=True))
         return _Layer(
             attn_norm=parts.weight(prefix + "input_layernorm.weight").float(),
             mlp_norm=parts.weight(prefix + "post_attention_layernorm.weight").float(),
@@ -403,7 +400,7 @@ class FastLlama:
             raise ValueError("a multi-token forward must start an empty cache")  # causal mask
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
         end = start + count
-        reading_prompt = start == 0  # fp32 arithmetic (see the class docstring), then int8
+        reading_prompt = start == 0  # scaled per token (see the class docstring)
         if not reading_prompt and count == 1 and self.step is not None:
             try:
                 logits = self.step(ids[0], start, self.cache, self.cos, self.sin)
