@@ -283,8 +283,9 @@ def text_turns(asker: Asker, pictures: list[bytes], limit: int) -> None:
     data = json.loads((Path(__file__).parent / "data" / "heldout_prompts.json").read_text())
     gate = asker.engine.fusion.relevance
     decoder, tokenizer = asker.engine.fusion.decoder, asker.engine.fusion.tokenizer
+    reader = asker.engine.image_turns.reader  # the states the engine's turns read
     for name, wanted in (("about_image", True), ("follow_ups", True), ("not_about_image", False)):
-        said = [gate.about_image(decoder, tokenizer, text) == wanted for text in data[name]]
+        said = [gate.about_image(decoder, tokenizer, text, reader) == wanted for text in data[name]]
         print(f"relevance gate, held-out {name}: {sum(said) / len(said):.3f} ({len(said)})")
     if not pictures:
         return

@@ -180,7 +180,7 @@ def stage_times(engine: HFEngine, blob: bytes, repeats: int) -> None:
     fusion = turns.fusion
     steps: dict[str, Callable[[], Any]] = {
         "relevance gate": lambda: fusion.relevance.probability(
-            fusion.decoder, fusion.tokenizer, "Write a haiku about the sea."
+            fusion.decoder, fusion.tokenizer, "Write a haiku about the sea.", turns.reader
         ),
         "sha256 of the blob": lambda: hashlib.sha256(blob).hexdigest(),
         "open the picture": lambda: open_picture(blob).load(),

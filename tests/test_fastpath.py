@@ -158,6 +158,28 @@ def test_prompt_and_steps_are_transformers_numbers_bit_for_bit() -> None:
     assert fast_greedy(fast, IDS, 20) == greedy(SplitStep(prompt, quantized), IDS, 20)
 
 
+def test_states_are_the_prompt_read_hidden_states_and_leave_the_answer_alone() -> None:
+    model = tiny_llama()
+    fast = FastLlama(model)
+    quantized = quantize_int8_dynamic(copy.deepcopy(model))
+    with torch.inference_mode():
+        hidden = (
+            prompt_model(quantized)
+            .model(input_ids=torch.tensor([IDS]), output_hidden_states=True)
+            .hidden_states
+        )
+    expected = fast_logits(fast, IDS[:6], prefill=4)
+    fast.reset(len(IDS))
+    rows = [fast.forward(IDS[:4])]
+    for blocks in (0, 1, 2):  # the last block's output is normed in hidden_states: not compared
+        assert torch.equal(fast.states(IDS, blocks), hidden[blocks][0])
+    # Between an answer's tokens: it goes on from its own cache as if nothing had run.
+    rows += [fast.forward([token]) for token in IDS[4:6]]
+    assert torch.equal(torch.stack(rows), expected)
+    with pytest.raises(ValueError):
+        fast.states([], 1)
+
+
 def test_prompts_read_no_fp32_projection_weights() -> None:
     # Parts without the projections' fp32 weights give the same numbers: only the int8 rows
     # (and norms, embeddings) are read, so the fp32 decoder need not be resident.

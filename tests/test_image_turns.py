@@ -172,6 +172,33 @@ def test_the_gate_reads_block_12_without_running_the_rest(engine: HFEngine) -> N
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in decoder.modules())
 
 
+def test_the_gate_reads_the_fast_paths_states_on_the_cpu(engine: HFEngine) -> None:
+    """The shipped gate was fitted on the int8 fast path's states, which the CPU's turns read;
+    transformers' fp32 states (a GPU, `--quant none`) get the same decisions on these."""
+    import torch
+
+    from mmchat.engine.vision.relevance import message_states
+
+    turns = engine.image_turns
+    decoder, tokenizer = turns.fusion.decoder, turns.fusion.tokenizer
+    gate = turns.fusion.relevance
+    assert engine.fast is not None and turns.reader is not None
+    text = "What colour is the car?"
+    fast = message_states(decoder, tokenizer, [text], gate.layer, turns.reader)
+    full = message_states(decoder, tokenizer, [text], gate.layer)
+    assert not torch.equal(fast, full)  # int8, not the fp32 forward
+    similarity = float(torch.nn.functional.cosine_similarity(fast, full)[0])
+    assert similarity > 0.95, similarity  # the same direction, with int8's noise
+    about = ("What does the sign say?", "What colour is the car?", "And how many are there?")
+    other = ("What is the capital of France?", "Write a haiku about the sea.")
+    for reader in (turns.reader, None):
+        assert all(gate.about_image(decoder, tokenizer, t, reader) for t in about)
+        assert not any(gate.about_image(decoder, tokenizer, t, reader) for t in other)
+    photo = foolbox_photo(DOG).read_bytes()
+    plan = turns.plan([ChatMessage("user", "What is the capital of France?", [photo])])
+    assert plan.way == "text" and plan.about_image < gate.threshold
+
+
 def test_question_kinds() -> None:
     assert question_kind("What does the sign say?") == "text"
     assert question_kind("Describe this image.") == "describe"

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from mmchat.engine import faststep
 
 Linear = Callable[[torch.Tensor], torch.Tensor]  # [T, in] -> [T, out]
+Projections = tuple[Linear, Linear, Linear, Linear]  # a block's qkv, o, gate_up, down
 
 
 class Int8Rows:
@@ -117,8 +118,8 @@ class _Layer:
     mlp_norm: torch.Tensor  # [hidden]
     # qkv (hidden -> (heads + 2 kv_heads) * head_dim), o, gate_up (hidden -> 2 * intermediate),
     # down: for one generated token at a time, and for the prompt.
-    steps: tuple[Linear, Linear, Linear, Linear]
-    prompt: tuple[Linear, Linear, Linear, Linear]
+    steps: Projections
+    prompt: Projections
 
 
 def supports(model: Any) -> str | None:
@@ -398,7 +399,6 @@ class FastLlama:
             raise ValueError("the sequence outgrew the KV cache")
         if count > 1 and start > 0:
             raise ValueError("a multi-token forward must start an empty cache")  # causal mask
-        heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
         end = start + count
         reading_prompt = start == 0  # scaled per token (see the class docstring)
         if not reading_prompt and count == 1 and self.step is not None:
@@ -413,29 +413,60 @@ class FastLlama:
             else:
                 self.length = end
                 return logits
-        cos, sin = self.cos[start:end], self.sin[start:end]  # [T, 1, dim]
         x = self.embed[torch.tensor(ids)].float()  # [T, hidden]
         for layer, cache in zip(self.layers, self.cache, strict=True):
-            qkv_of, o_of, gate_up_of, down_of = layer.prompt if reading_prompt else layer.steps
-            h = F.rms_norm(x, (self.hidden,), layer.attn_norm, self.eps)
-            qkv = qkv_of(h)  # [T, (heads + 2 kv_heads) * dim]
-            qk = qkv[:, : (heads + kv_heads) * dim].view(count, heads + kv_heads, dim)
-            rotated = qk.roll(dim // 2, dims=-1).mul_(sin)  # HF: rotate_half(x) * sin
-            qk.mul_(cos).add_(rotated)  # RoPE on q and k, in place: x * cos + that
-            kv = qkv[:, heads * dim :].view(count, 2, kv_heads, dim)
-            cache[:, :, start:end].copy_(kv.permute(1, 2, 0, 3))
-            q = qk[:, :heads].transpose(0, 1)  # [heads, T, dim]
-            attn = F.scaled_dot_product_attention(
-                q[None],
-                cache[None, 0, :, :end],
-                cache[None, 1, :, :end],
-                is_causal=count > 1,
-                enable_gqa=True,
-            )  # [1, heads, T, dim]
-            x = x + o_of(attn[0].transpose(0, 1).reshape(count, heads * dim))
-            h = F.rms_norm(x, (self.hidden,), layer.mlp_norm, self.eps)
-            gate, up = gate_up_of(h).chunk(2, dim=-1)
-            x = x + down_of(F.silu(gate) * up)
+            linears = layer.prompt if reading_prompt else layer.steps
+            x = self._block(x, layer, linears, cache, start)
         self.length = end
         last = F.rms_norm(x[-1:], (self.hidden,), self.final_norm, self.eps)
         return self.lm_head(last)[0]
+
+    @torch.inference_mode()
+    def states(self, ids: list[int], blocks: int) -> torch.Tensor:
+        """The hidden states after the first `blocks` blocks, [T, hidden] (transformers'
+        hidden_states[blocks]), read as a prompt is; the answer's cache is left as it was."""
+        count = len(ids)
+        if not 0 < count <= self.max_positions or not 0 <= blocks <= len(self.layers):
+            raise ValueError("states of 1 to max_positions tokens, after 0 to all blocks")
+        if self.cos.shape[0] < count:
+            self.cos, self.sin = self._rotary(count)
+        scratch = torch.zeros(2, self.kv_heads, count, self.head_dim)
+        x = self.embed[torch.tensor(ids)].float()
+        for layer in self.layers[:blocks]:
+            x = self._block(x, layer, layer.prompt, scratch, 0)
+        return x
+
+    def _block(
+        self,
+        x: torch.Tensor,
+        layer: _Layer,
+        linears: Projections,
+        cache: torch.Tensor,
+        start: int,
+    ) -> torch.Tensor:
+        """One decoder block over x, [T, hidden], at positions start.. (keys and values into
+        `cache`, [2, kv_heads, capacity, dim])."""
+        heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
+        count = x.shape[0]
+        end = start + count
+        cos, sin = self.cos[start:end], self.sin[start:end]  # [T, 1, dim]
+        qkv_of, o_of, gate_up_of, down_of = linears
+        h = F.rms_norm(x, (self.hidden,), layer.attn_norm, self.eps)
+        qkv = qkv_of(h)  # [T, (heads + 2 kv_heads) * dim]
+        qk = qkv[:, : (heads + kv_heads) * dim].view(count, heads + kv_heads, dim)
+        rotated = qk.roll(dim // 2, dims=-1).mul_(sin)  # HF: rotate_half(x) * sin
+        qk.mul_(cos).add_(rotated)  # RoPE on q and k, in place: x * cos + that
+        kv = qkv[:, heads * dim :].view(count, 2, kv_heads, dim)
+        cache[:, :, start:end].copy_(kv.permute(1, 2, 0, 3))
+        q = qk[:, :heads].transpose(0, 1)  # [heads, T, dim]
+        attn = F.scaled_dot_product_attention(
+            q[None],
+            cache[None, 0, :, :end],
+            cache[None, 1, :, :end],
+            is_causal=count > 1,
+            enable_gqa=True,
+        )  # [1, heads, T, dim]
+        x = x + o_of(attn[0].transpose(0, 1).reshape(count, heads * dim))
+        h = F.rms_norm(x, (self.hidden,), layer.mlp_norm, self.eps)
+        gate, up = gate_up_of(h).chunk(2, dim=-1)
+        return x + down_of(F.silu(gate) * up)

@@ -288,7 +288,12 @@ class HFEngine:
         from mmchat.engine.image_turn import ImageTurns
         from mmchat.engine.vision.perceive import Perception
 
-        self.image_turns = ImageTurns(self.fusion, Perception())
+        self.image_turns = ImageTurns(self.fusion, Perception(), reader=self._gate_states)
+
+    def _gate_states(self, ids: list[int], blocks: int) -> torch.Tensor | None:
+        """The relevance gate's states from the int8 fast path (what the shipped gate was
+        trained on), or None where there is none (a GPU, `--quant none`): then transformers'."""
+        return None if self.fast is None else self.fast.states(ids, blocks)
 
     def _prepare_int8(self) -> str:
         """CPU int8: text turns run FastLlama (fastpath.py), which packs its own int8 weights

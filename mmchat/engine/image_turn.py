@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from mmchat.engine.fusion import FusionModel
     from mmchat.engine.vision.perceive import Perception
+    from mmchat.engine.vision.relevance import StatesReader
     from mmchat.engine.word_memory import Memory
 
 Way = Literal["text", "fusion", "scene", "words", "memory", "unsure"]
@@ -106,9 +107,12 @@ class TurnPlan:
 class ImageTurns:
     """Plans each turn of a fusion model whose conversation holds pictures."""
 
-    def __init__(self, fusion: FusionModel, perception: Perception) -> None:
+    def __init__(
+        self, fusion: FusionModel, perception: Perception, reader: StatesReader | None = None
+    ) -> None:
         self.fusion = fusion
         self.perception = perception
+        self.reader = reader  # the relevance gate's states from the fast path, where it runs
         self._features: dict[str, torch.Tensor] = {}
         self._memories: dict[str, Memory] = {}
         # Benchmarks only: take this way regardless of the question (bench/seeing.py compares
@@ -123,7 +127,8 @@ class ImageTurns:
         gate = self.fusion.relevance
         probability = 1.0
         if gate is not None:
-            probability = gate.probability(self.fusion.decoder, self.fusion.tokenizer, question)
+            decoder, tokenizer = self.fusion.decoder, self.fusion.tokenizer
+            probability = gate.probability(decoder, tokenizer, question, self.reader)
         kind = question_kind(question)
         if force_way == "text" or (force_way is None and gate and probability < gate.threshold):
             return TurnPlan("text", plain, about_image=probability, kind=kind)

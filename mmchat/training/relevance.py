@@ -1,8 +1,9 @@
 """Stage: train the relevance gate (mmchat/engine/vision/relevance.py) on labelled messages.
 
-A logistic regression on frozen hidden states: seconds of fitting after one pass of the
-decoder over ~300 messages. Block 12 of SmolLM2-135M was chosen by 5-fold cross-validation
-over blocks 4-30 (the middle blocks did best; the last ones worst).
+A logistic regression on frozen hidden states (the int8 fast path's, which the CPU reads at run
+time): seconds of fitting after one pass of the decoder over ~300 messages. Block 12 of
+SmolLM2-135M was chosen by 5-fold cross-validation over blocks 4-30 (the middle blocks did best;
+the last ones worst).
 """
 
 from __future__ import annotations
@@ -67,7 +68,12 @@ def train_into(
     log(f"relevance gate: {len(rows)} messages, block {block}")
     texts = [text for text, _ in rows]
     labels = torch.tensor([label for _, label in rows], dtype=torch.float32)
-    states = message_states(decoder, tokenizer, texts, block)
+    # The states the CPU's int8 fast path reads at run time (FastLlama.states): the gate is
+    # fitted on what it will see there. On fp32 and bf16 states it decides the same way on
+    # the held-out messages within a point (docs/PERFORMANCE.md).
+    from mmchat.engine.fastpath import FastLlama
+
+    states = message_states(decoder, tokenizer, texts, block, FastLlama(decoder).states)
     gate = fit(states, labels, block, l2)
     accuracy = float(((gate.probabilities(states) >= 0.5) == labels.bool()).float().mean())
     folder.mkdir(parents=True, exist_ok=True)
