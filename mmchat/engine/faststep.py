@@ -25,15 +25,37 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 
-if TYPE_CHECKING:
-    from mmchat.engine.fastpath import FastLlama
-
 ENV = "MMCHAT_FAST_STEP"
+
+
+class Source(Protocol):
+    """What the step reads of a fastpath.FastLlama (named here, not imported: fastpath
+    imports this module)."""
+
+    @property
+    def layers(self) -> Sequence[Any]: ...  # each with .steps (int8, .packed) and norms
+    @property
+    def lm_head(self) -> Any: ...
+    @property
+    def embed(self) -> torch.Tensor: ...
+    @property
+    def final_norm(self) -> torch.Tensor: ...
+    @property
+    def heads(self) -> int: ...
+    @property
+    def kv_heads(self) -> int: ...
+    @property
+    def head_dim(self) -> int: ...
+    @property
+    def hidden(self) -> int: ...
+    @property
+    def eps(self) -> float: ...
 
 
 class Step(Protocol):
@@ -53,7 +75,7 @@ class Step(Protocol):
 class _OneToken(torch.nn.Module):
     """FastLlama.forward for one token after the prompt, op for op (keep the two in step)."""
 
-    def __init__(self, fast: FastLlama) -> None:
+    def __init__(self, fast: Source) -> None:
         super().__init__()
         # fbgemm's packed int8 weights (TorchScript holds them as LinearPackedParamsBase).
         self.qkv = [_packed(layer.steps[0]) for layer in fast.layers]
@@ -110,11 +132,10 @@ class _OneToken(torch.nn.Module):
 
 def _packed(linear: object) -> Any:
     """The packed weights of one of FastLlama's int8 projections."""
-    from mmchat.engine.fastpath import Int8Linear  # fastpath imports this module
-
-    if not isinstance(linear, Int8Linear):
+    packed = getattr(linear, "packed", None)
+    if packed is None:
         raise TypeError(f"{type(linear).__name__} is not an int8 projection")
-    return linear.packed
+    return packed
 
 
 class _Unoptimized:
@@ -136,7 +157,7 @@ class _Unoptimized:
         return result
 
 
-def build(fast: FastLlama) -> Step | None:
+def build(fast: Source) -> Step | None:
     """The scripted step for `fast`'s weights, or None (eager decoding) with the reason on
     stderr when scripting is turned off or fails."""
     if os.environ.get(ENV, "").strip().lower() == "eager":
