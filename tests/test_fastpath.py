@@ -81,9 +81,24 @@ class RowScaled(torch.nn.Module):
         return y.mul_(scale) if bias is None else y.sub_(bias).mul_(scale).add_(bias)
 
 
-def prompt_model(quantized: torch.nn.Module) -> torch.nn.Module:
-    """What the fast path reads a prompt with: `quantized` (a quantize_int8_dynamic
-    copy) with each projection's rows scaled to their own range around its int8 call."""
+def prompt_model(model: LlamaForCausalLM, quantized: torch.nn.Module) -> LlamaForCausalLM:
+    """What the fast path reads a prompt with: `model` with each projection's weight replaced
+    by its int8 rows dequantized, and `quantized`'s int8 LM head (the prompt's last row)."""
+    copied = copy.deepcopy(model)
+    for layer in copied.model.layers:
+        for name in PROJECTIONS:
+            linear = getattr(layer.self_attn, name, None) or getattr(layer.mlp, name)
+            rows = Int8Rows.quantize(linear.weight)
+            zero = torch.zeros(rows.values.shape[0], dtype=torch.int64)
+            q = torch._make_per_channel_quantized_tensor(rows.values, rows.scales, zero, 0)
+            linear.weight = torch.nn.Parameter(q.dequantize(), requires_grad=False)
+    copied.lm_head = quantized.lm_head
+    return copied
+
+
+def scan_model(quantized: torch.nn.Module) -> torch.nn.Module:
+    """What FastLlama.states reads with: `quantized` (a quantize_int8_dynamic copy) with each
+    projection's rows scaled to their own range around its int8 call."""
     copied = copy.deepcopy(quantized)
     for layer in copied.model.layers:
         for name in PROJECTIONS:
@@ -148,7 +163,7 @@ def test_prompt_and_steps_are_transformers_numbers_bit_for_bit() -> None:
     fast = FastLlama(model)  # packs its own copies: the model stays fp32
     assert supports(model) is None
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
-    prompt = prompt_model(quantized)
+    prompt = prompt_model(model, quantized)
     for prefill in (1, 4, 10):  # keep=1: the head sees the same row as the fast path's
         fast.reset(prefill)
         assert torch.equal(fast.forward(IDS[:prefill]), hf_logits(prompt, IDS[:prefill], 1)[0])
@@ -158,13 +173,13 @@ def test_prompt_and_steps_are_transformers_numbers_bit_for_bit() -> None:
     assert fast_greedy(fast, IDS, 20) == greedy(SplitStep(prompt, quantized), IDS, 20)
 
 
-def test_states_are_the_prompt_read_hidden_states_and_leave_the_answer_alone() -> None:
+def test_states_are_int8_row_scaled_hidden_states_and_leave_the_answer_alone() -> None:
     model = tiny_llama()
     fast = FastLlama(model)
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
     with torch.inference_mode():
         hidden = (
-            prompt_model(quantized)
+            scan_model(quantized)
             .model(input_ids=torch.tensor([IDS]), output_hidden_states=True)
             .hidden_states
         )
@@ -214,7 +229,7 @@ def test_stops_at_end_tokens_and_length_like_the_transformers_step() -> None:
     model = tiny_llama()
     fast = FastLlama(model)
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
-    expected = greedy(SplitStep(prompt_model(quantized), quantized), IDS, 12)
+    expected = greedy(SplitStep(prompt_model(model, quantized), quantized), IDS, 12)
     assert fast_greedy(fast, IDS, 12) == expected
     end = expected[5]
     assert fast_greedy(fast, IDS, 12, eos_ids=frozenset({end})) == expected[: expected.index(end)]
@@ -260,7 +275,7 @@ def test_real_decoder_logits_match_transformers(
     model, prompt = smollm2
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
     prefill = len(prompt) - 7
-    expected = split_logits(SplitStep(prompt_model(quantized), quantized), prompt, prefill)
+    expected = split_logits(SplitStep(prompt_model(model, quantized), quantized), prompt, prefill)
     assert torch.equal(fast_logits(FastLlama(model), prompt, prefill), expected)
 
 
@@ -272,7 +287,7 @@ def test_real_decoder_int8_greedy_tokens_match_transformers(
     model, prompt = smollm2
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
     assert fast_greedy(FastLlama(model), prompt, 64) == greedy(
-        SplitStep(prompt_model(quantized), quantized), prompt, 64
+        SplitStep(prompt_model(model, quantized), quantized), prompt, 64
     )
 
 

@@ -221,7 +221,7 @@ def test_fast_path_and_transformers_give_the_same_greedy_answer_through_the_engi
         engine.close()
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
     # The prompt read as the fast path reads it: int8 weights dequantized.
-    split = SplitStep(prompt_model(quantized), quantized)
+    split = SplitStep(prompt_model(model, quantized), quantized)
     reference, _, _ = run(split, prompt, tokenizer, 40)
     assert fast == reference and len(fast.split()) >= 5
 

@@ -184,7 +184,7 @@ def test_tiny_qwen2_runs_the_fast_path_with_transformers_numbers() -> None:
     assert supports(model) is None
     fast = FastLlama(model)
     quantized = quantize_int8_dynamic(copy.deepcopy(model))
-    reads_prompt = prompt_model(quantized)
+    reads_prompt = prompt_model(model, quantized)
     expected = split_logits(SplitStep(reads_prompt, quantized), IDS, prefill=4)
     assert torch.equal(fast_logits(fast, IDS, prefill=4), expected)
     assert fast_greedy(fast, IDS, 20) == greedy(SplitStep(reads_prompt, quantized), IDS, 20)
@@ -240,7 +240,7 @@ def test_real_qwen_runs_fast_with_transformers_greedy_tokens(coder: HFEngine) ->
     )
     prompt = list(encoded["input_ids"])
     quantized = quantize_int8_dynamic(copy.deepcopy(coder.model))
-    expected = greedy(SplitStep(prompt_model(quantized), quantized), prompt, 16)
+    expected = greedy(SplitStep(prompt_model(coder.model, quantized), quantized), prompt, 16)
     del quantized
     assert fast_greedy(coder.fast, prompt, 16) == expected
     events = list(

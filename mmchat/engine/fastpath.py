@@ -5,19 +5,20 @@ transformers forward adds over its 30 layers. Here a layer is ~20 tensor ops and
 calls: q/k/v are one linear, gate/up one linear, RoPE runs in place on the q/k block, and
 keys/values go into a cache allocated once per answer.
 
-The prompt and the answer's tokens are both read in int8 from one resident copy of the weights;
-the prompt's activations are scaled per token (RowScaledLinear, see FastLlama for why). Each is
-transformers' own arithmetic, bit for bit (tests/test_fastpath.py), given those weights: the same
-kernels in the same order (HF's rotate-half RoPE, SDPA with `enable_gqa`, torch.ao's int8
-weights and per-call activation scales). That matters at int8, where the per-tensor activation
-scales make decoding chaotic: a last-bit difference in one layer (a complex-multiply RoPE on
-pair-ordered rows, tried first) flipped the greedy answer within 1-30 tokens on 4 of 4 prompts.
+The prompt is read in fp32 arithmetic and the answer's tokens in int8 (see FastLlama for why);
+only the int8 weights are resident: the prompt's fp32 weights are rebuilt from them one
+projection at a time (DequantLinear). Each is transformers' own arithmetic, bit for bit
+(tests/test_fastpath.py), given those weights: the same kernels in the same order (HF's
+rotate-half RoPE, SDPA with `enable_gqa`, torch.ao's int8 weights and per-call activation
+scales). That matters at int8, where the per-tensor activation scales make decoding chaotic: a
+last-bit difference in one layer (a complex-multiply RoPE on pair-ordered rows, tried first)
+flipped the greedy answer within 1-30 tokens on 4 of 4 prompts.
 
 bench/decode.py measures it against transformers and llama.cpp (docs/PERFORMANCE.md).
 
 Only fp32 Llama decoders and their close kin Qwen2 qualify (`supports`): Qwen2 differs by its
 q/k/v biases, which ride along in the fused projections (fbgemm's packed bias, as torch.ao's
-dynamic Linear does; the prompt's per-token scaling takes it out and puts it back). Anything else,
+dynamic Linear does; unpacked with the weights for the prompt's fp32 `F.linear`). Anything else,
 or a decoder with forward hooks (the fusion model's cross-attention inside `attend_to`), uses
 the transformers path.
 """
@@ -90,15 +91,43 @@ class Int8Linear:
         return result
 
 
+class DequantLinear:
+    """The prompt's projection: fp32 weights rebuilt from a packed int8 one (int8 * per-row
+    scale) for the duration of one call, then dropped; activations stay fp32.
+
+    So only the int8 weights are resident. The fp32 product is split at `sizes` (the fused
+    projections' outputs) into one F.linear each, as transformers runs q, k and v apart."""
+
+    def __init__(self, step: Int8Linear, sizes: list[int]) -> None:
+        self.step = step
+        self.sizes = sizes
+
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The fp32 weight and bias, made now (fbgemm's unpack gives back the int8 bytes)."""
+        quantized, bias = torch.ops.quantized.linear_unpack(self.step.packed)
+        return quantized.dequantize(), bias
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.weights()
+        if len(self.sizes) == 1:
+            return F.linear(x, weight, bias)
+        weights = torch.split(weight, self.sizes)
+        biases = torch.split(bias, self.sizes) if bias is not None else [None] * len(self.sizes)
+        pairs = zip(weights, biases, strict=True)
+        return torch.cat([F.linear(x, w, b) for w, b in pairs], dim=-1)
+
+
 class RowScaledLinear:
-    """The prompt's projection in int8, each token quantized against its own range.
+    """A projection over several tokens in int8, each token quantized against its own range:
+    what FastLlama.states reads (the relevance gate's states, ~5x faster than DequantLinear).
 
     fbgemm scales activations per call: over a whole prompt, one token with outlier activations
     (SmolLM2 has them) would cost every other token its precision and derail the answer. So each
     row is divided by its largest magnitude first and multiplied back after: a linear map
     commutes with a per-row factor, and every row then spans the same range, so one call scales
     each token as finely as a generated token's own call does. fbgemm adds the bias inside the
-    call, so it is taken out before the factor goes back on and added after."""
+    call, so it is taken out before the factor goes back on and added after. Not for prompts:
+    an answer read from a knowledge-base passage changed ("seven years" -> "one year")."""
 
     def __init__(self, step: Int8Linear, bias: torch.Tensor | None) -> None:
         self.packed = step.packed
@@ -117,9 +146,10 @@ class _Layer:
     attn_norm: torch.Tensor  # [hidden]
     mlp_norm: torch.Tensor  # [hidden]
     # qkv (hidden -> (heads + 2 kv_heads) * head_dim), o, gate_up (hidden -> 2 * intermediate),
-    # down: for one generated token at a time, and for the prompt.
+    # down: for one generated token at a time, for the prompt, and for `states`.
     steps: Projections
     prompt: Projections
+    scan: Projections
 
 
 def supports(model: Any) -> str | None:
@@ -312,16 +342,14 @@ class FastLlama:
     `int8` gives those int8 weights already quantized (a cache: mmchat.engine.fastcache); their
     shapes are checked, a mismatch is a ValueError.
 
-    Why the prompt's tokens are scaled one by one: fbgemm's dynamic int8 scales activations per
-    call, so over a whole prompt one token with outlier activations (SmolLM2 has them) costs
-    every other token its precision, and the damaged key/value cache derails the answer. One
-    token per call, as in decoding, is far milder. On 12 chat prompts, greedy tokens agreeing
-    with fp32 before the first difference: int8 prompt + int8 decode 0.9 on average ("Name three
-    colors." -> "The answer is: 3."), fp32 prompt + int8 decode 7.4, with sensible answers. A
-    later version rebuilt fp32 weights from the int8 ones for every prompt, which cost more than
-    the prompt's arithmetic; RowScaledLinear gives each token its own scale inside one int8 call
-    (on 14 everyday prompts: 5.4 greedy tokens agreeing with fp32 on average, against 7.6 for
-    fp32 arithmetic on the int8 weights; the prompt read 7x faster; bench/quality.py no worse).
+    Why the prompt runs in fp32: fbgemm's dynamic int8 scales activations per call, so over a
+    whole prompt one token with outlier activations (SmolLM2 has them) costs every other token
+    its precision, and the damaged key/value cache derails the answer. One token per call, as
+    in decoding, is far milder. On 12 chat prompts, greedy tokens agreeing with fp32 before the
+    first difference: int8 prompt + int8 decode 0.9 on average ("Name three colors." ->
+    "The answer is: 3."), fp32 prompt + int8 decode 7.4, with sensible answers. The prompt's
+    fp32 weights are the int8 ones dequantized, one projection at a time (DequantLinear): the
+    weights' rounding is per row and mild; it is the activations' that derailed.
     """
 
     def __init__(self, model: Any, int8: Mapping[str, Int8Rows] | None = None) -> None:
@@ -359,12 +387,15 @@ class FastLlama:
         biases = {k: _biases(parts, name + k) for k in kinds}
         joined = [_joined(biases[k]) for k in kinds]
         steps = [Int8Linear(rows[name + k], bias) for k, bias in zip(kinds, joined, strict=True)]
-        qkv, o, gate_up, down = (RowScaledLinear(s, b) for s, b in zip(steps, joined, strict=True))
+        sizes = [[out for out, _ in _shapes(parts, name + k)] for k in kinds]
+        qkv, o, gate_up, down = (DequantLinear(s, n) for s, n in zip(steps, sizes, strict=True))
+        scan = [RowScaledLinear(s, b) for s, b in zip(steps, joined, strict=True)]
         return _Layer(
             attn_norm=parts.weight(prefix + "input_layernorm.weight").float(),
             mlp_norm=parts.weight(prefix + "post_attention_layernorm.weight").float(),
             steps=(steps[0], steps[1], steps[2], steps[3]),
             prompt=(qkv, o, gate_up, down),
+            scan=(scan[0], scan[1], scan[2], scan[3]),
         )
 
     def reset(self, capacity: int) -> None:
@@ -400,7 +431,7 @@ class FastLlama:
         if count > 1 and start > 0:
             raise ValueError("a multi-token forward must start an empty cache")  # causal mask
         end = start + count
-        reading_prompt = start == 0  # scaled per token (see the class docstring)
+        reading_prompt = start == 0  # fp32 arithmetic (see the class docstring), then int8
         if not reading_prompt and count == 1 and self.step is not None:
             try:
                 logits = self.step(ids[0], start, self.cache, self.cos, self.sin)
@@ -424,7 +455,8 @@ class FastLlama:
     @torch.inference_mode()
     def states(self, ids: list[int], blocks: int) -> torch.Tensor:
         """The hidden states after the first `blocks` blocks, [T, hidden] (transformers'
-        hidden_states[blocks]), read as a prompt is; the answer's cache is left as it was."""
+        hidden_states[blocks]) in int8, each token scaled to its own range (RowScaledLinear);
+        the answer's cache is left as it was."""
         count = len(ids)
         if not 0 < count <= self.max_positions or not 0 <= blocks <= len(self.layers):
             raise ValueError("states of 1 to max_positions tokens, after 0 to all blocks")
@@ -433,7 +465,7 @@ class FastLlama:
         scratch = torch.zeros(2, self.kv_heads, count, self.head_dim)
         x = self.embed[torch.tensor(ids)].float()
         for layer in self.layers[:blocks]:
-            x = self._block(x, layer, layer.prompt, scratch, 0)
+            x = self._block(x, layer, layer.scan, scratch, 0)
         return x
 
     def _block(
