@@ -444,10 +444,11 @@ class FastLlama:
             else:
                 self.length = end
                 return logits
+        rope = self.cos[start:end], self.sin[start:end]  # [T, 1, dim] each, for every block
         x = self.embed[torch.tensor(ids)].float()  # [T, hidden]
         for layer, cache in zip(self.layers, self.cache, strict=True):
             linears = layer.prompt if reading_prompt else layer.steps
-            x = self._block(x, layer, linears, cache, start)
+            x = self._block(x, layer, linears, cache, start, rope)
         self.length = end
         last = F.rms_norm(x[-1:], (self.hidden,), self.final_norm, self.eps)
         return self.lm_head(last)[0]
@@ -463,9 +464,10 @@ class FastLlama:
         if self.cos.shape[0] < count:
             self.cos, self.sin = self._rotary(count)
         scratch = torch.zeros(2, self.kv_heads, count, self.head_dim)
+        rope = self.cos[:count], self.sin[:count]
         x = self.embed[torch.tensor(ids)].float()
         for layer in self.layers[:blocks]:
-            x = self._block(x, layer, layer.scan, scratch, 0)
+            x = self._block(x, layer, layer.scan, scratch, 0, rope)
         return x
 
     def _block(
@@ -475,13 +477,14 @@ class FastLlama:
         linears: Projections,
         cache: torch.Tensor,
         start: int,
+        rope: tuple[torch.Tensor, torch.Tensor],
     ) -> torch.Tensor:
         """One decoder block over x, [T, hidden], at positions start.. (keys and values into
-        `cache`, [2, kv_heads, capacity, dim])."""
+        `cache`, [2, kv_heads, capacity, dim]; `rope`: those positions' cos and signed sin)."""
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
         count = x.shape[0]
         end = start + count
-        cos, sin = self.cos[start:end], self.sin[start:end]  # [T, 1, dim]
+        cos, sin = rope
         qkv_of, o_of, gate_up_of, down_of = linears
         h = F.rms_norm(x, (self.hidden,), layer.attn_norm, self.eps)
         qkv = qkv_of(h)  # [T, (heads + 2 kv_heads) * dim]
