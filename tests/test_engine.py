@@ -15,6 +15,7 @@ from mmchat.engine.base import (
     Failed,
     Finished,
     GenerationRequest,
+    ModelInfo,
     Started,
 )
 from mmchat.engine.process import ProcessEngine
@@ -106,6 +107,20 @@ def test_image_sent_to_text_only_model_fails_clearly(engine: ProcessEngine) -> N
     events = list(engine.stream(request))
     assert isinstance(events[-1], Failed)
     assert "text-only" in events[-1].message
+
+
+def test_an_answer_asked_of_a_process_with_no_model_fails_with_one_line() -> None:
+    # The worker answers on its model thread; a request reaching it before any load (a caller
+    # that skipped load) gets its own failure back, where it used to lose its id and hang.
+    engine = ProcessEngine(resolve("smollm2"), quant="auto", threads=1)
+    engine.proc = engine._start()
+    engine.info = ModelInfo("smollm2", "cpu", "none", 2048, False)  # as if loaded
+    try:
+        events = list(engine.stream(GenerationRequest([ChatMessage("user", "Hi")])))
+    finally:
+        engine.close()
+    assert [type(e) for e in events] == [Failed]
+    assert isinstance(events[0], Failed) and events[0].message == "no model is loaded"
 
 
 def test_unknown_model_names_are_refused_before_loading() -> None:
