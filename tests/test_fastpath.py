@@ -25,7 +25,15 @@ from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausa
 from mmchat.engine import fastcache
 from mmchat.engine.base import ChatMessage, Delta, Finished, GenerationRequest
 from mmchat.engine.decode import Sampler
-from mmchat.engine.fastpath import FastLlama, Int8Rows, LlamaParts, quantize_parts, supports
+from mmchat.engine.fastpath import (
+    FastLlama,
+    Int8Rows,
+    LlamaParts,
+    RowsLinear,
+    quantize_parts,
+    rows_projections,
+    supports,
+)
 from mmchat.engine.generate import CausalLMStep, FastStep, Step, tokens
 from mmchat.engine.hf import HFEngine
 from mmchat.engine.quant import quantize_int8_dynamic
@@ -209,6 +217,35 @@ def test_prompts_read_no_fp32_projection_weights() -> None:
     )
 
 
+def test_rows_projections_are_the_decoder_on_the_int8_weights() -> None:
+    # transformers' decoder with its projections rebuilt from the int8 rows at each call
+    # computes what it computes with those int8 weights dequantized into its nn.Linear.
+    model = tiny_llama()
+    fast = FastLlama(model)
+    reference = copy.deepcopy(model)
+    rows = quantize_parts(LlamaParts.of(model))
+    for index, layer in enumerate(reference.model.layers):
+        for kind, members in (
+            ("qkv", (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj)),
+            ("o", (layer.self_attn.o_proj,)),
+            ("gate_up", (layer.mlp.gate_proj, layer.mlp.up_proj)),
+            ("down", (layer.mlp.down_proj,)),
+        ):
+            fused = rows[f"layers.{index}.{kind}"]
+            weight = fused.values.float() * fused.scales.float()[:, None]
+            start = 0
+            for linear in members:
+                end = start + linear.out_features
+                linear.weight.data = weight[start:end].clone()
+                start = end
+    for name, module in rows_projections(fast).items():
+        model.set_submodule(name, module)
+    assert sum(isinstance(m, RowsLinear) for m in model.modules()) == 7 * len(fast.layers)
+    ids = torch.tensor([IDS])
+    with torch.inference_mode():
+        assert torch.equal(model(ids).logits, reference(ids).logits)
+
+
 def test_cache_is_reset_per_answer_and_limits_are_enforced() -> None:
     model = tiny_llama()
     fast = FastLlama(model)
@@ -338,7 +375,7 @@ def easy_vqa_image(image_id: int) -> bytes:
     return (root / "data" / "test" / "images" / f"{image_id}.png").read_bytes()
 
 
-def test_engine_runs_text_turns_fast_and_image_turns_on_the_fp32_decoder(
+def test_engine_runs_text_turns_fast_and_image_turns_on_the_decoder_over_int8_rows(
     default_engine: HFEngine,
 ) -> None:
     engine = default_engine
@@ -352,10 +389,16 @@ def test_engine_runs_text_turns_fast_and_image_turns_on_the_fp32_decoder(
     said, _ = answer(engine, question, 6)
     assert engine.last_path == "transformers"
     assert said.strip().lower().rstrip(".") == "blue"
-    assert supports(engine.model) is None  # fp32, never quantized, and no hooks left behind
-    # The decoder loaded for the picture reads the fast path's fp32 weights, not a copy.
-    shared = engine.fast.parts.tensors["model.layers.3.mlp.down_proj.weight"]
-    assert engine.model.model.layers[3].mlp.down_proj.weight.data_ptr() == shared.data_ptr()
+    decoder = engine.model
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in decoder.modules())
+    assert all(p.dtype == torch.float32 for p in decoder.parameters())
+    # The decoder loaded for the picture reads the fast path's int8 rows and its norms and
+    # embedding, not copies (nor the file's fp32 projection weights).
+    down = decoder.model.layers[3].mlp.down_proj
+    assert isinstance(down, RowsLinear)
+    assert down.values.data_ptr() == engine.fast.layers[3].prompt[3].values.data_ptr()
+    shared = engine.fast.parts.tensors["model.layers.3.input_layernorm.weight"]
+    assert decoder.model.layers[3].input_layernorm.weight.data_ptr() == shared.data_ptr()
     again, _ = answer(engine, ChatMessage("user", "What is the capital of France?"), 24)
     assert again == text and engine.last_path == "fast-int8"
 

@@ -150,6 +150,25 @@ def test_a_picture_with_nothing_in_it_gets_a_sentence_not_a_stray_word(
     assert "can't make out" in said and len(said.split()) > 5, said
 
 
+def test_picture_turns_read_the_int8_rows_not_the_fp32_projection_weights(
+    engine: HFEngine,
+) -> None:
+    """On the CPU the decoder behind picture turns rebuilds each projection's weights from the
+    fast path's int8 rows, as the text turns' prompts do: the fp32 projection weights (~425 MB
+    of the file) are never read, and the turn still answers."""
+    from mmchat.engine.fastpath import RowsLinear
+
+    picture, truth = drawn.render(1_000_003)
+    question = next(q for q in drawn.questions(1_000_003, truth) if q.kind == "color")
+    assert question.answer in ask(engine, question.text, png(picture)).lower()
+    decoder = engine.fusion.decoder
+    projections = [m for m in decoder.modules() if isinstance(m, RowsLinear)]
+    assert len(projections) == 7 * len(decoder.model.layers)
+    names = [name for name, _ in decoder.named_parameters()]
+    assert not any(name.endswith("_proj.weight") for name in names)
+    assert "model.embed_tokens.weight" in names  # the rest is the decoder's own
+
+
 def test_the_gate_reads_block_12_without_running_the_rest(engine: HFEngine) -> None:
     import copy
 

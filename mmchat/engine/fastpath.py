@@ -124,6 +124,37 @@ class DequantLinear:
         return torch.cat([F.linear(x, w, b) for w, b in pairs], dim=-1)
 
 
+class RowsLinear(torch.nn.Module):
+    """A decoder projection (nn.Linear's place in transformers' model) whose fp32 weight is
+    rebuilt from FastLlama's int8 rows at each call, as DequantLinear does for the prompt: the
+    image turns' decoder then never reads the fp32 projection weights (~425 MB of
+    SmolLM2-135M's file). The rows, scales and bias are views, not parameters: they are not
+    in the state dict."""
+
+    def __init__(self, values: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None):
+        super().__init__()
+        self.values, self.scales, self.bias = values, scales, bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.values.float().mul_(self.scales), self.bias)
+
+
+def rows_projections(fast: FastLlama) -> dict[str, RowsLinear]:
+    """Each projection of the decoder FastLlama was made from (`model.layers.3.mlp.up_proj`
+    ...) as a RowsLinear over its share of the fused int8 rows."""
+    found: dict[str, RowsLinear] = {}
+    for index, layer in enumerate(fast.layers):
+        for kind, linear in zip(("qkv", "o", "gate_up", "down"), layer.prompt, strict=True):
+            start = 0
+            names = _fused_names(f"layers.{index}.{kind}")
+            for name, size in zip(names, linear.sizes, strict=True):
+                end = start + size
+                bias = None if linear.bias is None else linear.bias[start:end]
+                found[name] = RowsLinear(linear.values[start:end], linear.scales[start:end], bias)
+                start = end
+    return found
+
+
 class RowScaledLinear:
     """A projection over several tokens in int8, each token quantized against its own range:
     what FastLlama.states reads (the relevance gate's states, ~5x faster than DequantLinear).
@@ -155,7 +186,7 @@ class _Layer:
     # qkv (hidden -> (heads + 2 kv_heads) * head_dim), o, gate_up (hidden -> 2 * intermediate),
     # down: for one generated token at a time, for the prompt, and for `states`.
     steps: Projections
-    prompt: Projections
+    prompt: tuple[DequantLinear, DequantLinear, DequantLinear, DequantLinear]
     scan: Projections
 
 

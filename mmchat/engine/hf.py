@@ -283,8 +283,9 @@ class HFEngine:
         return True
 
     def _load_deferred(self) -> None:
-        """The fusion model behind a text-first load, its decoder sharing the fast path's fp32
-        weights (the same values, read from the same file) rather than holding a copy."""
+        """The fusion model behind a text-first load, its decoder sharing the fast path's
+        weights (its norms and embedding, read from the same file, and its int8 rows) rather
+        than holding a copy."""
         if not self._deferred:
             return
         self._deferred = False
@@ -293,6 +294,13 @@ class HFEngine:
         shared = self.fast.parts.tensors
         state = {name: shared[name] for name in decoder.state_dict()}
         decoder.load_state_dict(state, assign=True)
+        # Its projections rebuild their weights from the fast path's int8 rows, as the text
+        # prompts do: the fp32 ones (~425 MB of pages) are never read. The picture answers
+        # measured the same (docs/PERFORMANCE.md), and the engine's peak fell by ~400 MB.
+        from mmchat.engine.fastpath import rows_projections
+
+        for name, module in rows_projections(self.fast).items():
+            decoder.set_submodule(name, module)
         decoder.eval()
 
     def _load_fusion(self, target: Target | None = None) -> None:
