@@ -85,6 +85,10 @@ def test_a_request_the_default_cannot_honour_is_not_reported() -> None:
 )
 def test_on_cuda_4bit_runs_on_the_gpu_and_is_reported_as_such(model: str, quant: str) -> None:
     pytest.importorskip("bitsandbytes", reason="the cuda extra installs bitsandbytes")
+    assert_answers_in_4bit_on_the_gpu(model, quant)
+
+
+def assert_answers_in_4bit_on_the_gpu(model: str, quant: str) -> None:
     engine = HFEngine(resolve(model), quant=quant, threads=2)
     info = engine.load()
     try:
@@ -106,14 +110,7 @@ def test_on_cuda_a_gguf_file_loads_layer_by_layer_in_4bit(tmp_path: Path) -> Non
 
     gguf = tmp_path / "smollm2.gguf"
     gguf.write_bytes(SMOLLM2_GGUF.locate().read_bytes())  # a new cache key
-    engine = HFEngine(resolve(str(gguf)), quant="auto", threads=2)
-    info = engine.load()
-    try:
-        assert info.device.startswith("cuda") and info.quant == "4bit"
-        assert all(p.device.type == "cuda" for p in engine.model.parameters())
-        assert "Paris" in first_words(engine)
-    finally:
-        engine.close()
+    assert_answers_in_4bit_on_the_gpu(str(gguf), "auto")
     assert not converted_dir(f"gguf-{file_key(gguf)}").exists()
 
 
