@@ -396,7 +396,7 @@ def test_engine_runs_text_turns_fast_and_image_turns_on_the_decoder_over_int8_ro
     # embedding, not copies (nor the file's fp32 projection weights).
     down = decoder.model.layers[3].mlp.down_proj
     assert isinstance(down, RowsLinear)
-    assert down.values.data_ptr() == engine.fast.layers[3].prompt[3].values.data_ptr()
+    assert down is engine.fast.layers[3].prompt[3].parts[0]  # the prompt's own, not a copy
     shared = engine.fast.parts.tensors["model.layers.3.input_layernorm.weight"]
     assert decoder.model.layers[3].input_layernorm.weight.data_ptr() == shared.data_ptr()
     again, _ = answer(engine, ChatMessage("user", "What is the capital of France?"), 24)

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_gguf_int8 import models_now  # the cache's model folders
 from transformers import AutoModelForCausalLM
 
 from mmchat.engine import gguf_size
-from mmchat.engine.assets import SMOLLM2_GGUF, converted_dir
+from mmchat.engine.assets import SMOLLM2_GGUF
 from mmchat.engine.base import ChatMessage, Delta, EngineError, GenerationRequest
 from mmchat.engine.default_decoder import smollm2_dir
 from mmchat.engine.gguf import file_key
@@ -29,11 +30,6 @@ from mmchat.engine.registry import resolve
 pytest.importorskip("bitsandbytes", reason="the test extra installs bitsandbytes")
 
 IDS = torch.tensor([[1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 2, 198]])
-
-
-def models_now() -> set[Path]:
-    models = converted_dir("probe").parent
-    return set(models.iterdir()) if models.exists() else set()
 
 
 def fresh_copy(tmp_path: Path) -> Path:

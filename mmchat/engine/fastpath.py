@@ -92,44 +92,13 @@ class Int8Linear:
         return result
 
 
-class DequantLinear:
-    """The prompt's projection: fp32 weights rebuilt from the int8 rows (int8 * per-row scale)
-    for the duration of one call, then dropped; activations stay fp32.
-
-    The rows are kept beside fbgemm's packed copy (~106 MB for SmolLM2-135M; file-mapped when
-    they come from the cache, so clean pages the system may drop): rebuilding from them costs
-    ~0.4 ms a layer, against ~9 ms for unpacking fbgemm's form, which was two thirds of a
-    prompt's time. The weights are bit for bit those of fbgemm's unpack and dequantize. The
-    fp32 product is split at `sizes` (the fused projections' outputs) into one F.linear each,
-    as transformers runs q, k and v apart."""
-
-    def __init__(self, rows: Int8Rows, bias: torch.Tensor | None, sizes: list[int]) -> None:
-        self.values = rows.values
-        # [out, 1]: as torch's dequantize of a per-channel tensor, the float64 scales as fp32
-        self.scales = rows.scales.float()[:, None]
-        self.bias = bias
-        self.sizes = sizes
-
-    def weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The fp32 weight and bias, made now."""
-        return self.values.float().mul_(self.scales), self.bias
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self.weights()
-        if len(self.sizes) == 1:
-            return F.linear(x, weight, bias)
-        weights = torch.split(weight, self.sizes)
-        biases = torch.split(bias, self.sizes) if bias is not None else [None] * len(self.sizes)
-        pairs = zip(weights, biases, strict=True)
-        return torch.cat([F.linear(x, w, b) for w, b in pairs], dim=-1)
-
-
 class RowsLinear(torch.nn.Module):
-    """A decoder projection (nn.Linear's place in transformers' model) whose fp32 weight is
-    rebuilt from FastLlama's int8 rows at each call, as DequantLinear does for the prompt: the
-    image turns' decoder then never reads the fp32 projection weights (~425 MB of
-    SmolLM2-135M's file). The rows, scales and bias are views, not parameters: they are not
-    in the state dict."""
+    """One projection whose fp32 weight is rebuilt from int8 rows (int8 * per-row scale) at
+    each call, then dropped; activations stay fp32. The prompt's projections are made of them
+    (DequantLinear), and the picture turns' decoder takes them in place of its nn.Linear
+    (rows_projections), so it never reads its fp32 projection weights (~425 MB of
+    SmolLM2-135M's file). The rows, scales and bias are views, not parameters: they are not in
+    a state dict."""
 
     def __init__(self, values: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
@@ -139,19 +108,41 @@ class RowsLinear(torch.nn.Module):
         return F.linear(x, self.values.float().mul_(self.scales), self.bias)
 
 
+class DequantLinear:
+    """The prompt's projection: one RowsLinear for each projection a fused int8 projection
+    joins (split at `sizes`), as transformers runs q, k and v apart.
+
+    The rows are kept beside fbgemm's packed copy (~106 MB for SmolLM2-135M; file-mapped when
+    they come from the cache, so clean pages the system may drop): rebuilding from them costs
+    ~0.4 ms a layer, against ~9 ms for unpacking fbgemm's form, which was two thirds of a
+    prompt's time. The weights are bit for bit those of fbgemm's unpack and dequantize."""
+
+    def __init__(self, rows: Int8Rows, bias: torch.Tensor | None, sizes: list[int]) -> None:
+        # [out, 1]: as torch's dequantize of a per-channel tensor, the float64 scales as fp32
+        scales = rows.scales.float()[:, None]
+        self.parts: list[RowsLinear] = []
+        start = 0
+        for size in sizes:
+            end = start + size
+            part_bias = None if bias is None else bias[start:end]
+            self.parts.append(RowsLinear(rows.values[start:end], scales[start:end], part_bias))
+            start = end
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if len(self.parts) == 1:
+            result: torch.Tensor = self.parts[0](x)
+            return result
+        return torch.cat([part(x) for part in self.parts], dim=-1)
+
+
 def rows_projections(fast: FastLlama) -> dict[str, RowsLinear]:
     """Each projection of the decoder FastLlama was made from (`model.layers.3.mlp.up_proj`
-    ...) as a RowsLinear over its share of the fused int8 rows."""
+    ...) as the RowsLinear the prompt's projections use for it."""
     found: dict[str, RowsLinear] = {}
     for index, layer in enumerate(fast.layers):
         for kind, linear in zip(("qkv", "o", "gate_up", "down"), layer.prompt, strict=True):
-            start = 0
             names = _fused_names(f"layers.{index}.{kind}")
-            for name, size in zip(names, linear.sizes, strict=True):
-                end = start + size
-                bias = None if linear.bias is None else linear.bias[start:end]
-                found[name] = RowsLinear(linear.values[start:end], linear.scales[start:end], bias)
-                start = end
+            found.update(zip(names, linear.parts, strict=True))
     return found
 
 

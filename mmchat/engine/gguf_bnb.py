@@ -6,8 +6,9 @@ loads and quantizes it: a 4 GB Q4 file of a 7B model becomes ~28 GB on disk and 
 the way to ~4 GB on the GPU. Here the model is built empty (accelerate's init_empty_weights),
 its linear layers are bitsandbytes' own, and each tensor is dequantized from the file's
 mapping (gguf_int8's reader), cast, and handed to bitsandbytes, which quantizes it on the
-device; then it is dropped. Memory holds one fp32 tensor at a time (the embedding table, the
-largest), and nothing is written but the config and tokenizer.
+device; then it is dropped. Memory holds one tensor at a time in the run's dtype (read 4096
+rows at a time; the embedding table is the largest), and nothing is written but the config
+and tokenizer.
 
 The numbers are those of transformers' own bitsandbytes loading of the fp32 conversion: the
 same dequantized values, cast to the same dtype, quantized by the same bitsandbytes calls, and
@@ -25,10 +26,11 @@ from typing import Any
 
 import torch
 
+from mmchat.engine import gguf_size
 from mmchat.engine.assets import convert_once
 from mmchat.engine.base import EngineError, Progress, ProgressCallback
 from mmchat.engine.gguf_int8 import ARCHITECTURES, CHUNK, Tensors, check_extent, gguf_config
-from mmchat.engine.gguf_size import GGUFSize, read_size, read_table
+from mmchat.engine.gguf_size import GGUFSize, read_table, size_of
 
 GPU_OVERHEAD = 1 << 30  # the CUDA context, activations and the KV cache of a long answer
 KEPT = ("lm_head",)  # left in `dtype`, as transformers' bitsandbytes loading leaves it
@@ -62,9 +64,7 @@ def device_free(device: str) -> int | None:
     if device.startswith("cuda"):
         free, _total = torch.cuda.mem_get_info(torch.device(device))
         return int(free)
-    from mmchat.engine.gguf_size import available_memory
-
-    return available_memory()
+    return gguf_size.available_memory()  # read through the module: tests set the figure
 
 
 def meta_dir(path: Path) -> Path:
@@ -101,20 +101,18 @@ def load(
     `quantization` (a BitsAndBytesConfig, or None for plain `dtype`), the rest in `dtype`.
     EngineError (one line) when the file cannot be read or the model cannot fit."""
     from accelerate import init_empty_weights
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
     if not path.is_file():
         raise EngineError(f"no GGUF file at {path}")
     table = read_table(path)
     if table.architecture not in ARCHITECTURES:
         raise EngineError(f"{path.name}: {table.architecture} is not read layer by layer")
-    size = read_size(path)
+    size = size_of(table, path)
     quant = _quant_name(quantization)
     check_device_fits(path, size, quant, device_free(device))  # before anything is loaded
     check_extent(path, table)
     folder = meta_dir(path)
-    from transformers import AutoConfig
-
     config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     with init_empty_weights():  # parameters on "meta", buffers (rotary tables) real
@@ -149,8 +147,8 @@ def release_freed_memory() -> None:
 
     Each tensor's fp32 and cast copies are freed once bitsandbytes has quantized it, but glibc
     keeps freed heap memory between the small quantized tensors that stay: loading
-    Qwen2.5-Coder-0.5B in 4-bit grew the process by 2.4 GB, more than the fp32 model, without
-    this, and by 0.9 GB with it. Elsewhere (macOS, musl) a no-op."""
+    Qwen2.5-Coder-0.5B in 4-bit grew the process by 2.4-2.8 GB, more than the fp32 model,
+    without this, and by 1.35 GB with it. Elsewhere (macOS, musl) a no-op."""
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (AttributeError, OSError):
@@ -161,13 +159,11 @@ def release_freed_memory() -> None:
 def _read(tensors: Tensors, name: str, dtype: torch.dtype) -> torch.Tensor:
     """Tensor `name` in `dtype`, dequantized CHUNK rows at a time: gguf-py's dequantizing
     of a whole embedding table holds several fp32 copies of it at once (2.5 GB for
-    Qwen2.5-Coder-0.5B's)."""
-    if tensors.permuted(name):  # q/k rows are un-permuted whole; they are small
+    Qwen2.5-Coder-0.5B's). Llama's q/k rows are un-permuted whole; they are small."""
+    total = tensors.rows(name)  # 1 for a 1-d tensor
+    if tensors.permuted(name) or total <= CHUNK:
         return tensors.fp32(name).to(dtype)
-    first = tensors.fp32(name, 0, CHUNK).to(dtype)
-    total = tensors.rows(name)
-    if first.dim() == 1 or total <= CHUNK:
-        return first
+    first = tensors.fp32(name, 0, CHUNK)
     out = torch.empty((total, *first.shape[1:]), dtype=dtype)
     out[:CHUNK] = first
     for begin in range(CHUNK, total, CHUNK):

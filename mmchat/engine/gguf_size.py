@@ -152,7 +152,11 @@ def read_table(path: Path) -> GGUFTable:
 
 def read_size(path: Path) -> GGUFSize:
     """The architecture and weight count in `path`'s header (read_table's errors)."""
-    table = read_table(path)
+    return size_of(read_table(path), path)
+
+
+def size_of(table: GGUFTable, path: Path) -> GGUFSize:
+    """The architecture and weight count of a table already read from `path`."""
     weights = sum(math.prod(t.dims) for t in table.tensors)
     largest = max((math.prod(t.dims) for t in table.tensors), default=0)
     return GGUFSize(table.architecture, weights, path.stat().st_size, largest)
