@@ -13,7 +13,8 @@ the relevance gate, perception, and the way each question kind is routed (image_
   the scene program and the decoder reading words, kind by kind,
   so the route each kind takes is a measured choice.
 - real photos (bench/photos.py: Debian darknet, foolbox, tuxpaint stamps; keyword-graded, and
-  written by someone who did not tune the routes) and text pictures (bench/textpics.py).
+  written by someone who did not tune the routes) and text pictures (bench/textpics.py, and
+  bench/textpics_heldout.py's held-out set in another typeface).
 - questions that name or count a thing in a photo: the photos' own (the routes were tuned on
   them) and a held-out set beside them (data/photos_heldout_questions.json).
 - text turns with a photo attached vs without (held-out prompts): identical answers, and the
@@ -264,19 +265,45 @@ def ask_and_grade(
         print(*lines, sep="\n")
 
 
-def text_pictures(asker: Asker) -> None:
-    from textpics import generate
+def text_pictures(asker: Asker, verbose: bool = False) -> None:
+    """bench/textpics.py's set (the reading way was built looking at it) and beside it
+    bench/textpics_heldout.py's: another typeface, other layouts and texts, never tuned on.
+    Questions the reading way answers are asked the decoder's way too (forced "words"), so the
+    route is a measured choice."""
+    import textpics
+    import textpics_heldout
 
-    right_, total = Counter[str](), Counter[str]()
-    with tempfile.TemporaryDirectory() as folder:
-        for path, record in generate(Path(folder)):
-            blob = path.read_bytes()
-            for q in record["questions"]:
-                answer, _ = asker.ask(q["q"], blob, tokens=120)
-                key = f"{record['kind']}: {q['q']}"
-                total[key] += 1
-                right_[key] += passes(answer, q["keywords"], q.get("need", 1))
-    report("text pictures (scans, screenshots, signs, documents)", right_, total)
+    sets = (
+        ("text pictures", textpics.generate),
+        ("held-out text pictures", textpics_heldout.generate),
+    )
+    for title, generate in sets:
+        right_, total, decoder_right, decoder_total = (Counter[str]() for _ in range(4))
+        with tempfile.TemporaryDirectory() as folder:
+            for path, record in generate(Path(folder)):
+                blob = path.read_bytes()
+                for q in record["questions"]:
+                    answer, _ = asker.ask(q["q"], blob, tokens=120)
+                    way = asker.way
+                    ok = passes(answer, q["keywords"], q.get("need", 1))
+                    key = f"{record['kind']}: {q['q']}"
+                    total[key] += 1
+                    right_[key] += ok
+                    if verbose:
+                        print(f"    {'ok  ' if ok else 'MISS'} {key} [{way}] -> {answer[:160]!r}")
+                    if way == "read":
+                        said, _ = asker.ask(q["q"], blob, tokens=120, force="words")
+                        decoder_total[way] += 1
+                        decoder_right[way] += passes(said, q["keywords"], q.get("need", 1))
+                        decoder_total["(read way)"] += 1
+                        decoder_right["(read way)"] += ok
+        report(f"{title} (scans, screenshots, signs, documents, ...)", right_, total)
+        if decoder_total["read"]:
+            print(
+                f"  the read way's questions: {decoder_right['(read way)']}/"
+                f"{decoder_total['read']} right; the decoder quoting instead: "
+                f"{decoder_right['read']}/{decoder_total['read']}"
+            )
 
 
 def text_turns(asker: Asker, pictures: list[bytes], limit: int) -> None:
@@ -343,6 +370,9 @@ def main() -> None:
         action="store_true",
         help="only the photos' own questions and the held-out ones about a named thing",
     )
+    parser.add_argument(
+        "--text-only", action="store_true", help="only the text pictures, every answer printed"
+    )
     args = parser.parse_args()
     asker = Asker(args.threads)
     if args.questions_only:
@@ -350,6 +380,9 @@ def main() -> None:
 
         print("\nreal photos, questions about a thing in them:")
         photo_questions(asker, fetch())
+        return
+    if args.text_only:
+        text_pictures(asker, verbose=True)
         return
     versus: list = []
     easy_vqa(asker, args.easy_vqa, versus)

@@ -82,6 +82,23 @@ def test_text_pictures_are_drawn_the_same_and_their_text_passes_its_questions(
         assert record["text"].splitlines()[0] == record["title"]
 
 
+def test_held_out_text_pictures_are_drawn_the_same_and_their_text_answers_them(
+    tmp_path: Path,
+) -> None:
+    """The held-out set (another typeface and layouts): reproducible, and each whole-text
+    question is answerable from its picture's own text, so a miss is the reader's."""
+    heldout, keywords = load("textpics_heldout"), load("keywords")
+    first = list(heldout.generate(tmp_path / "a"))
+    second = list(heldout.generate(tmp_path / "b"))
+    assert len(first) == 10 and sum(len(r["questions"]) for _, r in first) >= 45
+    seen = {r["title"] for _, r in load("textpics").generate(tmp_path / "tuned")}
+    for (path, record), (again, _) in zip(first, second, strict=True):
+        assert path.read_bytes() == again.read_bytes(), record["id"]
+        assert record["title"] not in seen
+        said = next(q for q in record["questions"] if q["q"] == "What does it say?")
+        assert keywords.passes(record["text"], said["keywords"], said["need"]), record["id"]
+
+
 @pytest.fixture(scope="module")
 def bad_pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("badpics")

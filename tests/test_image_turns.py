@@ -120,6 +120,23 @@ def test_the_title_of_a_page_and_what_it_says(engine: HFEngine) -> None:
     assert "River Water Quality" in title, title
     said = ask(engine, "What does it say?", blob)
     assert "Annual Report" in said, said
+    # All of it, to the last line: quoted through the decoder, a page stopped after two or three.
+    assert "The full tables follow on the next pages." in said, said
+    assert engine.last_plan is not None and engine.last_plan.way == "read"
+
+
+def test_a_screenshot_is_read_out_in_reading_order(engine: HFEngine) -> None:
+    picture, _ = text_pictures.screenshot()
+    said = ask(engine, "Can you read this for me?", png(picture))
+    fields = ["Settings", "Email address", "alice@example.com", "Cancel", "Save changes"]
+    places = [said.find(field) for field in fields]
+    assert -1 not in places and places == sorted(places), said
+    assert ask(engine, "Is there any text?", png(picture)).startswith("Yes. It says:")
+
+
+def test_a_picture_without_text_says_so_when_asked_to_read_it(engine: HFEngine) -> None:
+    said = ask(engine, "What does it say?", skimage_picture("chelsea.png").read_bytes())
+    assert said == "I can't make out any text in this picture."
 
 
 @pytest.mark.parametrize("seed", [1_000_003, 1_000_006, 1_000_010])

@@ -56,6 +56,10 @@ class Perception:
             self._cache[key] = self._look(image if not callable(image) else image())
         return self._cache[key]
 
+    def cached(self, key: str) -> VisualWords | None:
+        """The picture's words if they were found before (no work otherwise)."""
+        return self._cache.get(key)
+
     def _look(self, image: Image) -> VisualWords:
         words = VisualWords(width=image.width, height=image.height)
         self._run("objects", words, lambda: self._classify(image, words))

@@ -1,0 +1,155 @@
+"""Questions that ask for a picture's text as it stands, answered from the recognised lines.
+
+"What does it say?", "Read this for me", "Is there any text?" and "What is the title?" want the
+words on the picture, not the decoder's retelling of them: quoted through the decoder, a page
+came back cut short after two or three lines (its repetition penalty closes the quote once words
+recur) or with words of its own. So these are answered from the text recogniser's lines, in
+reading order; a question about one part of the text ("What is the total?", "What does the
+button say?") still goes to the decoder, with the text in its note.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from mmchat.engine.vision.words import TextLine, VisualWords
+from mmchat.text import strip_control
+
+# The whole text: questions naming no part of it.
+_READ_ALL = re.compile(
+    r"^\W*(?:(?:can|could|would|will) you |please )?(?:"
+    r"what does (?:it|this|that|the (?:picture|image|photo|page|screenshot|sign|note|label"
+    r"|document)) say"
+    r"|what(?:'s| is) the text(?: (?:on|in)\b.*)?"
+    r"|what(?:'s| is) written(?: (?:on|in|here|there)\b.*)?"
+    r"|what (?:text|words) (?:is|are) (?:there|in|on)\b.*"
+    r"|(?:read|transcribe)(?: (?:it|this|that|everything|all(?: of it)?"
+    r"|the (?:\w+ )?(?:text|words|page|picture|image|photo|sign|note|label|document)))?"
+    r"(?: (?:out|aloud|to me))?"
+    r")\W*(?:for me|please)?\W*$"
+)
+_ANY_TEXT = re.compile(r"^\W*(?:is|are) there (?:any )?(?:text|words|writing)\b")
+_TITLE = re.compile(r"^\W*what(?:'s| is) (?:the |its )?(?:title|headline|heading)\b")
+
+ROW_OVERLAP = 0.75  # lines sharing this much of the shorter one's height sit on one row
+MAX_CHARS = 4000  # a long page is quoted whole up to here
+
+
+def asks_for_text(question: str) -> bool:
+    """Whether the question asks for a picture's text, or its title, as it stands: such a
+    question is about the picture whatever the relevance gate makes of it ("Can you read this
+    for me?" read to it as a text question)."""
+    asked = _asked(question)
+    return any(p.search(asked) for p in (_TITLE, _READ_ALL, _ANY_TEXT))
+
+
+_WORD = re.compile(r"[a-z]{3,}")
+# Words too common to tie a question to a picture's text.
+_COMMON = frozenset(
+    "the and are was were what who whom whose when where which why how much many does did "
+    "this that these those there here with for from about into your you they them their its "
+    "can could would should will shall have has had not any all some one".split()
+)
+
+
+def mentions_text(question: str, words: VisualWords) -> bool:
+    """Whether the question names a word of the picture's text ("How much was the cheddar?"
+    of a receipt that lists cheddar); a word and its longer form count ("opening" finds
+    "Open", "ingredients" finds "Ingredient")."""
+    asked = {w for w in _WORD.findall(question.lower()) if w not in _COMMON}
+    text = " ".join(line.text for line in words.text).lower()
+    found = {w for w in _WORD.findall(text) if w not in _COMMON}
+    return any(_same_word(a, f) for a in asked for f in found)
+
+
+def _same_word(a: str, b: str) -> bool:
+    short, long = sorted((a, b), key=len)
+    return short == long or (len(short) >= 4 and long.startswith(short))
+
+
+def _asked(question: str) -> str:
+    return " ".join(question.lower().split())
+
+
+def read_reply(question: str, words: VisualWords) -> str | None:
+    """The answer when the question asks for the text (or its title) as it stands; None for
+    other questions, which the decoder answers."""
+    asked = _asked(question)
+    if _TITLE.search(asked):
+        title = title_of(words.text)
+        return f'The title is "{title}".' if title else None
+    whole, any_text = bool(_READ_ALL.search(asked)), bool(_ANY_TEXT.search(asked))
+    if not (whole or any_text):
+        return None
+    if not words.text:
+        return "I can't make out any text in this picture."
+    said = f'It says: "{quoted_text(words.text)}"'
+    return f"Yes. {said}" if any_text else said
+
+
+def rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
+    """The lines grouped into rows, top to bottom, each row left to right. The recogniser
+    finds lines in its own order (a sign's smaller second line came first)."""
+    grouped: list[list[TextLine]] = []
+    for line in sorted(lines, key=lambda t: (t.box[1] + t.box[3]) / 2):
+        row = grouped[-1] if grouped else None
+        if row is not None and _overlap(row[-1], line) >= ROW_OVERLAP:
+            row.append(line)
+        else:
+            grouped.append([line])
+    return [sorted(row, key=lambda t: t.box[0]) for row in grouped]
+
+
+def _overlap(a: TextLine, b: TextLine) -> float:
+    """How much of the shorter line's height the two share."""
+    shared = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
+    shorter = min(a.box[3] - a.box[1], b.box[3] - b.box[1])
+    return shared / shorter if shorter > 0 else 0.0
+
+
+def _clean(line: TextLine) -> str:
+    return " ".join(strip_control(line.text).replace('"', "'").split())
+
+
+def quoted_text(lines: Sequence[TextLine]) -> str:
+    """The text in reading order: a sentence wrapped onto the next line runs on with a space,
+    other breaks (a heading, a button, an invoice's next line) show as " / "."""
+    parts: list[str] = []
+    previous: tuple[TextLine, str] | None = None
+    for row in rows(lines):
+        for line in row:
+            text = _clean(line)
+            if not text:
+                continue
+            if previous is not None:
+                parts.append(" " if _runs_on(*previous, line, text) else " / ")
+            parts.append(text)
+            previous = (line, text)
+    text = "".join(parts)
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 3] + "..."
+
+
+def _runs_on(previous: TextLine, before: str, line: TextLine, text: str) -> bool:
+    """Whether `line` goes on with `previous`'s sentence: it broke off mid-sentence (a
+    lowercase word or a comma) and goes on in lowercase, from the same left edge, set in about
+    the same size. A title and the text under it, or an invoice's lines, stay apart."""
+    height = previous.box[3] - previous.box[1]
+    other = line.box[3] - line.box[1]
+    return (
+        bool(re.search(r"[a-z,;\-]$", before))
+        and text[:1].islower()
+        and abs(previous.box[0] - line.box[0]) <= 0.03
+        and height > 0
+        and 0.75 <= other / height <= 1.33
+    )
+
+
+def title_of(lines: Sequence[TextLine]) -> str:
+    """The row set in the largest type, which is what a person calls a page's, a window's or
+    a sign's title."""
+    if not lines:
+        return ""
+    tallest = max(lines, key=lambda t: t.box[3] - t.box[1])
+    row = next(r for r in rows(lines) if tallest in r)
+    return " ".join(_clean(t) for t in row if _clean(t))
