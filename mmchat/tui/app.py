@@ -8,13 +8,13 @@ closed: no orphan is left behind.
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
@@ -27,7 +27,9 @@ from mmchat.text import one_line
 from mmchat.tools.settings import ToolSettingsError
 from mmchat.tools.toolbox import Toolbox, open_toolbox
 from mmchat.tui.coalesce import DEFAULT_INTERVAL
+from mmchat.tui.code_lexers import COMMON, warm
 from mmchat.tui.events import LoadProgress, ModelFailed, ModelReady
+from mmchat.tui.idle_gc import EVERY_SECONDS, IdleCollector
 from mmchat.tui.model_choices import model_choices
 from mmchat.tui.model_host import EngineFactory, ModelHost
 from mmchat.tui.model_loading import ModelLoading
@@ -36,7 +38,6 @@ from mmchat.tui.screens.chat import ChatScreen
 from mmchat.tui.screens.picker import Choice
 
 SHUTDOWN_WAIT_SECONDS = 2.0
-FULL_GC_EVERY = 1000  # middle-generation collections per full one (Python's default: 10)
 
 
 class MMChatApp(App[None]):
@@ -58,6 +59,7 @@ class MMChatApp(App[None]):
         self.initial_model = model
         self.initial_persona = session.personas.get(persona)
         self.host = ModelHost(engine_factory)
+        self.collector = IdleCollector()
         self.loading = ModelLoading(self, self.host)
         self.stream_interval = stream_interval
         self.load_stage = ""
@@ -135,16 +137,14 @@ class MMChatApp(App[None]):
         self._problems_reported = len(problems)
 
     def on_ready(self) -> None:
-        # Everything alive now (modules, widgets, styles) lives as long as the app: take it out
-        # of the collector's view. Full collections over it paused the UI visibly while an
-        # answer streamed; after freezing they scan only new objects.
-        gc.collect()
-        gc.freeze()
-        # A long chat's boxes and Textual's caches grow the oldest generation by ~100k
-        # objects; each full collection over them took 60-200 ms, every few mounts. Younger
-        # collections still free short-lived cycles; a full one runs 100x less often.
-        young, middle, _ = gc.get_threshold()
-        gc.set_threshold(young, middle, FULL_GC_EVERY)
+        self.collector.start()
+        self.set_interval(EVERY_SECONDS, self.collector.tick, name="idle gc")
+        self.run_worker(partial(warm, COMMON), thread=True, description="code lexers")
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown | events.Paste):
+            self.collector.input_seen()
+        await super().on_event(event)
 
     def _install_signal_handlers(self) -> None:
         try:
@@ -162,6 +162,7 @@ class MMChatApp(App[None]):
         if self._shut_down:
             return
         self._shut_down = True
+        self.collector.stop()
         runner = self._chat.runner if self._chat is not None else None
         if runner is not None:
             runner.cancel()

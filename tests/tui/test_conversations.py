@@ -272,8 +272,8 @@ CITATIONS = [
 def sources_text(box) -> str:  # type: ignore[no-untyped-def]
     from textual.widgets import Static
 
-    sources = box.query_one(".message-sources", Static)
-    return str(sources.render()) if sources.display else ""
+    found = box.query(".message-sources")  # built only for an answer that cites
+    return str(found.first(Static).render()) if found and found.first().display else ""
 
 
 async def test_an_answer_shows_the_sources_it_cites(make_app, session) -> None:

@@ -1,7 +1,8 @@
 """The scrolling list of messages; follows a streaming answer only while it is at the bottom.
 
-Each message is a Markdown widget of several widgets, and every mount lays out the whole log
-again, so only the boxes near the view are mounted: a long chat shows a placeholder while its
+Every mount lays out the whole screen again, so a saved message's body is drawn folded (one
+widget, folded_body.py, where Textual's Markdown widget is a tree of them) and only the boxes
+near the view are mounted: a long chat shows a placeholder while its
 messages are read, then its newest boxes one at a time until they fill two screens; older ones
 are mounted one at a time as the view nears them (so scrolling up reaches the first message),
 and boxes far from the view are unmounted again (their messages kept, mounted again when the
@@ -399,6 +400,7 @@ class ChatLog(VerticalScroll):
             attachments=message.attachments,
             blobs={k: v for k, v in blobs.items() if v is not None},
             summarised=is_covered(message, self._summary) or superseded(message, self._summary),
+            folded=True,  # one widget for the body: every mount lays out every widget
         )
 
     @on(Button.Pressed, "#show-earlier")

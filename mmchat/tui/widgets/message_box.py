@@ -1,8 +1,11 @@
 """One message in the chat view: a header line, attachments, a Markdown body, and the sources
 an answer cites (knowledge-base passages), one line each.
 
-Model output is untrusted: control characters are stripped before it reaches the Markdown widget
-and links are never opened (open_links=False); the header is built from Content, never markup.
+A saved message's body is folded (one widget, folded_body.py) until an action needs its parts;
+an answer being written streams into Textual's Markdown widget. Model output is untrusted:
+control characters are stripped before it reaches either, links are never opened
+(open_links=False; folded, a link is its text and address); the header is built from Content,
+never markup.
 """
 
 from __future__ import annotations
@@ -26,8 +29,19 @@ from mmchat.tools.output import transcript_lines
 from mmchat.tui.clipboard import copy_text
 from mmchat.tui.turn_stats import dropped_note, perf_line
 from mmchat.tui.widgets.attachments import AttachmentRow
+from mmchat.tui.widgets.folded_body import FoldedBody
 
 STATUS_STYLE = {"stopped": "$warning", "failed": "$error", "streaming": "$accent"}
+# A box's parts, top to bottom (the dim ones exist only once they have something to show).
+LINES = (
+    "message-header",
+    "attachment-row",
+    "message-tools",
+    "message-body",
+    "message-sources",
+    "message-dropped",
+    "message-perf",
+)
 
 
 class MessageBox(Vertical, can_focus=True):
@@ -71,8 +85,10 @@ class MessageBox(Vertical, can_focus=True):
         attachments: list[Attachment] | None = None,
         blobs: dict[str, bytes] | None = None,
         summarised: bool = False,
+        folded: bool = False,
     ) -> None:
         super().__init__(classes=f"message {role}")
+        self.folded = folded  # the body drawn as one widget until its parts are needed
         self.summarised = summarised  # a summary is sent in its place (compaction.py)
         self.role = role
         self.message = message
@@ -89,32 +105,62 @@ class MessageBox(Vertical, can_focus=True):
         yield Static(self._header(), classes="message-header")
         if self.attachments:
             yield AttachmentRow(self.attachments, self.blobs)
-        tools = Static(self._tools_text(), classes="message-tools")
-        tools.display = bool(self._tool_lines)
-        yield tools
-        yield Markdown(self.text, open_links=False, classes="message-body")
-        sources = Static(self._sources(), classes="message-sources")
-        sources.display = bool(self._citations())
-        yield sources
-        # Built here, not queried on mount: a box removed mid-compose (a log re-rendered under
-        # load) is still sent Mount, with its children gone.
-        for name, text in self._figures():
-            yield Static(Content(text), classes=f"{name} empty" if not text else name)
+        # The dim lines are built only where they have something to say: a long chat lays out
+        # every widget of its mounted boxes whenever one is mounted. Built here, not mounted
+        # on Mount: a box removed mid-compose (a log re-rendered under load) is still sent
+        # Mount, with its children gone.
+        if self._tool_lines:
+            yield Static(self._tools_text(), classes="message-tools")
+        if self.folded:
+            yield FoldedBody(self.text, dark=self.app.current_theme.dark, classes="message-body")
+        else:
+            yield Markdown(self.text, open_links=False, classes="message-body")
+        for name, content in self._under_body():
+            if content:
+                yield Static(content, classes=name)
 
-    def _figures(self) -> list[tuple[str, str]]:
-        """The dim lines under a saved answer: earlier messages left out, and its figures."""
+    def _under_body(self) -> list[tuple[str, Content]]:
+        """The lines under the body: an answer's sources, then the dim lines under a saved
+        answer (earlier messages left out, and its figures)."""
         meta = self.message.meta if self.message is not None else {}
-        return [("message-dropped", dropped_note(meta)), ("message-perf", perf_line(meta))]
+        return [
+            ("message-sources", self._sources()),
+            ("message-dropped", Content(dropped_note(meta))),
+            ("message-perf", Content(perf_line(meta))),
+        ]
 
-    def _show_figures(self) -> None:
-        for name, text in self._figures():
-            line = self.query_one(f".{name}", Static)
-            line.update(Content(text))
-            line.set_class(not text, "empty")
+    def _set_line(self, name: str, content: Content) -> None:
+        """Show `content` on the line `name` (in LINES' order), built when first needed; an
+        empty one is hidden."""
+        found = self.query_children(f".{name}")
+        if found:
+            line = found.first(Static)
+            line.update(content)
+            line.set_class(not content, "empty")
+        elif content:
+            later = LINES[LINES.index(name) + 1 :]
+            after = [c for c in self.children if any(c.has_class(n) for n in later)]
+            line = Static(content, classes=name)
+            if after:
+                self.mount(line, before=after[0])
+            else:
+                self.mount(line)
 
     @property
     def body(self) -> Markdown:
+        """The Markdown widget of an unfolded box (see `unfold`)."""
         return self.query_one(".message-body", Markdown)
+
+    async def unfold(self) -> None:
+        """Swap the folded body for Textual's Markdown widget, whose parts (code blocks) the
+        box's actions use."""
+        if not self.folded:
+            return
+        self.folded = False
+        folded = self.query_one(".message-body", FoldedBody)
+        body = Markdown(self.text, open_links=False, classes="message-body")
+        await self.mount(body, after=folded)
+        await folded.remove()
 
     @property
     def status(self) -> str:
@@ -182,9 +228,7 @@ class MessageBox(Vertical, can_focus=True):
         self._show_tools()
 
     def _show_tools(self) -> None:
-        tools = self.query_one(".message-tools", Static)
-        tools.update(self._tools_text())
-        tools.display = bool(self._tool_lines)
+        self._set_line("message-tools", self._tools_text() if self._tool_lines else Content(""))
 
     def refresh_header(self) -> None:
         self.query_one(".message-header", Static).update(self._header())
@@ -209,15 +253,14 @@ class MessageBox(Vertical, can_focus=True):
         if message is not None:
             self.message = message
             self.text = strip_control(message.content)
+        await self.unfold()
         await self.body.update(self.text)
         self.refresh_header()
         if message is not None:
             self._tool_lines = transcript_lines(message.meta) or self._tool_lines
             self._show_tools()
-        sources = self.query_one(".message-sources", Static)  # the saved message's citations
-        sources.update(self._sources())
-        sources.display = bool(self._citations())
-        self._show_figures()
+        for name, content in self._under_body():  # the saved message's citations and figures
+            self._set_line(name, content)
 
     def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
         """Links are never opened for the person; the address is shown and copied instead."""
@@ -230,8 +273,9 @@ class MessageBox(Vertical, can_focus=True):
     def action_copy(self) -> None:
         copy_text(self, self.text, "the message")
 
-    def action_copy_block(self) -> None:
+    async def action_copy_block(self) -> None:
         """Copy the next fenced code block (the first again after the last), marking it."""
+        await self.unfold()
         blocks = list(self.body.query(MarkdownFence))
         if not blocks:
             self.notify("This message has no code block; c copies all of it")

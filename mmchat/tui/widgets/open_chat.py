@@ -28,10 +28,11 @@ from mmchat.text import one_line
 from mmchat.tui.app_services import AppServices, services
 from mmchat.tui.chat_settings import ChatSettings, defaults_for
 from mmchat.tui.chat_state import ChatState
+from mmchat.tui.code_lexers import languages_in, warm
 from mmchat.tui.notify import fail, warn
 from mmchat.tui.persona_choice import model_picker, persona_picker, switched_note
 from mmchat.tui.screens.chat_settings import ChatSettingsScreen
-from mmchat.tui.widgets.chat_log import AT_ONCE, ChatLog
+from mmchat.tui.widgets.chat_log import AT_ONCE, PAGE, ChatLog
 from mmchat.tui.widgets.turn_flow import TurnFlow
 
 BUSY = "An answer is streaming: press Esc to stop it first"
@@ -241,7 +242,10 @@ def _read_messages(path: Path, conv_id: int) -> list[StoredMessage]:
     """Run in a thread: the store's connection belongs to the UI thread, so this reads through
     one of its own, read-only."""
     with Store(path, readonly=True) as store:
-        return store.messages(conv_id)
+        messages = store.messages(conv_id)
+    # The code blocks of what is shown first are highlighted with their lexers ready.
+    warm(languages_in(m.content for m in messages[-2 * PAGE :]))
+    return messages
 
 
 def _last_prompt(messages: list[StoredMessage]) -> int | None:
