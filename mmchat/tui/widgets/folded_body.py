@@ -2,9 +2,10 @@
 them (a paragraph, a code block and a four-item list: 20 widgets).
 
 Every mount in the chat log lays out every widget on the screen, and a long chat mounts and
-unmounts boxes as it scrolls: with bodies folded into one widget, the screen holds 88 widgets
-instead of 200 and each layout takes about half as long. Rich's Markdown renderer draws it;
-links are shown with their address, never as terminal hyperlinks (model output is untrusted).
+unmounts boxes as it scrolls: with bodies folded into one widget (and a box's empty lines not
+built), the screen of a long chat holds ~60 widgets instead of ~200. Rich's Markdown renderer
+draws it; links are shown with their address, never as terminal hyperlinks (model output is
+untrusted).
 A box swaps this for Textual's Markdown widget when it needs its parts (`b` marking the code
 block it copied).
 """
