@@ -134,6 +134,12 @@ def test_a_screenshot_is_read_out_in_reading_order(engine: HFEngine) -> None:
     assert ask(engine, "Is there any text?", png(picture)).startswith("Yes. It says:")
 
 
+def test_a_question_about_one_field_of_a_screenshot_gets_that_field(engine: HFEngine) -> None:
+    picture, _ = text_pictures.screenshot()
+    said = ask(engine, "What is the email address?", png(picture))
+    assert "alice@example.com" in said and "Cancel" not in said, said
+
+
 def test_a_picture_without_text_says_so_when_asked_to_read_it(engine: HFEngine) -> None:
     said = ask(engine, "What does it say?", skimage_picture("chelsea.png").read_bytes())
     assert said == "I can't make out any text in this picture."

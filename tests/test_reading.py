@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from mmchat.engine.reading import mentions_text, quoted_text, read_reply, rows, title_of
+from mmchat.engine.reading import (
+    line_reply,
+    mentions_text,
+    quoted_text,
+    read_reply,
+    rows,
+    title_of,
+)
 from mmchat.engine.vision.words import TextLine, VisualWords
 
 
@@ -111,3 +118,40 @@ def test_a_question_that_names_a_word_of_the_text_mentions_it() -> None:
     assert mentions_text("What are the opening hours?", receipt)
     assert not mentions_text("What is the capital of France?", receipt)
     assert not mentions_text("What was it?", receipt)  # common words tie nothing
+
+
+RECEIPT = picture(
+    line("HILLTOP GROCER", 0.2, 0.05, 0.8, 0.09),
+    line("Cheddar 400g", 0.1, 0.30, 0.45, 0.33),
+    line("6.45", 0.75, 0.30, 0.85, 0.33),  # the price, a box of its own on the same row
+    line("TOTAL", 0.1, 0.50, 0.30, 0.54),
+    line("17.85", 0.75, 0.50, 0.85, 0.54),
+)
+
+
+def test_a_question_about_one_part_gets_the_row_that_names_it() -> None:
+    assert line_reply("How much was the cheddar?", RECEIPT) == 'It says: "Cheddar 400g 6.45"'
+    assert line_reply("What was the total?", RECEIPT) == 'It says: "TOTAL 17.85"'
+    assert line_reply("Who is it billed to?", INVOICE) == 'It says: "Billed to: Ms Anna Kowalski"'
+    assert line_reply("What does the button say?", RECEIPT) is None  # no row names a button
+
+
+def test_a_label_alone_on_its_row_is_quoted_with_the_value_below() -> None:
+    form = picture(
+        line("Settings", 0.1, 0.05, 0.3, 0.1),
+        line("Email address", 0.1, 0.2, 0.4, 0.25),
+        line("alice@example.com", 0.1, 0.3, 0.5, 0.35),
+        line("Cancel", 0.1, 0.8, 0.2, 0.85),
+    )
+    said = line_reply("What is the email address?", form)
+    assert said == 'It says: "Email address / alice@example.com"'
+
+
+def test_the_row_named_is_quoted_with_the_rest_of_its_wrapped_sentence() -> None:
+    chat = picture(
+        line("Lovely. Please bring the", 0.1, 0.40, 0.6, 0.44),
+        line("folding chairs from the garage.", 0.1, 0.45, 0.7, 0.49),
+        line("10:16", 0.1, 0.52, 0.2, 0.55),
+    )
+    said = line_reply("What should they bring?", chat)
+    assert said == 'It says: "Lovely. Please bring the folding chairs from the garage."'

@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mmchat.engine.base import ChatMessage, open_picture
 from mmchat.engine.decode import AnswerLimit
-from mmchat.engine.reading import asks_for_text, mentions_text, quoted_text, read_reply
+from mmchat.engine.reading import (
+    asks_for_text,
+    line_reply,
+    mentions_text,
+    quoted_text,
+    read_reply,
+)
 from mmchat.engine.scene_answers import objects_phrase, photo_answer, scene_answer
 from mmchat.engine.vision.words import VisualWords
 
@@ -153,6 +159,14 @@ class ImageTurns:
         if force_way is None and kind == "text" and (read := read_reply(question, words)):
             plan.way, plan.reply = "read", read  # the text as it stands (reading.py)
             return plan
+        if (
+            force_way is None
+            and kind in ("text", "object")
+            and not _NAMES_THING.search(question.lower())
+        ):
+            if words.text and (line := line_reply(question, words)):
+                plan.way, plan.reply = "read", line  # the row of text the question names
+                return plan
         if is_drawing(words):
             answer = scene_answer(question, words.shapes)
         else:
