@@ -58,10 +58,12 @@ def mentions_text(question: str, words: VisualWords) -> bool:
     """Whether the question names a word of the picture's text ("How much was the cheddar?"
     of a receipt that lists cheddar); a word and its longer form count ("opening" finds
     "Open", "ingredients" finds "Ingredient")."""
-    asked = {w for w in _WORD.findall(question.lower()) if w not in _COMMON}
-    text = " ".join(line.text for line in words.text).lower()
-    found = {w for w in _WORD.findall(text) if w not in _COMMON}
+    asked, found = _words(question), _words(" ".join(line.text for line in words.text))
     return any(_same_word(a, f) for a in asked for f in found)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _COMMON}
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -71,13 +73,15 @@ def _same_word(a: str, b: str) -> bool:
 
 def line_reply(question: str, words: VisualWords) -> str | None:
     """For a question about one part of the text ("What is the total?", "Who is it billed
-    to?"), the row of text that names the question's word, quoted: the 135M decoder found such
-    a part about one time in three and invented around it. None when no row names one."""
-    asked = {w for w in _WORD.findall(question.lower()) if w not in _COMMON}
+    to?"), the row of text that names the question's word, quoted: the 135M decoder, given the
+    text in its note, invented around such a part ("The total is 480.00, which includes the
+    invoice, the joinery project, ..."). None when no row names one."""
+    asked = _words(question)
     grouped = rows(words.text)
     best: tuple[int, int] | None = None  # (words named, row index)
     for index, row in enumerate(grouped):
-        hits = sum(any(_same_word(a, f) for f in _row_words(row)) for a in asked)
+        found = _words(_row_text(row))
+        hits = sum(any(_same_word(a, f) for f in found) for a in asked)
         if hits and (best is None or hits > best[0]):
             best = (hits, index)
     if best is None:
@@ -96,16 +100,12 @@ def line_reply(question: str, words: VisualWords) -> str | None:
     label_only = not any(c.isalnum() for c in rest)
     if label_only and index + 1 < len(grouped):
         quoted.append(_row_text(grouped[index + 1]))
-    return f'It says: "{" / ".join(quoted)}"'
+    return f'It says: "{_capped(" / ".join(quoted))}"'
 
 
 def _continues(row: Sequence[TextLine], below: Sequence[TextLine]) -> bool:
     last, first = row[-1], below[0]
     return _runs_on(last, _clean(last), first, _clean(first))
-
-
-def _row_words(row: Sequence[TextLine]) -> set[str]:
-    return {w for t in row for w in _WORD.findall(t.text.lower()) if w not in _COMMON}
 
 
 def _row_text(row: Sequence[TextLine]) -> str:
@@ -170,7 +170,10 @@ def quoted_text(lines: Sequence[TextLine]) -> str:
                 parts.append(" " if _runs_on(*previous, line, text) else " / ")
             parts.append(text)
             previous = (line, text)
-    text = "".join(parts)
+    return _capped("".join(parts))
+
+
+def _capped(text: str) -> str:
     return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 3] + "..."
 
 
