@@ -267,9 +267,9 @@ def ask_and_grade(
 
 def text_pictures(asker: Asker, verbose: bool = False) -> None:
     """bench/textpics.py's set (the reading way was built looking at it) and beside it
-    bench/textpics_heldout.py's: another typeface, other layouts and texts, never tuned on.
-    Questions the reading way answers are asked the decoder's way too (forced "words"), so the
-    route is a measured choice."""
+    bench/textpics_heldout.py's: another typeface, other layouts and texts, written without
+    seeing how mmchat answers. Questions the reading way answers are asked the decoder's way
+    too (forced "words"), so the route is a measured choice."""
     import textpics
     import textpics_heldout
 
@@ -278,7 +278,8 @@ def text_pictures(asker: Asker, verbose: bool = False) -> None:
         ("held-out text pictures", textpics_heldout.generate),
     )
     for title, generate in sets:
-        right_, total, decoder_right, decoder_total = (Counter[str]() for _ in range(4))
+        right_, total = Counter[str](), Counter[str]()
+        read = read_right = decoder_right = 0  # the read way's questions, answered both ways
         with tempfile.TemporaryDirectory() as folder:
             for path, record in generate(Path(folder)):
                 blob = path.read_bytes()
@@ -293,16 +294,14 @@ def text_pictures(asker: Asker, verbose: bool = False) -> None:
                         print(f"    {'ok  ' if ok else 'MISS'} {key} [{way}] -> {answer[:160]!r}")
                     if way == "read":
                         said, _ = asker.ask(q["q"], blob, tokens=120, force="words")
-                        decoder_total[way] += 1
-                        decoder_right[way] += passes(said, q["keywords"], q.get("need", 1))
-                        decoder_total["(read way)"] += 1
-                        decoder_right["(read way)"] += ok
+                        read += 1
+                        read_right += ok
+                        decoder_right += passes(said, q["keywords"], q.get("need", 1))
         report(f"{title} (scans, screenshots, signs, documents, ...)", right_, total)
-        if decoder_total["read"]:
+        if read:
             print(
-                f"  the read way's questions: {decoder_right['(read way)']}/"
-                f"{decoder_total['read']} right; the decoder quoting instead: "
-                f"{decoder_right['read']}/{decoder_total['read']}"
+                f"  the read way's questions: {read_right}/{read} right; "
+                f"the decoder quoting instead: {decoder_right}/{read}"
             )
 
 

@@ -32,6 +32,7 @@ from mmchat.engine.base import ChatMessage, open_picture
 from mmchat.engine.decode import AnswerLimit
 from mmchat.engine.reading import (
     asks_for_text,
+    capped,
     line_reply,
     mentions_text,
     quoted_text,
@@ -159,14 +160,10 @@ class ImageTurns:
         if force_way is None and kind == "text" and (read := read_reply(question, words)):
             plan.way, plan.reply = "read", read  # the text as it stands (reading.py)
             return plan
-        if (
-            force_way is None
-            and kind in ("text", "object")
-            and not _NAMES_THING.search(question.lower())
-        ):
-            if words.text and (line := line_reply(question, words)):
-                plan.way, plan.reply = "read", line  # the row of text the question names
-                return plan
+        about_part = kind in ("text", "object") and not _NAMES_THING.search(question.lower())
+        if force_way is None and about_part and (line := line_reply(question, words)):
+            plan.way, plan.reply = "read", line  # the row of text the question names
+            return plan
         if is_drawing(words):
             answer = scene_answer(question, words.shapes)
         else:
@@ -234,7 +231,7 @@ def answer_shape(kind: Kind, question: str, words: VisualWords) -> tuple[str, An
     question about what the picture shows is begun so there."""
     asked = question.lower()
     if kind == "text" and words.text:
-        if _TITLE.search(question.lower()):
+        if _TITLE.search(asked):
             return 'The title is "', AnswerLimit(until='"')
         if read_reply(question, words) is not None:  # the whole text, asked of a forced way
             return 'It says: "', AnswerLimit(until='"')
@@ -358,8 +355,7 @@ def _kind_of(noun: str) -> str | None:
 
 def picture_text(words: VisualWords) -> str:
     """The recognised lines, in reading order, as plain quoted data."""
-    text = quoted_text(words.text)
-    return text if len(text) <= NOTE_TEXT_CHARS else text[: NOTE_TEXT_CHARS - 3] + "..."
+    return capped(quoted_text(words.text), NOTE_TEXT_CHARS)
 
 
 def with_note(messages: list[ChatMessage], note: str) -> list[ChatMessage]:

@@ -89,7 +89,7 @@ def line_reply(question: str, words: VisualWords) -> str | None:
     index = best[1]
     quoted = [_row_text(grouped[index])]
     # A sentence wrapped onto the rows below goes on there ("Please bring the / folding chairs").
-    while index + 1 < len(grouped) and _continues(grouped[index], grouped[index + 1]):
+    while index + 1 < len(grouped) and _runs_on(grouped[index][-1], grouped[index + 1][0]):
         index += 1
         quoted[-1] += " " + _row_text(grouped[index])
     # A row that is only the label the question names ("Email address") has its value below.
@@ -100,12 +100,7 @@ def line_reply(question: str, words: VisualWords) -> str | None:
     label_only = not any(c.isalnum() for c in rest)
     if label_only and index + 1 < len(grouped):
         quoted.append(_row_text(grouped[index + 1]))
-    return f'It says: "{_capped(" / ".join(quoted))}"'
-
-
-def _continues(row: Sequence[TextLine], below: Sequence[TextLine]) -> bool:
-    last, first = row[-1], below[0]
-    return _runs_on(last, _clean(last), first, _clean(first))
+    return f'It says: "{capped(" / ".join(quoted))}"'
 
 
 def _row_text(row: Sequence[TextLine]) -> str:
@@ -160,33 +155,35 @@ def quoted_text(lines: Sequence[TextLine]) -> str:
     """The text in reading order: a sentence wrapped onto the next line runs on with a space,
     other breaks (a heading, a button, an invoice's next line) show as " / "."""
     parts: list[str] = []
-    previous: tuple[TextLine, str] | None = None
+    previous: TextLine | None = None
     for row in rows(lines):
         for line in row:
             text = _clean(line)
             if not text:
                 continue
             if previous is not None:
-                parts.append(" " if _runs_on(*previous, line, text) else " / ")
+                parts.append(" " if _runs_on(previous, line) else " / ")
             parts.append(text)
-            previous = (line, text)
-    return _capped("".join(parts))
+            previous = line
+    return capped("".join(parts))
 
 
-def _capped(text: str) -> str:
-    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 3] + "..."
+def capped(text: str, limit: int = MAX_CHARS) -> str:
+    """`text`, cut to `limit` characters with "..." where it was cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _runs_on(previous: TextLine, before: str, line: TextLine, text: str) -> bool:
+def _runs_on(previous: TextLine, line: TextLine) -> bool:
     """Whether `line` goes on with `previous`'s sentence: it broke off mid-sentence (a
     lowercase word or a comma) and goes on with a lowercase word, from the same left edge, set
     in about the same size. A title and the text under it, an invoice's lines, or a label and
     its value ("Email address" over "alice@example.com") stay apart."""
     height = previous.box[3] - previous.box[1]
     other = line.box[3] - line.box[1]
-    first = text.split()[0].rstrip(".,;:!?") if text.split() else ""
+    words = _clean(line).split()
+    first = words[0].rstrip(".,;:!?") if words else ""
     return (
-        bool(re.search(r"[a-z,;\-]$", before))
+        bool(re.search(r"[a-z,;\-]$", _clean(previous)))
         and first.isalpha()
         and first.islower()
         and abs(previous.box[0] - line.box[0]) <= 0.03
@@ -201,5 +198,4 @@ def title_of(lines: Sequence[TextLine]) -> str:
     if not lines:
         return ""
     tallest = max(lines, key=lambda t: t.box[3] - t.box[1])
-    row = next(r for r in rows(lines) if tallest in r)
-    return " ".join(_clean(t) for t in row if _clean(t))
+    return _row_text(next(r for r in rows(lines) if tallest in r))

@@ -28,10 +28,9 @@ class FoldedBody(Widget):
 
     DEFAULT_CSS = "FoldedBody { height: auto; }"
 
-    def __init__(self, text: str, *, dark: bool, classes: str = "") -> None:
+    def __init__(self, text: str, *, classes: str = "") -> None:
         super().__init__(classes=classes)
         self.text = text
-        self._dark = dark
         self._lines: dict[int, list[Strip]] = {}  # width -> the rendered lines
         self._drawn: dict[tuple[int, int], Strip] = {}  # (y, width) -> the line in its style
         self._drawn_style = Style()
@@ -40,7 +39,6 @@ class FoldedBody(Widget):
         self.watch(self.app, "theme", self._themed, init=False)
 
     def _themed(self) -> None:
-        self._dark = self.app.current_theme.dark
         self._lines.clear()
         self._drawn.clear()
         self.refresh(layout=True)
@@ -49,7 +47,8 @@ class FoldedBody(Widget):
         if width not in self._lines:
             console = self.app.console
             options = console.options.update_width(max(width, 1))
-            rendered = console.render(markdown(self.text, self._dark), options)
+            dark = self.app.current_theme.dark
+            rendered = console.render(markdown(self.text, dark), options)
             self._lines = {width: Strip.from_lines(list(Segment.split_lines(rendered)))}
             self._drawn.clear()
         return self._lines[width]

@@ -112,7 +112,7 @@ class MessageBox(Vertical, can_focus=True):
         if self._tool_lines:
             yield Static(self._tools_text(), classes="message-tools")
         if self.folded:
-            yield FoldedBody(self.text, dark=self.app.current_theme.dark, classes="message-body")
+            yield FoldedBody(self.text, classes="message-body")
         else:
             yield Markdown(self.text, open_links=False, classes="message-body")
         for name, content in self._under_body():
@@ -228,7 +228,7 @@ class MessageBox(Vertical, can_focus=True):
         self._show_tools()
 
     def _show_tools(self) -> None:
-        self._set_line("message-tools", self._tools_text() if self._tool_lines else Content(""))
+        self._set_line("message-tools", self._tools_text())  # empty without tool lines
 
     def refresh_header(self) -> None:
         self.query_one(".message-header", Static).update(self._header())
