@@ -10,11 +10,14 @@ import time
 
 from textual.geometry import Region
 from textual.widgets import Markdown
+from tui_helpers import wait_for
 
+import mmchat.tui.widgets.chat_log as chat_log
 from mmchat.tui.code_lexers import languages_in
 from mmchat.tui.idle_gc import IdleCollector
 from mmchat.tui.widgets.chat_log import ChatLog
-from mmchat.tui.widgets.folded_body import FoldedBody
+from mmchat.tui.widgets.folded_body import FoldedBody, drawn_lines
+from mmchat.tui.widgets.message_box import MessageBox
 
 ANSWER = """Use **sorted** and see [the docs](https://docs.python.org/3/howto/sorting.html).
 
@@ -61,6 +64,67 @@ async def test_a_saved_answer_is_one_widget_that_draws_its_markdown(make_app, se
         assert "(https://docs.python.org/3/howto/sorting.html)" in text
         segments = [s for y in range(len(lines)) for s in body.render_line(y)]
         assert not any(s.style and s.style.link for s in segments)
+
+
+async def test_a_body_drawn_ahead_is_not_drawn_again_when_its_box_is_mounted(
+    make_app, session
+) -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        box = await opened(app, pilot, session)
+        width = box.query_one(FoldedBody).content_region.width
+        log = app.screen.query_one(ChatLog)
+        text = "A newer answer, drawn ahead:\n\n```python\nprint('ahead')\n```"
+        new_box = MessageBox("assistant", text, folded=True)
+        await log._draw_ahead([new_box])
+        ahead = drawn_lines(app.console, text, width, app.current_theme.dark)
+        await log.add(new_box)
+        await pilot.pause()
+        body = new_box.query_one(FoldedBody)
+        assert body.content_region.width == width
+        assert body.lines(width) is ahead  # the lines drawn in the thread, not drawn again
+        assert "print('ahead')" in "\n".join(drawn(body))
+
+
+async def test_a_long_chats_bodies_are_drawn_off_the_event_loop(
+    make_app, session, monkeypatch
+) -> None:
+    import threading
+
+    conv = session.store.create_conversation(title="Long", model="scripted")
+    for n in range(60):
+        session.store.add_message(conv.id, "user", f"question {n}")
+        session.store.add_message(conv.id, "assistant", f"answer {n}\n\n- stable\n- `key=`")
+    threads: list[int] = []
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.get_ident())
+        return draw_ahead(*args, **kwargs)
+
+    draw_ahead = chat_log.draw_ahead
+    monkeypatch.setattr(chat_log, "draw_ahead", spy)
+    app, _ = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.screen.open_conversation(conv.id)
+        log = app.screen.query_one(ChatLog)
+        await wait_for(pilot, lambda: not log.query(".loading") and len(log.boxes) > 4)
+        assert threads and threading.get_ident() not in threads
+
+
+async def test_a_chat_growing_past_one_screen_keeps_its_messages_width(make_app, session) -> None:
+    """The scrollbar's room is kept: a scrollbar appearing would narrow every message and have
+    every body drawn again in one layout."""
+    app, _ = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        box = await opened(app, pilot, session)
+        log = app.screen.query_one(ChatLog)
+        width = box.query_one(FoldedBody).content_region.width
+        assert log.max_scroll_y == 0
+        for n in range(8):
+            await log.add(MessageBox("assistant", f"more {n}\n\n" + ANSWER, folded=True))
+        await pilot.pause()
+        assert log.max_scroll_y > 0  # the log scrolls now
+        assert box.query_one(FoldedBody).content_region.width == width
 
 
 async def test_focusing_a_folded_box_redraws_it_in_the_focused_style(make_app, session) -> None:

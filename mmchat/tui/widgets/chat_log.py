@@ -23,6 +23,7 @@ from textual.widgets import Button, Static
 from mmchat.compaction import UNDONE, active_summary, is_covered, is_summary
 from mmchat.store import Message as StoredMessage
 from mmchat.text import strip_control
+from mmchat.tui.widgets.folded_body import FoldedBody, draw_ahead
 from mmchat.tui.widgets.message_box import MessageBox
 
 FOLLOW_MARGIN = 3  # lines from the bottom that still count as "at the bottom"
@@ -224,11 +225,12 @@ class ChatLog(VerticalScroll):
         above: MessageBox | Static = placeholder
         mounted = 0
         while rest and mounted < PAGE and not self._filled(FIRST_SCREENS):
+            box = self._box(rest[-1])
+            await self._draw_ahead([box])
             async with self._changing:
                 # Checked right before mounting, with no await between: a stale load stops here.
                 if not current():
                     return False
-                box = self._box(rest[-1])
                 rest = rest[:-1]
                 await self.mount(box, before=above)
                 if above is placeholder:
@@ -311,10 +313,12 @@ class ChatLog(VerticalScroll):
         elif self._earlier and top < AHEAD_SCREENS * height:
             older = [self._box(self._earlier.pop()) for _ in range(min(FILL, len(self._earlier)))]
             older.reverse()
+            await self._draw_ahead(older)
             await self._keeping_view(boxes[0], self.mount_all(older, before=boxes[0]))
         elif self._later and self.max_scroll_y - top < AHEAD_SCREENS * height:
             newer, self._later = self._later[:FILL], self._later[FILL:]
-            await self.mount_all([self._box(m) for m in newer], after=boxes[-1])
+            later = await self._draw_ahead([self._box(m) for m in newer])
+            await self.mount_all(later, after=boxes[-1])
         else:
             return False
         await self._sync_button()
@@ -329,6 +333,16 @@ class ChatLog(VerticalScroll):
         moved = ref.virtual_region.y - before
         if moved and not (self.is_anchored and self.near_bottom):
             self.scroll_to(y=self.scroll_y + moved, animate=False, immediate=True)
+
+    async def _draw_ahead(self, boxes: list[MessageBox]) -> list[MessageBox]:
+        """Draw the folded bodies of boxes about to be mounted in a thread, at the width the
+        mounted ones have: the layout that brings them in finds them drawn."""
+        widths = [b.content_region.width for b in self.query(FoldedBody) if b.size.width]
+        if widths:
+            texts = [b.text for b in boxes if b.folded]
+            dark = self.app.current_theme.dark
+            await asyncio.to_thread(draw_ahead, self.app.console, texts, widths[0], dark)
+        return boxes
 
     def _far(self, boxes: list[MessageBox], far: Callable[[MessageBox], bool]) -> list[MessageBox]:
         """The run of `boxes` from its start that are far from the view and may go, leaving
@@ -359,8 +373,8 @@ class ChatLog(VerticalScroll):
             self._earlier, window, self._later = [], every[:JUMP], every[JUMP:]
         focused = self.screen.focused
         had_focus = focused is not None and self in focused.ancestors
+        mounted = await self._draw_ahead([self._box(m) for m in window])
         await self.remove_children(list(self.children))
-        mounted = [self._box(m) for m in window]
         await self.mount_all(mounted)
         await self._sync_button()
         if had_focus and mounted:  # the focus stays in the log (not off to the next widget)

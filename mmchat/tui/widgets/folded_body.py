@@ -6,18 +6,54 @@ unmounts boxes as it scrolls: with bodies folded into one widget (and a box's em
 built), the screen of a long chat holds ~60 widgets instead of ~200. Rich's Markdown renderer
 draws it; links are shown with their address, never as terminal hyperlinks (model output is
 untrusted).
+The drawn lines are kept by text and width (a box scrolled away and back, or drawn ahead in a
+thread by `draw_ahead`, is not drawn again on the event loop: drawing a box with a code block
+is 2-5 ms, and a layout that brought in five new boxes paid for all of them at once).
 A box swaps this for Textual's Markdown widget when it needs its parts (`b` marking the code
 block it copied).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from rich.console import Console
 from rich.markdown import Markdown as RichMarkdown
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
+
+KEPT = 256  # drawn bodies kept (a few screens of a long chat, either way from the view)
+
+_kept: OrderedDict[tuple[str, int, bool], list[Strip]] = OrderedDict()
+_kept_lock = threading.Lock()  # drawn ahead in a thread, read on the event loop
+
+
+def drawn_lines(console: Console, text: str, width: int, dark: bool) -> list[Strip]:
+    """`text` drawn as Markdown `width` cells wide, kept for the next box that shows it."""
+    key = (text, width, dark)
+    with _kept_lock:
+        if (lines := _kept.get(key)) is not None:
+            _kept.move_to_end(key)
+            return lines
+    options = console.options.update_width(max(width, 1))
+    rendered = console.render(markdown(text, dark), options)
+    lines = Strip.from_lines(list(Segment.split_lines(rendered)))
+    with _kept_lock:
+        _kept[key] = lines
+        while len(_kept) > KEPT:
+            _kept.popitem(last=False)
+    return lines
+
+
+def draw_ahead(console: Console, texts: Iterable[str], width: int, dark: bool) -> None:
+    """Draw bodies about to be mounted (run in a thread: the loop keeps its turns meanwhile)."""
+    for text in texts:
+        drawn_lines(console, text, width, dark)
 
 
 class FoldedBody(Widget):
@@ -45,11 +81,8 @@ class FoldedBody(Widget):
 
     def lines(self, width: int) -> list[Strip]:
         if width not in self._lines:
-            console = self.app.console
-            options = console.options.update_width(max(width, 1))
             dark = self.app.current_theme.dark
-            rendered = console.render(markdown(self.text, dark), options)
-            self._lines = {width: Strip.from_lines(list(Segment.split_lines(rendered)))}
+            self._lines = {width: drawn_lines(self.app.console, self.text, width, dark)}
             self._drawn.clear()
         return self._lines[width]
 
