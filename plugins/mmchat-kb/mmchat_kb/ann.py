@@ -43,6 +43,10 @@ SHORTLIST_MIN = 4000  # rows rescored per query at least (all of them in a small
 SHORTLIST_SHARE = 50  # and at least 1/50 of the rows: 1M -> 20k, recall@10 0.97-0.99 (bench)
 BLOCK = 32_768  # rows per scan step: the step's temporaries stay in cache
 ROWS_PER_THREAD = 250_000  # smaller scans stay on the calling thread
+# Up to this many rows a shortlist is rescored by numpy (~3 ms for 4,000 rows here); torch is
+# faster on more (1M chunks' 20k: ~10 ms against ~17) but costs its import, ~0.9 s, which a
+# one-shot `mmchat kb search` of a 100k-chunk base (a 4,000-row shortlist) would pay.
+NUMPY_ROWS = 5000
 _NAME = re.compile(r"^ann-g(\d+)-n(\d+)\.(npz|usearch)$")  # .usearch: an older kind, replaced
 _POOL: ThreadPoolExecutor | None = None
 
@@ -167,7 +171,6 @@ class AnnIndex:
         """Nearest ids, best first, and their cosines (from the stored float16 vectors),
         rescoring a shortlist of `wanted` rows (default: shortlist(len(self)))."""
         import numpy as np
-        import torch  # noqa: F401  _best rescores with it; imported before one_thread sets it
 
         from mmchat_kb.threads import one_thread
 
@@ -175,10 +178,13 @@ class AnnIndex:
             return [], []
         query = np.asarray(vector, dtype=np.float32)
         wanted = max(limit, wanted or shortlist(self.size))
+        by_torch = min(wanted, self.size) > NUMPY_ROWS
+        if by_torch:
+            import torch  # noqa: F401  _best rescores with it; imported before one_thread sets it
         spans = self._spans()
         with one_thread():  # each span's torch work on its own core, not two cores each
             if wanted >= self.size:
-                best = self._best(np.arange(self.size), query, limit)
+                best = self._best(np.arange(self.size), query, limit, by_torch)
             else:
                 code = sign_codes(query[None, :], self.mean)[:, 0]
                 distances, counts = self._scan(code, spans)
@@ -186,22 +192,27 @@ class AnnIndex:
 
                 def best_in(start: int, stop: int) -> np.ndarray:
                     rows = start + np.flatnonzero(distances[start:stop] <= bound)
-                    return self._best(rows, query, limit)
+                    return self._best(rows, query, limit, by_torch)
 
                 best = np.concatenate(self._each(best_in, spans))
         scores = self.vectors[best].astype(np.float32) @ query  # float32 sums for the few
         order = np.argsort(-scores, kind="stable")[:limit]
         return self.ids[best[order]].tolist(), scores[order].tolist()
 
-    def _best(self, rows: np.ndarray, query: np.ndarray, limit: int) -> np.ndarray:
-        """The `limit` rows of `rows` with the best float16 cosines. torch rather than numpy:
-        numpy gathers and widens float16 rows several times slower (docs/PERFORMANCE.md), so
-        a knowledge base past the ANN threshold imports torch (not sentence-transformers) on
-        its first search."""
-        import torch
+    def _best(self, rows: np.ndarray, query: np.ndarray, limit: int, by_torch: bool) -> np.ndarray:
+        """The `limit` rows of `rows` with the best cosines. For a shortlist past NUMPY_ROWS
+        rows torch rather than numpy: numpy gathers and widens float16 rows several times
+        slower (docs/PERFORMANCE.md), so a knowledge base whose shortlist is that long imports
+        torch (not sentence-transformers) on its first search."""
+        import numpy as np
 
         if len(rows) <= limit:
             return rows
+        if not by_torch:
+            scores = self.vectors[rows].astype(np.float32) @ query
+            return rows[np.argpartition(-scores, limit - 1)[:limit]]
+        import torch
+
         matrix = torch.from_numpy(self.vectors).index_select(0, torch.from_numpy(rows))
         scores = matrix @ torch.from_numpy(query).to(torch.float16)
         return rows[torch.topk(scores.float(), limit).indices.numpy()]

@@ -6,6 +6,9 @@ Random vectors test the arithmetic here; test_kb_ann tests search quality on rea
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +80,42 @@ def test_search_rescored_from_the_shortlist(monkeypatch: pytest.MonkeyPatch) -> 
     keys, scores = index.search(query, 10)
     for key, score in zip(keys, scores, strict=True):
         assert score == pytest.approx(float(stored[key].astype(np.float32) @ query), abs=1e-5)
+
+
+# A search in a fresh process, as `mmchat kb search` makes one: which rows it found, and
+# whether it imported torch. argv: the index's rows, then NUMPY_ROWS.
+FRESH_SEARCH = """
+import json, sys
+import numpy as np
+from mmchat_kb import ann
+ann.NUMPY_ROWS = int(sys.argv[2])
+rng = np.random.default_rng(0)
+vectors = rng.standard_normal((int(sys.argv[1]), 384)).astype(np.float32)
+vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+index = ann.AnnIndex.build(384, np.arange(len(vectors), dtype=np.uint64), vectors, generation=1)
+keys, _ = index.search(vectors[7], 10)
+print(json.dumps({"keys": keys, "torch": "torch" in sys.modules}))
+"""
+
+
+def fresh_search(rows: int, numpy_rows: int) -> dict[str, object]:
+    run = subprocess.run(
+        [sys.executable, "-c", FRESH_SEARCH, str(rows), str(numpy_rows)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(run.stdout)
+
+
+def test_a_short_shortlist_is_rescored_without_importing_torch() -> None:
+    """A 100k-chunk base's shortlist (4,000 rows) is rescored by numpy: a one-shot search
+    does not pay torch's import. A longer one goes through torch, with the same results."""
+    by_numpy = fresh_search(20_000, ann.NUMPY_ROWS)  # shortlist(20k) = SHORTLIST_MIN rows
+    by_torch = fresh_search(20_000, 1000)
+    assert by_numpy["torch"] is False and by_torch["torch"] is True
+    assert by_numpy["keys"] == by_torch["keys"]
+    assert by_numpy["keys"][0] == 7  # a stored vector finds itself first
 
 
 def test_removal_and_growth_keep_ids_vectors_and_codes_together() -> None:
