@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from mmchat.engine.assets import AssetMissing
 from mmchat.engine.vision import ocr
+from mmchat.engine.vision.ctc_spaces import SpacedDecoder, spaced
 from mmchat.engine.vision.ocr import OcrError, TextReader, reading_order
 from mmchat.engine.vision.words import TextLine
 from mmchat.training.text_pictures import PICTURES, TITLE, font, page, screenshot, white_on_dark
@@ -148,3 +150,52 @@ def test_batches_read_side_by_side_give_the_same_lines_as_one_after_another() ->
     assert side_by_side._ocr is not None
     assert len(first) > side_by_side._ocr.text_rec.rec_batch_num
     assert second == first
+
+
+def sign(text: str) -> Image.Image:
+    """Black on yellow, small bold type, a little blur and JPEG: what drops spaces."""
+    from PIL import ImageFilter, ImageFont
+
+    face = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 36)
+    image = Image.new("RGB", (900, 160), (250, 206, 20))
+    draw = ImageDraw.Draw(image)
+    draw.text((450, 80), text, font=face, fill=(18, 18, 18), anchor="mm", stroke_width=1)
+    buffer = io.BytesIO()
+    image.filter(ImageFilter.GaussianBlur(0.8)).save(buffer, "JPEG", quality=55)
+    return Image.open(buffer)
+
+
+def test_a_space_the_recogniser_scored_but_did_not_write_is_put_back(reader: TextReader) -> None:
+    signs = {"WET FLOOR": sign("WET FLOOR"), "NO ENTRY": sign("NO ENTRY")}
+    recogniser = reader._ocr.text_rec  # type: ignore[union-attr]  # loaded by the fixture
+    decoder = recogniser.postprocess_op
+    assert isinstance(decoder, SpacedDecoder)
+    recogniser.postprocess_op = decoder.decoder  # rapidocr's own decoding
+    try:
+        plain = {text: [line.text for line in reader.read(image)] for text, image in signs.items()}
+    finally:
+        recogniser.postprocess_op = decoder
+    # The model itself runs the words together here...
+    assert plain == {"WET FLOOR": ["WETFLOOR"], "NO ENTRY": ["NOENTRY"]}
+    # ...and its frames' scores for the space give them back.
+    for text, image in signs.items():
+        assert [line.text for line in reader.read(image)] == [text]
+
+
+def test_spaces_come_from_the_frames_between_two_characters() -> None:
+    characters = ["blank", "A", "B", " "]
+
+    def frames(*rows: tuple[int, float]) -> np.ndarray:
+        """One frame per (best character, the space's probability in it)."""
+        scores = np.zeros((len(rows), len(characters)), dtype=np.float32)
+        for i, (best, space) in enumerate(rows):
+            scores[i, 3] = space
+            scores[i, best] = max(0.5, scores[i].max() + 0.1)
+        return scores
+
+    assert spaced(frames((1, 0), (0, 0.3), (0, 0.0), (2, 0)), characters, 3) == "A B"
+    assert spaced(frames((1, 0), (0, 0.05), (2, 0)), characters, 3) == "AB"  # a letter's gap
+    assert spaced(frames((1, 0), (1, 0), (2, 0)), characters, 3) == "AB"  # no frame between
+    # A space it wrote is not doubled, and a repeated letter needs a blank between its runs.
+    assert spaced(frames((1, 0), (3, 0.9), (0, 0.4), (2, 0)), characters, 3) == "A B"
+    assert spaced(frames((1, 0), (0, 0.2), (1, 0)), characters, 3) == "A A"

@@ -26,6 +26,7 @@ from mmchat.engine.assets import (
     PackagedFile,
     sha256_file,
 )
+from mmchat.engine.vision.ctc_spaces import SpacedDecoder
 from mmchat.engine.vision.words import Box, TextLine
 from mmchat.images import to_rgb
 
@@ -135,6 +136,8 @@ class TextReader:
                 det_limit_type="max",
                 det_limit_side_len=DETECT_SIDE,
             )
+            # The spaces the recogniser scored but did not write (ctc_spaces.py).
+            self._ocr.text_rec.postprocess_op = SpacedDecoder(self._ocr.text_rec.postprocess_op)
             # The two sessions that run on every picture, remade to give memory back.
             self._ocr.text_det.infer.session = _ShrinkingSession(paths[0], self.threads)
             self._ocr.text_rec.session.session = _ShrinkingSession(paths[2], 1)
