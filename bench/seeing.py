@@ -14,7 +14,8 @@ the relevance gate, perception, and the way each question kind is routed (image_
   so the route each kind takes is a measured choice.
 - real photos (bench/photos.py: Debian darknet, foolbox, tuxpaint stamps; keyword-graded, and
   written by someone who did not tune the routes) and text pictures (bench/textpics.py, and
-  bench/textpics_heldout.py's held-out set in another typeface).
+  two held-out sets in other typefaces: bench/textpics_heldout.py's and
+  bench/textpics_heldout2.py's).
 - questions that name or count a thing in a photo: the photos' own (the routes were tuned on
   them) and a held-out set beside them (data/photos_heldout_questions.json).
 - text turns with a photo attached vs without (held-out prompts): identical answers, and the
@@ -267,15 +268,18 @@ def ask_and_grade(
 
 def text_pictures(asker: Asker, verbose: bool = False) -> None:
     """bench/textpics.py's set (the reading way was built looking at it) and beside it
-    bench/textpics_heldout.py's: another typeface, other layouts and texts, written without
-    seeing how mmchat answers. Questions the reading way answers are asked the decoder's way
-    too (forced "words"), so the route is a measured choice."""
+    bench/textpics_heldout.py's and bench/textpics_heldout2.py's: other typefaces, layouts,
+    kinds and texts, each written without seeing how mmchat answers. Questions the reading
+    way answers are asked the decoder's way too (forced "words"), so the route is a measured
+    choice."""
     import textpics
     import textpics_heldout
+    import textpics_heldout2
 
     sets = (
         ("text pictures", textpics.generate),
         ("held-out text pictures", textpics_heldout.generate),
+        ("second held-out text pictures", textpics_heldout2.generate),
     )
     for title, generate in sets:
         right_, total = Counter[str](), Counter[str]()
