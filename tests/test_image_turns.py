@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from picture_sources import foolbox_photo, skimage_picture
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from mmchat.engine.base import ChatMessage, Delta, GenerationRequest
 from mmchat.engine.decode import AnswerLimit
@@ -138,6 +138,41 @@ def test_a_question_about_one_field_of_a_screenshot_gets_that_field(engine: HFEn
     picture, _ = text_pictures.screenshot()
     said = ask(engine, "What is the email address?", png(picture))
     assert "alice@example.com" in said and "Cancel" not in said, said
+
+
+def note_picture() -> bytes:
+    """A note as it would be photographed: a greeting, a message, a signature."""
+    picture = Image.new("RGB", (900, 420), (250, 248, 238))
+    draw = ImageDraw.Draw(picture)
+    face = text_pictures.font(44, text_pictures.SERIF)
+    rows = ((40, "Hi Priya,"), (130, "The plumber comes at ten tomorrow."), (300, "Love, Tom"))
+    for y, text in rows:
+        draw.text((60, y), text, font=face, fill=(30, 30, 60))
+    return png(picture)
+
+
+def terminal_picture() -> bytes:
+    picture = Image.new("RGB", (1000, 300), (30, 31, 36))
+    draw = ImageDraw.Draw(picture)
+    rows = [
+        "dev@box:~/site$ npm run build",
+        "Error: Cannot find module 'webpack'",
+        "dev@box:~/site$",
+    ]
+    for i, text in enumerate(rows):
+        draw.text((20, 30 + 60 * i), text, font=text_pictures.font(30), fill=(214, 218, 224))
+    return png(picture)
+
+
+def test_questions_that_name_a_part_of_the_text_by_its_role(engine: HFEngine) -> None:
+    note = note_picture()
+    assert "Priya" in ask(engine, "Who is the note for?", note)
+    assert engine.last_plan is not None and engine.last_plan.way == "read"
+    assert "Tom" in ask(engine, "Who wrote the note?", note)
+    assert "npm run build" in ask(engine, "What command failed?", terminal_picture())
+    picture, _ = text_pictures.screenshot()
+    said = ask(engine, "What do the buttons say?", png(picture))
+    assert "Cancel" in said and "Save changes" in said, said
 
 
 def test_a_picture_without_text_says_so_when_asked_to_read_it(engine: HFEngine) -> None:

@@ -39,6 +39,7 @@ from mmchat.engine.reading import (
     read_reply,
 )
 from mmchat.engine.scene_answers import objects_phrase, photo_answer, scene_answer
+from mmchat.engine.text_roles import asks_for_role, role_reply
 from mmchat.engine.vision.words import VisualWords
 
 if TYPE_CHECKING:
@@ -141,7 +142,8 @@ class ImageTurns:
             decoder, tokenizer = self.fusion.decoder, self.fusion.tokenizer
             probability = gate.probability(decoder, tokenizer, question, self.reader)
         kind = question_kind(question)
-        below = gate is not None and probability < gate.threshold and not asks_for_text(question)
+        asks_text = asks_for_text(question) or asks_for_role(question)
+        below = gate is not None and probability < gate.threshold and not asks_text
         blob = newest_picture(messages)
         key = hashlib.sha256(blob).hexdigest()
         if below and probability >= NEAR_GATE and force_way is None:
@@ -159,6 +161,9 @@ class ImageTurns:
         plan = TurnPlan("words", plain, about_image=probability, kind=kind, words=words)
         if force_way is None and kind == "text" and (read := read_reply(question, words)):
             plan.way, plan.reply = "read", read  # the text as it stands (reading.py)
+            return plan
+        if force_way is None and (role := role_reply(question, words)):
+            plan.way, plan.reply = "read", role  # the row in the role it names (text_roles.py)
             return plan
         about_part = kind in ("text", "object") and not _NAMES_THING.search(question.lower())
         if force_way is None and about_part and (line := line_reply(question, words)):

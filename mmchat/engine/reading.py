@@ -80,18 +80,18 @@ def line_reply(question: str, words: VisualWords) -> str | None:
     grouped = rows(words.text)
     best: tuple[int, int] | None = None  # (words named, row index)
     for index, row in enumerate(grouped):
-        found = _words(_row_text(row))
+        found = _words(row_text(row))
         hits = sum(any(_same_word(a, f) for f in found) for a in asked)
         if hits and (best is None or hits > best[0]):
             best = (hits, index)
     if best is None:
         return None
     index = best[1]
-    quoted = [_row_text(grouped[index])]
+    quoted = [row_text(grouped[index])]
     # A sentence wrapped onto the rows below goes on there ("Please bring the / folding chairs").
     while index + 1 < len(grouped) and _runs_on(grouped[index][-1], grouped[index + 1][0]):
         index += 1
-        quoted[-1] += " " + _row_text(grouped[index])
+        quoted[-1] += " " + row_text(grouped[index])
     # A row that is only the label the question names ("Email address") has its value below.
     rest = _WORD.sub(
         lambda m: "" if any(_same_word(a, m.group()) for a in asked) else m.group(),
@@ -99,11 +99,11 @@ def line_reply(question: str, words: VisualWords) -> str | None:
     )
     label_only = not any(c.isalnum() for c in rest)
     if label_only and index + 1 < len(grouped):
-        quoted.append(_row_text(grouped[index + 1]))
+        quoted.append(row_text(grouped[index + 1]))
     return f'It says: "{capped(" / ".join(quoted))}"'
 
 
-def _row_text(row: Sequence[TextLine]) -> str:
+def row_text(row: Sequence[TextLine]) -> str:
     return " ".join(text for t in row if (text := _clean(t)))
 
 
@@ -198,4 +198,4 @@ def title_of(lines: Sequence[TextLine]) -> str:
     if not lines:
         return ""
     tallest = max(lines, key=lambda t: t.box[3] - t.box[1])
-    return _row_text(next(r for r in rows(lines) if tallest in r))
+    return row_text(next(r for r in rows(lines) if tallest in r))
