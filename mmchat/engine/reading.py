@@ -17,17 +17,33 @@ from collections.abc import Sequence
 from mmchat.engine.vision.words import TextLine, VisualWords
 from mmchat.text import strip_control
 
+# Things that carry text: "read the ticket", "what's on this label" mean all of it.
+_CARRIER = (
+    r"(?:page|label|sign|card|ticket|screen|display|board|note|poster|document|sheet|slide"
+    r"|menu|whiteboard|letter|receipt|placard|plaque|notice|form|paper|article|leaflet|flyer"
+    r"|cover|screenshot|message|email|certificate|text|words|writing)"
+)
+_SHOWN = r"(?:picture|image|photo)"  # "what's on this photo" may ask what it shows
+_THIS = r"(?:it|this|that|here|there|(?:the|this|that) (?:\w+ )?\w+)"
+_IT = rf"(?:it|this|that|(?:the|this|that) (?:\w+ )?(?:{_CARRIER}|{_SHOWN}))"  # the text's bearer
 # The whole text: questions naming no part of it.
 _READ_ALL = re.compile(
     r"^\W*(?:(?:can|could|would|will) you |please )?(?:"
-    r"what does (?:it|this|that|the (?:picture|image|photo|page|screenshot|sign|note|label"
-    r"|document)) say"
+    rf"what does {_IT} say"
+    rf"|(?:tell me |say )?what {_IT} says"
     r"|what(?:'s| is) the text(?: (?:on|in)\b.*)?"
     r"|what(?:'s| is) written(?: (?:on|in|here|there)\b.*)?"
     r"|what (?:text|words) (?:is|are) (?:there|in|on)\b.*"
-    r"|(?:read|transcribe)(?: (?:it|this|that|everything|all(?: of it)?"
-    r"|the (?:\w+ )?(?:text|words|page|picture|image|photo|sign|note|label|document)))?"
-    r"(?: (?:out|aloud|to me))?"
+    rf"|what(?:'s| is) (?:on|in) (?:the|this|that) (?:\w+ )?{_CARRIER}"
+    rf"|what(?:'s| is| does) (?:the|this|that) (?:screen|display|monitor|sign|board) "
+    r"(?:show|showing|display|displaying|say|saying|read)"
+    rf"|give me (?:the )?(?:contents?|text|words) of {_THIS}"
+    r"|(?:read|transcribe|type|write|copy)(?: out| back)?(?: (?:it|this|that) out)?"
+    rf"(?: (?:me|to me|for me))?(?: (?:it|this|that|everything|all(?: of it)?"
+    rf"|what(?:'s| is) (?:on|in|written on|written in) {_THIS}|what (?:it|this|that) says"
+    rf"|(?:the|this|that) (?:\w+ )?(?:{_CARRIER}|{_SHOWN})))?"
+    rf"(?: (?:on|in|from) {_THIS})?"
+    r"(?: (?:out|aloud|to me|for me))?"
     r")\W*(?:for me|please)?\W*$"
 )
 _ANY_TEXT = re.compile(r"^\W*(?:is|are) there (?:any )?(?:text|words|writing)\b")
@@ -194,8 +210,28 @@ def _runs_on(previous: TextLine, line: TextLine) -> bool:
 
 def title_of(lines: Sequence[TextLine]) -> str:
     """The row set in the largest type, which is what a person calls a page's, a window's or
-    a sign's title."""
+    a sign's title, with the rows it wraps onto (a headline over two lines: the rows right
+    below set in the same type)."""
     if not lines:
         return ""
     tallest = max(lines, key=lambda t: t.box[3] - t.box[1])
-    return row_text(next(r for r in rows(lines) if tallest in r))
+    grouped = rows(lines)
+    index = next(i for i, r in enumerate(grouped) if tallest in r)
+    title = [row_text(grouped[index])]
+    while index + 1 < len(grouped) and _wraps_onto(grouped[index], grouped[index + 1]):
+        index += 1
+        title.append(row_text(grouped[index]))
+    return " ".join(title)
+
+
+def _wraps_onto(row: Sequence[TextLine], below: Sequence[TextLine]) -> bool:
+    """`below` goes on with `row`'s title: one line each, the same type size (within 12%),
+    and no more than half a line between them."""
+    if len(row) != 1 or len(below) != 1:
+        return False
+    (above,), (line,) = row, below
+    height = above.box[3] - above.box[1]
+    other = line.box[3] - line.box[1]
+    return (
+        height > 0 and 0.88 <= other / height <= 1.12 and line.box[1] - above.box[3] <= 0.5 * height
+    )
