@@ -79,6 +79,13 @@ def test_the_title_is_the_row_in_the_largest_type() -> None:
         "What text is in this image?",
         "Please read the text aloud.",
         "What does the sign say?",
+        "Read out the ticket, please.",
+        "Read me the article.",
+        "Can you tell me what this card says?",
+        "What's on this page?",
+        "What's the screen showing?",
+        "Type out everything on this label.",
+        "Give me the contents of this sheet.",
     ],
 )
 def test_questions_for_the_whole_text_get_it_quoted(question: str) -> None:
@@ -88,7 +95,8 @@ def test_questions_for_the_whole_text_get_it_quoted(question: str) -> None:
 @pytest.mark.parametrize(
     "question",
     ["What does the button say?", "What is the total?", "Read the price of the milk.",
-     "What is this?", "Who is it billed to?"],
+     "What is this?", "Who is it billed to?", "Read the email address.",
+     "What's in this picture?", "What's on the table?", "Write a poem about this."],
 )  # fmt: skip
 def test_questions_about_one_part_of_the_text_are_left_to_the_decoder(question: str) -> None:
     assert read_reply(question, INVOICE) is None
@@ -155,3 +163,17 @@ def test_the_row_named_is_quoted_with_the_rest_of_its_wrapped_sentence() -> None
     )
     said = line_reply("What should they bring?", chat)
     assert said == 'It says: "Lovely. Please bring the folding chairs from the garage."'
+
+
+def test_a_title_wrapped_over_two_rows_is_read_whole() -> None:
+    front = picture(
+        line("THE HARWICK GAZETTE", 0.1, 0.02, 0.9, 0.07),
+        line("Old Ferry Returns to the", 0.1, 0.12, 0.9, 0.20),
+        line("Estuary After 40 Years", 0.1, 0.21, 0.8, 0.29),
+        line("By Tom Askew", 0.1, 0.31, 0.4, 0.34),
+        line("The paddle steamer came back on Saturday", 0.1, 0.36, 0.9, 0.39),
+    )
+    said = read_reply("What's the headline?", front)
+    assert said == 'The title is "Old Ferry Returns to the Estuary After 40 Years".'
+    # A line in smaller type under a title is not part of it.
+    assert title_of(SIGN.text) == "PLATFORM 4"
