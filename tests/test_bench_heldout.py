@@ -5,28 +5,12 @@ Pillow only; nothing is downloaded (bench/photos.py's fetch is run by hand, see 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from bench_scripts import BENCH, load
 from PIL import Image
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
-
-
-def load(name: str) -> ModuleType:
-    """bench/ is a folder of scripts, not a package: load one by path."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_prompts_are_many_distinct_and_disjoint() -> None:

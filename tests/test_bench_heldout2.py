@@ -7,17 +7,13 @@ skip and name the Debian package, and the checks on the records still run.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from bench_scripts import BENCH, load
 from PIL import Image
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 # Questions about the picture rather than its text: their keywords need not be in its `text`.
 ABOUT_THE_PICTURE = {
@@ -26,18 +22,6 @@ ABOUT_THE_PICTURE = {
 }
 # The few wordings both held-out sets may share.
 GENERIC = {"What does it say?", "Is there any text?", "What is the title?"}
-
-
-def load(name: str) -> ModuleType:
-    """bench/ is a folder of scripts, not a package: load one by path."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def missing_faces() -> list[str]:
