@@ -70,7 +70,10 @@ def test_buttons_are_the_short_labels_in_the_lower_part() -> None:
     assert role_reply("What does the button say?", dialog) == (
         'The buttons say "Cancel" and "Delete".'
     )
+    both = role_reply("What do the buttons say?", dialog)
+    assert both is not None and both == role_reply("What are the buttons?", dialog)
     assert role_reply("What does the button say?", stacked("A long sentence of text")) is None
+    assert role_reply("What colour is the button?", dialog) is None  # not what it says
 
 
 @pytest.mark.parametrize(

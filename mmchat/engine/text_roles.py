@@ -49,7 +49,12 @@ _COMMAND = re.compile(
     r"(?:failed|fail|run|ran|typed|type|entered)\b"
     r"|^\W*what (?:was|is) the (?:command|program|script)(?: (?:that )?(?:failed|was run|ran))?\W*$"
 )
-_BUTTON = re.compile(r"\bbuttons?\b")
+# What a button says, not its colour or place.
+_BUTTON = re.compile(
+    r"\bwhat (?:does|do) (?:the|this|that|these|those) (?:\w+ )?buttons? (?:say|read)\b"
+    r"|\bwhat(?:'s| is) (?:written |the text )?on (?:the|this|that) (?:\w+ )?buttons?\b"
+    r"|\bwhat (?:are|is) the buttons?\W*$"
+)
 
 # A greeting that opens a note, with the name it greets.
 _NAMED = r"(?P<name>[A-Z][\w'.-]*(?: [A-Z][\w'.-]*){0,2})"  # capitalised, as names are
