@@ -57,7 +57,7 @@ def asks_for_text(question: str) -> bool:
     """Whether the question asks for a picture's text, or its title, as it stands: such a
     question is about the picture whatever the relevance gate makes of it ("Can you read this
     for me?" read to it as a text question)."""
-    asked = _asked(question)
+    asked = plain_question(question)
     return any(p.search(asked) for p in (_TITLE, _READ_ALL, _ANY_TEXT))
 
 
@@ -123,14 +123,15 @@ def row_text(row: Sequence[TextLine]) -> str:
     return " ".join(text for t in row if (text := _clean(t)))
 
 
-def _asked(question: str) -> str:
+def plain_question(question: str) -> str:
+    """The question lowercased, its spaces single: what the patterns here match."""
     return " ".join(question.lower().split())
 
 
 def read_reply(question: str, words: VisualWords) -> str | None:
     """The answer when the question asks for the text (or its title) as it stands; None for
     other questions, which the decoder answers."""
-    asked = _asked(question)
+    asked = plain_question(question)
     if _TITLE.search(asked):
         title = title_of(words.text)
         return f'The title is "{title}".' if title else None

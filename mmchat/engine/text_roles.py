@@ -16,21 +16,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from mmchat.engine.reading import row_text, rows, title_of
+from mmchat.engine.reading import plain_question, row_text, rows, title_of
 from mmchat.engine.vision.words import TextLine, VisualWords
 
 _THING = (
     r"(?:note|letter|card|message|email|e-mail|memo|invitation|invite|postcard|text|parcel"
     r"|package|delivery|label|ticket|book|article|poem|story|report|essay|paper|song)"
 )
+_SUBJECT = rf"(?:(?:this|the|that) {_THING}|it|this|that)"  # "this note", "it"
 _FOR = re.compile(
-    rf"^\W*who(?:'s| is| was) (?:(?:this|the|that) {_THING}|it|this|that) "
+    rf"^\W*who(?:'s| is| was) {_SUBJECT} "
     r"(?:for|to|addressed to|meant for|written (?:for|to))\W*$"
 )
 _BY = re.compile(
-    rf"^\W*(?:who (?:wrote|signed|sent|made) (?:(?:this|the|that) {_THING}|it|this|that)"
-    rf"|who(?:'s| is| was) (?:(?:this|the|that) {_THING}|it|this|that)"
-    r" (?:from|by|written by|signed by)"
+    rf"^\W*(?:who (?:wrote|signed|sent|made) {_SUBJECT}"
+    rf"|who(?:'s| is| was) {_SUBJECT} (?:from|by|written by|signed by)"
     rf"|who(?:'s| is) the (?:author|writer|sender)(?: of (?:(?:this|the|that) {_THING}|it|this))?)"
     r"\W*$"
 )
@@ -76,7 +76,7 @@ def asks_for_role(question: str) -> bool:
     """Whether the question asks for a part of the text by its role ("Who is the note for?"):
     about the picture whatever the relevance gate makes of it, as a question for the whole
     text is."""
-    asked = _asked(question)
+    asked = plain_question(question)
     return any(p.search(asked) for p in (_FOR, _BY, _NAME, _COMMAND))
 
 
@@ -85,7 +85,7 @@ def role_reply(question: str, words: VisualWords) -> str | None:
     names no role or the picture's text has no row in it."""
     if not words.text:
         return None
-    asked = _asked(question)
+    asked = plain_question(question)
     grouped = [row_text(row) for row in rows(words.text)]
     grouped = [text for text in grouped if text]
     ways: list[tuple[re.Pattern[str], Callable[[list[str], Sequence[TextLine]], str | None]]] = [
@@ -100,10 +100,6 @@ def role_reply(question: str, words: VisualWords) -> str | None:
     if _BUTTON.search(asked):
         return _buttons(words.text)
     return None
-
-
-def _asked(question: str) -> str:
-    return " ".join(question.lower().split())
 
 
 def _addressee(grouped: list[str], lines: Sequence[TextLine]) -> str | None:
