@@ -83,6 +83,11 @@ launch.run_tui(model="smollm2", persona=None, db=None, plugins=True)
 """
 
 
+def intervals(times: list[float]) -> list[float]:
+    """The gaps between consecutive times."""
+    return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -208,7 +213,7 @@ async def ui_run(engine, info, typing: bool) -> dict[str, float]:  # type: ignor
     session.close()
     latencies = [handled[k] - sent[k] for k in handled]
     times = sorted(handled.values())
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = intervals(times)
     if os.environ.get("BENCH_DEBUG"):
         start = times[0] if times else 0.0
         print(
@@ -323,7 +328,7 @@ class Probe:
         self.handled: dict[int, float] = {}  # the last dispatch: the focused widget's handling
         self.ticks: list[float] = []  # the Textual timer's
         self.beats: list[float] = []  # the loop's own heartbeat (stalls, unrounded)
-        # Stall start (the last tick before it) -> the loop's stacks sampled during it.
+        # Stall start (the last heartbeat before it) -> the loop's stacks sampled during it.
         self.stacks: dict[float, list[list[str]]] = {}
         self.loop_thread = threading.get_ident()  # made on the event loop's thread
         self.measuring = False
@@ -439,9 +444,9 @@ class Probe:
 
     def figures(self) -> dict[str, float]:
         latencies = [self.handled[k] - self.sent[k] for k in self.handled]
-        gaps = [b - a for a, b in zip(self.ticks, self.ticks[1:], strict=False)]
+        gaps = intervals(self.ticks)
         lags = [max(0.0, g - TIMER_EVERY) for g in gaps]
-        beats = [b - a for a, b in zip(self.beats, self.beats[1:], strict=False)]
+        beats = intervals(self.beats)
         return {
             "keys": len(latencies),
             "keys_sent": len(self.sent),
@@ -463,13 +468,13 @@ class Probe:
         recent = [t for t in self.beats if t > now - quiet]
         if len(recent) < 2 or self.beats[0] > now - quiet:
             return False
-        gaps = [b - a for a, b in zip(recent, recent[1:], strict=False)]
+        gaps = intervals(recent)
         return max(gaps) < STALL_TARGET_MS / 1000 and now - recent[-1] < STALL_TARGET_MS / 1000
 
     def stall_stack(self) -> list[str]:
         """Where the loop was during its longest stall (if it passed 50 ms): the innermost
         frames sampled most often, then the first sample's stack."""
-        gaps = [(b - a, a) for a, b in zip(self.beats, self.beats[1:], strict=False)]
+        gaps = list(zip(intervals(self.beats), self.beats, strict=False))  # (gap, its start)
         if not gaps:
             return []
         samples = self.stacks.get(max(gaps)[1], [])

@@ -337,11 +337,11 @@ class ChatLog(VerticalScroll):
     async def _draw_ahead(self, boxes: list[MessageBox]) -> list[MessageBox]:
         """Draw the folded bodies of boxes about to be mounted in a thread, at the width the
         mounted ones have: the layout that brings them in finds them drawn."""
-        widths = [b.content_region.width for b in self.query(FoldedBody) if b.size.width]
-        if widths:
+        width = next((b.content_region.width for b in self.query(FoldedBody) if b.size.width), 0)
+        if width:
             texts = [b.text for b in boxes if b.folded]
             dark = self.app.current_theme.dark
-            await asyncio.to_thread(draw_ahead, self.app.console, texts, widths[0], dark)
+            await asyncio.to_thread(draw_ahead, self.app.console, texts, width, dark)
         return boxes
 
     def _far(self, boxes: list[MessageBox], far: Callable[[MessageBox], bool]) -> list[MessageBox]:
