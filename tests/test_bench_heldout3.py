@@ -1,0 +1,165 @@
+"""The third held-out text-picture set: complete, self-consistent, and drawn the same each time.
+
+Pillow only; nothing is downloaded and the app is not run. The pictures are drawn in Liberation
+Sans, Serif and Mono faces; where one of them is not installed the drawing tests skip and name
+the Debian package (fonts-liberation), and the checks on the records still run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bench_scripts import BENCH, load
+from PIL import Image
+
+SCRIPT = "textpics_heldout3"
+# Questions about the picture rather than its text: their keywords need not be in its `text`.
+ABOUT_THE_PICTURE = {
+    ("lockscreen_tomasz", "What kind of device is this from?"),
+    ("streetsign_chandos", "What is the wall made of?"),
+}
+# The few wordings every held-out set may share.
+GENERIC = {"What does it say?", "Is there any text?", "What is the title?"}
+EARLIER_SETS = ("textpics_heldout.json", "textpics_heldout2.json")
+
+
+def missing_faces() -> list[str]:
+    module = load(SCRIPT)
+    return [name for name in module.FACES.values() if not (module.FONT_DIR / name).is_file()]
+
+
+needs_faces = pytest.mark.skipif(
+    bool(missing_faces()),
+    reason="Liberation Sans/Serif/Mono faces missing: install the Debian package fonts-liberation",
+)
+
+
+def records() -> list[dict[str, Any]]:
+    return load(SCRIPT).load_spec()
+
+
+def earlier(name: str) -> list[dict[str, Any]]:
+    return json.loads((BENCH / "data" / name).read_text(encoding="utf-8"))["pictures"]
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, dict[str, Any]]]:
+    if missing_faces():
+        pytest.skip("Liberation faces missing: install the Debian package fonts-liberation")
+    out = tmp_path_factory.mktemp("heldout3")
+    return list(load(SCRIPT).generate(out))
+
+
+def test_the_set_is_complete() -> None:
+    module = load(SCRIPT)
+    spec = json.loads(module.SPEC.read_text(encoding="utf-8"))
+    assert spec["about"].strip()
+    pictures = spec["pictures"]
+    assert len(pictures) == 12
+    assert 50 <= sum(len(r["questions"]) for r in pictures) <= 65
+    ids = [r["id"] for r in pictures]
+    assert len(set(ids)) == len(ids)
+    kinds = [r["kind"] for r in pictures]
+    assert len(set(kinds)) == len(kinds) and set(kinds) == set(module.DRAW)
+    assert module.PHOTO_LIKE < set(kinds)  # some photographed, some screens or scans
+
+
+def test_records_are_well_formed() -> None:
+    picture_questions = 0
+    for record in records():
+        rid = record["id"]
+        assert record["title"].strip(), rid
+        assert all(line.strip() for line in record["lines"]), rid
+        assert record["text"] == "\n".join([record["title"], *record["lines"]]), rid
+        questions = record["questions"]
+        assert 4 <= len(questions) <= 6, rid
+        assert len({q["q"] for q in questions}) == len(questions), rid
+        for question in questions:
+            assert set(question) == {"q", "keywords", "need"}, (rid, question)
+            words = question["keywords"]
+            assert words and len(set(words)) == len(words), (rid, question["q"])
+            assert all(w == w.lower() and w == w.strip() and w for w in words), (rid, words)
+            assert 1 <= question["need"] <= len(words), (rid, question["q"])
+        # Each picture has a whole-text question: many keywords, about half of them needed.
+        whole = [q for q in questions if len(q["keywords"]) >= 6]
+        assert whole, rid
+        for question in whole:
+            n = len(question["keywords"])
+            assert n - 1 <= 2 * question["need"] <= n + 1, (rid, question["q"])
+        about = [q for q in questions if (rid, q["q"]) in ABOUT_THE_PICTURE]
+        assert len(about) <= 1, rid
+        picture_questions += len(about)
+    assert picture_questions == len(ABOUT_THE_PICTURE)  # each listed question exists
+
+
+def test_every_text_question_is_answerable_from_its_own_text() -> None:
+    """A correct reading of the picture passes each question about its text, so a miss is the
+    reader's; and every keyword of a whole-text question is printed in the picture."""
+    keywords = load("keywords")
+    for record in records():
+        text = record["text"]
+        for question in record["questions"]:
+            if (record["id"], question["q"]) in ABOUT_THE_PICTURE:
+                continue
+            words, need = question["keywords"], question["need"]
+            assert keywords.passes(text, words, need), (record["id"], question["q"])
+            if len(words) >= 6:
+                assert keywords.found(text, words) == words, (record["id"], question["q"])
+
+
+@pytest.mark.parametrize("name", EARLIER_SETS)
+def test_it_shares_no_kind_text_or_wording_with_an_earlier_held_out_set(name: str) -> None:
+    first = earlier(name)
+    third = records()
+    assert not {r["kind"] for r in first} & {r["kind"] for r in third}
+    assert not {r["id"] for r in first} & {r["id"] for r in third}
+    seen_lines = {line.strip().lower() for r in first for line in r["text"].splitlines()}
+    for record in third:
+        for line in record["text"].splitlines():
+            assert line.strip().lower() not in seen_lines, (record["id"], line)
+    asked = {q["q"] for r in first for q in r["questions"]} - GENERIC
+    assert not asked & {q["q"] for r in third for q in r["questions"]}
+
+
+@needs_faces
+def test_pictures_are_drawn_the_same_each_time(
+    drawn: list[tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
+    again = list(load(SCRIPT).generate(tmp_path))
+    assert [p.name for p, _ in drawn] == [p.name for p, _ in again]
+    for (path, record), (other, _) in zip(drawn, again, strict=True):
+        assert path.read_bytes() == other.read_bytes(), record["id"]
+
+
+@needs_faces
+def test_pictures_are_valid_images_of_sane_size(drawn: list[tuple[Path, dict[str, Any]]]) -> None:
+    module = load(SCRIPT)
+    assert [r["id"] for _, r in drawn] == [r["id"] for r in records()]
+    for path, record in drawn:
+        photo = record["kind"] in module.PHOTO_LIKE
+        assert path.suffix == (".jpg" if photo else ".png"), record["id"]
+        with Image.open(path) as picture:
+            picture.load()
+            assert picture.format == ("JPEG" if photo else "PNG"), record["id"]
+            assert picture.mode == "RGB", record["id"]
+            assert list(picture.size) == record["render"]["size"], record["id"]
+            assert 300 <= min(picture.size) and max(picture.size) <= 2000, record["id"]
+            levels = [v for v, n in enumerate(picture.convert("L").histogram()) if n]
+            assert levels[-1] - levels[0] >= 120, record["id"]  # not blank: there is ink on it
+
+
+def test_a_missing_face_names_the_debian_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    module = load(SCRIPT)
+    module.face.cache_clear()
+    monkeypatch.setattr(module, "FONT_DIR", tmp_path)
+    try:
+        for name in ("sans", "serif-italic", "mono-bold"):
+            with pytest.raises(FileNotFoundError, match="fonts-liberation"):
+                module.face(name, 20)
+    finally:
+        module.face.cache_clear()
