@@ -48,6 +48,10 @@ PROMPT = (
     "it smells fresh bread from the bakery below. Describe the dragon, the baker who teaches it, "
     "and the first loaves it burns."
 )
+# The second message of a chat, asked right after the first's answer: the engine keeps that
+# turn's tokens (FastLlama.read_prompt) and llama.cpp its prompt prefix, so each reads only
+# what is new.
+FOLLOW_UP = "Now give the dragon a name, and say why it suits it."
 PATHS = {
     "hf-fp32": "transformers fp32",
     "hf-int8": "transformers + dynamic int8",
@@ -68,13 +72,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
-def prompt_ids() -> list[int]:
+def prompt_ids(answer: str | None = None) -> list[int]:
+    """The chat prompt's token ids; with `answer`, the follow-up's (PROMPT, answer, FOLLOW_UP)."""
     from transformers import AutoTokenizer
 
     from mmchat.engine.default_decoder import smollm2_dir
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2_dir())
     chat = [{"role": "user", "content": PROMPT}]
+    if answer is not None:
+        chat += [{"role": "assistant", "content": answer}, {"role": "user", "content": FOLLOW_UP}]
     encoded = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_dict=True)
     return list(encoded["input_ids"])
 
@@ -119,7 +126,7 @@ def hf_child(quant: str, runs: int, count: int) -> dict[str, Any]:
 
 
 def engine_child(kind: str, runs: int, count: int) -> dict[str, Any]:
-    from mmchat.engine.base import ChatMessage, Finished, GenerationRequest
+    from mmchat.engine.base import ChatMessage, Delta, Finished, GenerationRequest
     from mmchat.engine.registry import resolve
 
     engine: Any
@@ -135,25 +142,40 @@ def engine_child(kind: str, runs: int, count: int) -> dict[str, Any]:
     info = engine.load()
     load = time.perf_counter() - started
 
-    def answer(message: ChatMessage, tokens: int) -> tuple[float, float, int]:
-        events = list(engine.stream(GenerationRequest([message], max_new_tokens=tokens)))
+    said = ""
+
+    def answer(*messages: ChatMessage, tokens: int = count) -> tuple[float, float, int]:
+        nonlocal said
+        events = list(engine.stream(GenerationRequest(list(messages), max_new_tokens=tokens)))
         done = events[-1]
         if not isinstance(done, Finished):
             raise SystemExit(f"the engine failed: {done}")
+        said = "".join(e.text for e in events if isinstance(e, Delta))
         return done.first_token_seconds or 0.0, done.tokens_per_second, done.completion_tokens
 
     text = ChatMessage("user", PROMPT)
-    results = [answer(text, count) for _ in range(runs)]
+    results = [answer(text) for _ in range(runs)]  # each read whole: run_child turns reuse off
     path = getattr(engine, "last_path", None)
+    follow_ups: dict[str, float] = {}
+    if kind == "engine" and engine.fast is not None:
+        for reuse in (True, False):
+            engine.fast.reuse_prompts = reuse
+            times = []
+            for _ in range(runs):
+                answer(text)  # the first turn, just before: its tokens are the cache's
+                reply = ChatMessage("assistant", said)
+                times.append(answer(text, reply, ChatMessage("user", FOLLOW_UP), tokens=1)[0])
+            follow_ups["reused" if reuse else "whole"] = statistics.median(times)
 
     def rss() -> float:
         return worker_peak_rss_mb(engine.proc.pid) if kind == "process" else peak_rss_mb()
 
     text_rss = rss()  # the peak so far: loading and text answers only
-    answer(ChatMessage("user", "what color is the shape?", [easy_vqa_image(6)]), 6)
+    answer(ChatMessage("user", "what color is the shape?", [easy_vqa_image(6)]), tokens=6)
     out = summary(load, results, None, rss())
     engine.close()
     out.update(quant=info.quant, path=path, text_rss_mb=text_rss)
+    out.update({f"follow_up_{k}_s": v for k, v in follow_ups.items()})
     return out
 
 
@@ -191,7 +213,20 @@ def llama_cpp_child(runs: int, count: int) -> dict[str, Any]:
         stream = llm.generate(ids, top_k=1, temp=0.0, reset=True)
         return timed(itertools.islice(stream, count), started)
 
-    return summary(load, [answer() for _ in range(runs)], len(ids))
+    def follow_up(reuse: bool) -> float:
+        llm.reset()
+        said = list(itertools.islice(llm.generate(ids, top_k=1, temp=0.0), count))
+        follow = prompt_ids(llm.detokenize(said).decode("utf-8", errors="replace"))
+        if not reuse:
+            llm.reset()
+        started = time.perf_counter()
+        next(iter(llm.generate(follow, top_k=1, temp=0.0)))  # reuses the prefix it shares
+        return time.perf_counter() - started
+
+    out = summary(load, [answer() for _ in range(runs)], len(ids))
+    for reuse, key in ((True, "reused"), (False, "whole")):
+        out[f"follow_up_{key}_s"] = statistics.median(follow_up(reuse) for _ in range(runs))
+    return out
 
 
 def summary(
@@ -244,6 +279,9 @@ def run_child(name: str, runs: int, count: int) -> dict[str, Any] | None:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error"}
     if name.endswith("-eager"):
         env["MMCHAT_FAST_STEP"] = "eager"  # read by the engine process too: it inherits env
+    # Each timed answer reads its prompt whole, as llama.cpp's after its reset(); the engine
+    # row turns reuse on for its follow-ups.
+    env["MMCHAT_PROMPT_CACHE"] = "off"
     done = subprocess.run(args, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
@@ -308,6 +346,15 @@ def print_table(results: dict[str, dict[str, Any] | None]) -> None:
             f"{result['tok_s']:>8.1f}{ratio:>14}{result['peak_rss_mb']:>13.0f}"
             f"{result.get('text_rss_mb', float('nan')):>13.0f}"
         )
+    follow = {n: r for n, r in results.items() if r and "follow_up_reused_s" in r}
+    if follow:
+        print(f"\nfirst token of the follow-up ({FOLLOW_UP!r}), asked right after the answer:")
+        print(f"{'path':<40}{'prefix kept s':>15}{'read whole s':>14}{'time vs llama.cpp':>19}")
+        base = follow.get("llama-cpp", {}).get("follow_up_reused_s")
+        for name, result in follow.items():
+            kept, whole = result["follow_up_reused_s"], result["follow_up_whole_s"]
+            ratio = f"{kept / base:.2f}x" if base else "-"
+            print(f"{PATHS[name]:<40}{kept:>15.3f}{whole:>14.3f}{ratio:>19}")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ the relevance gate, perception, and the way each question kind is routed (image_
   so the route each kind takes is a measured choice.
 - real photos (bench/photos.py: Debian darknet, foolbox, tuxpaint stamps; keyword-graded, and
   written by someone who did not tune the routes) and text pictures (bench/textpics.py, and
-  two held-out sets in other typefaces: bench/textpics_heldout.py's and
-  bench/textpics_heldout2.py's).
+  three held-out sets in other typefaces: bench/textpics_heldout.py's,
+  bench/textpics_heldout2.py's and bench/textpics_heldout3.py's).
 - questions that name or count a thing in a photo: the photos' own (the routes were tuned on
   them) and a held-out set beside them (data/photos_heldout_questions.json).
 - text turns with a photo attached vs without (held-out prompts): identical answers, and the
@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -53,12 +54,27 @@ class Asker:
         started = time.perf_counter()
         self.engine.load()
         print(f"default model loaded in {time.perf_counter() - started:.1f} s", flush=True)
+        # Each prompt read whole, so an answer does not depend on the question before it: a
+        # prompt read on top of kept tokens differs in the last bits, which int8 decoding
+        # turns into another answer now and then. timings() turns reuse on, as the app runs.
+        self.reuse_prompts(False)
+
+    def reuse_prompts(self, on: bool) -> None:
+        if self.engine.fast is not None:
+            self.engine.fast.reuse_prompts = on
 
     def ask(
-        self, question: str, picture: bytes | None, *, tokens: int = 60, force: str | None = None
+        self,
+        question: str,
+        picture: bytes | None,
+        *,
+        tokens: int = 60,
+        force: str | None = None,
+        before: Sequence[ChatMessage] = (),
     ) -> tuple[str, float | None]:
-        """(answer, first-token seconds) for one question, the picture attached to it."""
-        messages = [ChatMessage("user", question, [picture] if picture else [])]
+        """(answer, first-token seconds) for one question, the picture attached to it, after
+        the messages `before` it."""
+        messages = [*before, ChatMessage("user", question, [picture] if picture else [])]
         self.engine.image_turns.force_way = force
         try:
             request = GenerationRequest(messages=messages, max_new_tokens=tokens)
@@ -266,22 +282,25 @@ def ask_and_grade(
         print(*lines, sep="\n")
 
 
-def text_pictures(asker: Asker, verbose: bool = False) -> None:
-    """bench/textpics.py's set (the reading way was built looking at it) and beside it
-    bench/textpics_heldout.py's and bench/textpics_heldout2.py's: other typefaces, layouts,
-    kinds and texts, each written without seeing how mmchat answers. Questions the reading
-    way answers are asked the decoder's way too (forced "words"), so the route is a measured
-    choice."""
-    import textpics
-    import textpics_heldout
-    import textpics_heldout2
+TEXT_SETS = {
+    "tuned": ("text pictures", "textpics"),
+    "heldout": ("held-out text pictures", "textpics_heldout"),
+    "heldout2": ("second held-out text pictures", "textpics_heldout2"),
+    "heldout3": ("third held-out text pictures", "textpics_heldout3"),
+}
 
-    sets = (
-        ("text pictures", textpics.generate),
-        ("held-out text pictures", textpics_heldout.generate),
-        ("second held-out text pictures", textpics_heldout2.generate),
-    )
-    for title, generate in sets:
+
+def text_pictures(asker: Asker, verbose: bool = False, names: Sequence[str] = ()) -> None:
+    """bench/textpics.py's set (the reading way was built looking at it) and beside it
+    bench/textpics_heldout.py's, textpics_heldout2.py's and textpics_heldout3.py's: other
+    typefaces, layouts, kinds and texts, each written without seeing how mmchat answers.
+    Questions the reading way answers are asked the decoder's way too (forced "words"), so the
+    route is a measured choice. `names`: the sets of TEXT_SETS to run (all when empty)."""
+    import importlib
+
+    for name in names or TEXT_SETS:
+        title, module = TEXT_SETS[name]
+        generate = importlib.import_module(module).generate
         right_, total = Counter[str](), Counter[str]()
         read = read_right = decoder_right = 0  # the read way's questions, answered both ways
         with tempfile.TemporaryDirectory() as folder:
@@ -347,16 +366,26 @@ def timings(asker: Asker, pictures: list[bytes]) -> None:
         rest = values[1:] or values
         print(f"  {module:8s} {statistics.median(rest):.3f} / {max(rest):.3f}")
     if pictures:
-        picture = pictures[0]
-        asker.ask("What is in this picture?", picture)
-        follow, plain = [], []
-        for _ in range(3):
-            follow.append(asker.ask("And what colour is it?", picture)[1] or 0.0)
-            plain.append(asker.ask("And what colour is it?", None)[1] or 0.0)
-        print(
-            f"follow-up first token {statistics.median(follow):.3f} s vs text-only "
-            f"{statistics.median(plain):.3f} s"
-        )
+        # A follow-up right after the turn before it, as in a chat (the engine keeps that
+        # turn's tokens, FastLlama.read_prompt): with the picture in the first message, and the
+        # same two questions without it.
+        asker.reuse_prompts(True)
+        for follow_up in ("And what colour is it?", "Write a haiku about the sea."):
+            times: dict[bool, list[float]] = {True: [], False: []}
+            for picture in pictures[:3]:
+                for attached in (picture, None):
+                    first = "What is in this picture?"
+                    said, _ = asker.ask(first, attached)
+                    before = [ChatMessage("user", first, [attached] if attached else [])]
+                    before.append(ChatMessage("assistant", said))
+                    seconds = asker.ask(follow_up, None, before=before)[1] or 0.0
+                    times[attached is not None].append(seconds)
+            image, text = statistics.median(times[True]), statistics.median(times[False])
+            print(
+                f"follow-up {follow_up!r}: first token {image:.3f} s vs text-only {text:.3f} s "
+                f"({image / text:.2f}x)"
+            )
+        asker.reuse_prompts(False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
 
@@ -376,6 +405,12 @@ def main() -> None:
     parser.add_argument(
         "--text-only", action="store_true", help="only the text pictures, every answer printed"
     )
+    parser.add_argument(
+        "--text-sets",
+        type=lambda text: text.split(","),
+        default=[],
+        help=f"comma-separated text-picture sets, of {', '.join(TEXT_SETS)} (default: all)",
+    )
     args = parser.parse_args()
     asker = Asker(args.threads)
     if args.questions_only:
@@ -384,15 +419,18 @@ def main() -> None:
         print("\nreal photos, questions about a thing in them:")
         photo_questions(asker, fetch())
         return
+    unknown = sorted(set(args.text_sets) - set(TEXT_SETS))
+    if unknown:
+        parser.error(f"unknown text set {', '.join(unknown)}: use {', '.join(TEXT_SETS)}")
     if args.text_only:
-        text_pictures(asker, verbose=True)
+        text_pictures(asker, verbose=True, names=args.text_sets)
         return
     versus: list = []
     easy_vqa(asker, args.easy_vqa, versus)
     other_renderer(asker, args.shapes, versus)
     ways_compared(asker, versus)
     pictures = photos(asker, args.photos)
-    text_pictures(asker)
+    text_pictures(asker, names=args.text_sets)
     print()
     text_turns(asker, pictures, args.prompts)
     timings(asker, pictures)

@@ -160,6 +160,7 @@ def fast_greedy(
     eos_ids: frozenset[int] = frozenset(),
     cancel: threading.Event | None = None,
 ) -> list[int]:
+    fast.reset(0)  # from an empty cache: nothing of an earlier answer kept (FastLlama.resume)
     return greedy(FastStep(fast, count), prompt, count, eos_ids, cancel)
 
 
@@ -246,20 +247,75 @@ def test_rows_projections_are_the_decoder_on_the_int8_weights() -> None:
         assert torch.equal(model(ids).logits, reference(ids).logits)
 
 
-def test_cache_is_reset_per_answer_and_limits_are_enforced() -> None:
-    model = tiny_llama()
-    fast = FastLlama(model)
-    first = fast_greedy(fast, IDS, 8)
-    assert fast_greedy(fast, IDS, 8) == first  # nothing of the last answer leaks in
-    fast = FastLlama(model)
+def test_limits_are_enforced() -> None:
+    fast = FastLlama(tiny_llama())
     fast.reset(len(IDS))
     fast.forward(IDS)
     with pytest.raises(ValueError, match="outgrew"):
         fast.forward([1])
-    fast.reset(20)
-    fast.forward(IDS[:2])
-    with pytest.raises(ValueError, match="multi-token"):
-        fast.forward(IDS[2:4])
+
+
+def test_a_prompt_goes_on_from_the_tokens_it_shares_with_the_cache() -> None:
+    fast = FastLlama(tiny_llama())
+    fast.reset(len(IDS))
+    whole = fast.forward(IDS)
+    # The first four read, then the rest as one more prompt part: the mask lets each new
+    # token see the cached ones and the new ones before it, as one reading of all ten does.
+    fast.reset(4)
+    fast.forward(IDS[:4])
+    rest = fast.resume(IDS, len(IDS))  # grows the cache, the four kept
+    assert rest == IDS[4:] and fast.length == 4
+    assert torch.allclose(fast.forward(rest, prompt=True), whole, atol=1e-5)
+    assert fast.ids == IDS
+    # Kept: what the prompt shares with the cache, never its last token (its logits are needed).
+    assert fast.resume(IDS, 20) == IDS[-1:] and fast.length == len(IDS) - 1
+    fast.forward(IDS[-1:], prompt=True)
+    assert fast.resume([*IDS[:3], 99, 98], 20) == [99, 98] and fast.ids == IDS[:3]
+    assert fast.resume([99, *IDS], 20) == [99, *IDS] and fast.length == 0
+
+
+def test_a_follow_up_reads_only_its_new_tokens_and_answers_as_if_read_whole() -> None:
+    fast = FastLlama(tiny_llama())
+    first = fast_greedy(fast, IDS, 6)
+    follow_up = [*IDS, *first[:5], 8, 9, 10]  # the answer but its last token, then a message
+    step = FastStep(fast, 6)
+    reused = step.prefill(follow_up)
+    assert fast.length == len(follow_up)
+    assert fast.ids == follow_up
+    fast.reset(0)
+    fresh = FastStep(fast, 6).prefill(follow_up)
+    # The kept answer tokens' keys and values are the int8 steps' (a fresh reading's are
+    # fp32's): close, not equal.
+    assert torch.allclose(reused, fresh, atol=0.05)
+    assert reused.argmax() == fresh.argmax()
+
+
+def test_the_same_prompt_again_reads_nothing_and_gives_the_same_answer() -> None:
+    fast = FastLlama(tiny_llama())
+    first = fast_greedy(fast, IDS, 8)
+    read: list[int] = []
+    forward = fast.forward
+
+    def counted(ids: list[int], **options: bool | None) -> torch.Tensor:
+        read.append(len(ids))
+        return forward(ids, **options)
+
+    fast.forward = counted  # type: ignore[method-assign]  # counts, then runs the real one
+    again = greedy(FastStep(fast, 8), IDS, 8)
+    assert again == first  # bit for bit: the kept logits, the same cache
+    assert read == [1] * 7  # the answer's tokens after the first; no prompt token read
+    # A sampler that changes its logits in place does not change the kept ones.
+    logits = fast.read_prompt(IDS, 20)
+    logits.fill_(0.0)
+    assert fast.read_prompt(IDS, 20).argmax() == first[0]
+
+
+def test_prompt_reuse_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMCHAT_PROMPT_CACHE", "off")
+    fast = FastLlama(tiny_llama())
+    fast.reset(len(IDS))
+    fast.forward(IDS)
+    assert fast.resume(IDS, len(IDS)) == IDS and fast.length == 0
 
 
 def test_stops_at_end_tokens_and_length_like_the_transformers_step() -> None:
@@ -401,6 +457,30 @@ def test_engine_runs_text_turns_fast_and_image_turns_on_the_decoder_over_int8_ro
     assert decoder.model.layers[3].input_layernorm.weight.data_ptr() == shared.data_ptr()
     again, _ = answer(engine, ChatMessage("user", "What is the capital of France?"), 24)
     assert again == text and engine.last_path == "fast-int8"
+
+
+def test_a_follow_up_reads_only_its_new_tokens_and_keeps_the_context(
+    default_engine: HFEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = default_engine
+    assert engine.fast is not None
+    first = [ChatMessage("user", "What is the capital of France?")]
+    events = list(engine.stream(GenerationRequest(first, max_new_tokens=24)))
+    said = "".join(e.text for e in events if isinstance(e, Delta))
+    assert "Paris" in said
+    read: list[int] = []
+    forward = engine.fast.forward
+
+    def counted(ids: list[int], **options: bool | None) -> torch.Tensor:
+        read.append(len(ids))
+        return forward(ids, **options)
+
+    monkeypatch.setattr(engine.fast, "forward", counted)
+    follow = [*first, ChatMessage("assistant", said), ChatMessage("user", "And of Italy?")]
+    events = list(engine.stream(GenerationRequest(follow, max_new_tokens=24)))
+    assert "Rome" in "".join(e.text for e in events if isinstance(e, Delta))
+    # Read: the new message, and none of the first turn (its prompt and answer were kept).
+    assert 0 < read[0] < len(engine.prompt_ids(follow)) - len(engine.prompt_ids(first))
 
 
 def test_plain_causal_lm_runs_fast_and_is_not_quantized_in_place() -> None:

@@ -175,6 +175,27 @@ def test_questions_that_name_a_part_of_the_text_by_its_role(engine: HFEngine) ->
     assert "Cancel" in said and "Save changes" in said, said
 
 
+def ticket_picture() -> bytes:
+    """A cinema ticket: the word "ticket" on one row, the price on another."""
+    picture = Image.new("RGB", (900, 420), (245, 238, 220))
+    draw = ImageDraw.Draw(picture)
+    rows = ((30, "ODEON RIVERSIDE"), (110, "Ticket 00417  Screen 3"), (190, "Sat 14 Nov  19:45"))
+    rows += ((270, "Adult  £11.50"),)
+    for y, text in rows:
+        draw.text((50, y), text, font=text_pictures.font(44), fill=(40, 30, 30))
+    return png(picture)
+
+
+def test_a_question_for_a_price_or_time_gets_the_row_that_holds_it(engine: HFEngine) -> None:
+    ticket = ticket_picture()
+    said = ask(engine, "How much did the ticket cost?", ticket)
+    assert "11.50" in said and "00417" not in said, said
+    said = ask(engine, "What time does the film start?", ticket)
+    assert "19:45" in said, said
+    # Named by no word of its text, a price it shows is asked for: about the picture.
+    assert "11.50" in ask(engine, "How much do I owe?", ticket)
+
+
 def test_a_picture_without_text_says_so_when_asked_to_read_it(engine: HFEngine) -> None:
     said = ask(engine, "What does it say?", skimage_picture("chelsea.png").read_bytes())
     assert said == "I can't make out any text in this picture."

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from mmchat.engine.reading import (
+    asks_for_a_value_shown,
     line_reply,
     mentions_text,
     quoted_text,
@@ -177,3 +178,97 @@ def test_a_title_wrapped_over_two_rows_is_read_whole() -> None:
     assert said == 'The title is "Old Ferry Returns to the Estuary After 40 Years".'
     # A line in smaller type under a title is not part of it.
     assert title_of(SIGN.text) == "PLATFORM 4"
+
+
+TAXI = picture(
+    line("CITY CABS", 0.3, 0.05, 0.7, 0.12),
+    line("Receipt no. 88213", 0.1, 0.20, 0.5, 0.24),
+    line("Fri 12 Sep 2026  23:40", 0.1, 0.27, 0.6, 0.31),
+    line("Distance 7.2 miles", 0.1, 0.34, 0.5, 0.38),
+    line("Fare £18.60", 0.1, 0.41, 0.4, 0.45),
+    line("Tip £2.00", 0.1, 0.48, 0.4, 0.52),
+    line("Amount paid £20.60", 0.1, 0.55, 0.5, 0.59),
+    line("Lost property: 0161 555 0199", 0.1, 0.70, 0.7, 0.74),
+    line("www.citycabs.example.com", 0.1, 0.78, 0.6, 0.82),
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "row"),
+    [
+        # The receipt is named, but the price is asked for: the row with a price.
+        ("How much did the taxi receipt cost?", "Amount paid £20.60"),
+        ("What was the tip?", "Tip £2.00"),  # a word named and a price: that row
+        ("How much did I pay?", "Amount paid £20.60"),  # no word of the text: the bill's due
+        ("What time was the ride?", "Fri 12 Sep 2026 23:40"),
+        ("What number do I call about a lost bag?", "Lost property: 0161 555 0199"),
+        ("What's their website?", "www.citycabs.example.com"),
+    ],
+)
+def test_a_question_for_a_value_gets_the_row_that_holds_one(question: str, row: str) -> None:
+    assert line_reply(question, TAXI) == f'It says: "{row}"'
+
+
+def test_a_question_for_a_value_the_text_holds_is_about_the_picture() -> None:
+    assert asks_for_a_value_shown("How much do I owe?", TAXI)
+    assert asks_for_a_value_shown("When does it open?", picture(line("Open 9:00", 0, 0, 1, 0.1)))
+    assert not asks_for_a_value_shown("How much do I owe?", SIGN)  # no price on the sign
+    assert not asks_for_a_value_shown("Write a haiku about the sea.", TAXI)
+    assert not asks_for_a_value_shown("How much longer is the Nile than the Thames?", TAXI)
+
+
+def test_a_count_is_read_from_the_row_that_names_what_is_counted() -> None:
+    box = picture(
+        line("Ibuprofen 200 mg", 0.1, 0.1, 0.6, 0.2),
+        line("24 tablets", 0.1, 0.25, 0.4, 0.3),
+        line("Tablets should be swallowed whole", 0.1, 0.6, 0.8, 0.65),
+    )
+    assert line_reply("How many tablets are in the box?", box) == 'It says: "24 tablets"'
+    # A count the text does not give is not answered from it.
+    assert line_reply("How many dogs are there?", TAXI) is None
+    assert line_reply("How many people are in the cab?", TAXI) is None
+    assert not asks_for_a_value_shown("How many legs does a spider have?", TAXI)
+
+
+def test_a_row_above_the_value_is_quoted_with_it_only_when_it_is_its_label() -> None:
+    stub = picture(
+        line("Ticket 00417 Screen 3", 0.1, 0.10, 0.7, 0.15),
+        line("Adult £11.50", 0.1, 0.20, 0.5, 0.25),
+    )
+    assert line_reply("How much did the ticket cost?", stub) == 'It says: "Adult £11.50"'
+    bill = picture(
+        line("Amount due", 0.1, 0.10, 0.4, 0.15),
+        line("£64.20", 0.1, 0.20, 0.3, 0.25),
+    )
+    assert line_reply("What's the amount due?", bill) == 'It says: "Amount due / £64.20"'
+
+
+def test_with_several_prices_and_nothing_to_choose_by_the_largest_is_read() -> None:
+    shelf = picture(
+        line("Oat Milk 1 L", 0.1, 0.05, 0.6, 0.12),
+        line("Was £2.40", 0.1, 0.15, 0.3, 0.19),
+        line("£1.85", 0.4, 0.25, 0.8, 0.45),
+        line("18.5p per 100 ml", 0.1, 0.50, 0.5, 0.54),
+    )
+    assert line_reply("How much is this?", shelf) == 'It says: "£1.85"'
+
+
+def test_a_price_on_the_row_below_the_thing_it_prices_is_read_with_it() -> None:
+    menu = picture(
+        line("Leek and potato soup", 0.1, 0.10, 0.6, 0.15),
+        line("4.95", 0.7, 0.17, 0.85, 0.21),
+        line("Goat's cheese tart", 0.1, 0.25, 0.6, 0.30),
+        line("7.40", 0.7, 0.32, 0.85, 0.36),
+        line("Lamb shank with mash 14.25", 0.1, 0.40, 0.85, 0.47),
+    )
+    said = line_reply("How much is the tart?", menu)
+    assert said == "It says: \"Goat's cheese tart / 7.40\""
+    assert line_reply("How much is the lamb?", menu) == 'It says: "Lamb shank with mash 14.25"'
+
+
+def test_a_count_prefers_the_first_row_that_gives_it_whatever_its_size() -> None:
+    box = picture(
+        line("16 tablets", 0.1, 0.10, 0.4, 0.14),
+        line("Take 1 or 2 tablets every 4 to 6 hours", 0.1, 0.50, 0.9, 0.60),
+    )
+    assert line_reply("How many tablets are in the box?", box) == 'It says: "16 tablets"'

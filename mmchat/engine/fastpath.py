@@ -3,7 +3,8 @@
 At int8 a token of SmolLM2-135M costs less matrix work than the Python and module dispatch the
 transformers forward adds over its 30 layers. Here a layer is ~20 tensor ops and no module
 calls: q/k/v are one linear, gate/up one linear, RoPE runs in place on the q/k block, and
-keys/values go into a cache allocated once per answer.
+keys/values go into a preallocated cache, kept from one answer to the next: a follow-up reads
+only the part of its prompt that the last one did not (FastLlama.read_prompt).
 
 The prompt is read in fp32 arithmetic and the answer's tokens in int8 (see FastLlama for why);
 only int8 weights are resident (fbgemm's packed form for the answer's tokens, the plain rows
@@ -26,6 +27,7 @@ the transformers path.
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -220,6 +222,7 @@ def supports(model: Any) -> str | None:
 
 # transformers' classes that run here: Qwen2 is Llama with q/k/v biases (and other defaults).
 ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM")
+PROMPT_CACHE_ENV = "MMCHAT_PROMPT_CACHE"  # "off": every prompt read whole (read_prompt)
 
 
 @dataclass
@@ -406,6 +409,10 @@ class FastLlama:
         self.cache: torch.Tensor | None = None  # [layers, 2, kv_heads, capacity, head_dim]
         self.cos = self.sin = torch.empty(0)  # [capacity, 1, head_dim]
         self.length = 0
+        self.ids: list[int] = []  # the tokens whose keys and values fill cache[..., :length, :]
+        # (positions, logits) of the last prompt read, while the cache still holds that prompt
+        self._prompt_logits: tuple[int, torch.Tensor] | None = None
+        self.reuse_prompts = os.environ.get(PROMPT_CACHE_ENV, "on") != "off"
         # Each generated token as one TorchScript call (faststep.py); None: eager, below.
         self.step: faststep.Step | None = faststep.build(self)
 
@@ -432,12 +439,55 @@ class FastLlama:
 
     def reset(self, capacity: int) -> None:
         """Forget the cached tokens; make room for `capacity` positions."""
+        self.length, self.ids, self._prompt_logits = 0, [], None
+        self._make_room(capacity)
+
+    def read_prompt(self, prompt: list[int], capacity: int) -> torch.Tensor:
+        """Read a prompt, with room for `capacity` positions; its last position's logits.
+
+        A chat's next prompt is the last one, its answer and a new message, so only what the
+        cache does not hold yet is read (llama.cpp's prompt cache does the same): each new
+        token sees the kept ones through forward()'s mask. The kept answer tokens' keys and
+        values are the int8 steps' that wrote them, as the answer itself read them. The same
+        prompt again (a regenerated answer) reads nothing: the logits its last read ended with
+        are kept too, so it starts from the same numbers. MMCHAT_PROMPT_CACHE=off reads every
+        prompt whole."""
+        if (
+            self.reuse_prompts
+            and self._prompt_logits is not None
+            and self._prompt_logits[0] == len(prompt)
+            and self.ids[: len(prompt)] == prompt
+        ):
+            self.length, self.ids = len(prompt), self.ids[: len(prompt)]
+            self._make_room(capacity)
+            return self._prompt_logits[1].clone()  # a sampler may change its logits in place
+        logits = self.forward(self.resume(prompt, capacity), prompt=True)
+        self._prompt_logits = (len(prompt), logits.clone())
+        return logits
+
+    def resume(self, prompt: list[int], capacity: int) -> list[int]:
+        """Keep the cached tokens this prompt starts with, make room for `capacity` positions,
+        and return the rest of the prompt, to be given to forward(): at least its last token,
+        whose logits the answer starts from."""
+        kept = 0
+        if self.reuse_prompts:
+            limit = min(self.length, len(prompt) - 1)
+            while kept < limit and self.ids[kept] == prompt[kept]:
+                kept += 1
+        self.length, self.ids = kept, self.ids[:kept]
+        self._make_room(capacity)
+        return prompt[kept:]
+
+    def _make_room(self, capacity: int) -> None:
+        """At least `capacity` positions (up to the model's), the kept ones copied over."""
         capacity = min(capacity, self.max_positions)
         if self.cache is None or self.cache.shape[3] < capacity:
             shape = (len(self.layers), 2, self.kv_heads, capacity, self.head_dim)
-            self.cache = torch.zeros(shape)
+            grown = torch.zeros(shape)
+            if self.cache is not None and self.length:
+                grown[..., : self.length, :] = self.cache[..., : self.length, :]
+            self.cache = grown
             self.cos, self.sin = self._rotary(capacity)
-        self.length = 0
 
     def _rotary(self, capacity: int) -> tuple[torch.Tensor, torch.Tensor]:
         """cos and signed sin per position, computed as LlamaRotaryEmbedding does."""
@@ -453,18 +503,20 @@ class FastLlama:
         return cos[:, None, :], sin[:, None, :]
 
     @torch.inference_mode()
-    def forward(self, ids: list[int]) -> torch.Tensor:
-        """Append `ids` to the cached sequence; the last position's logits, [vocab]."""
+    def forward(self, ids: list[int], *, prompt: bool | None = None) -> torch.Tensor:
+        """Append `ids` to the cached sequence; the last position's logits, [vocab]. `prompt`:
+        whether they are read as a prompt (fp32) or as generated tokens (int8); by default
+        several tokens, or any at the start, are a prompt."""
         if self.cache is None:
             raise RuntimeError("call reset() before forward()")
         count, start = len(ids), self.length
         if start + count > self.cache.shape[3]:
             raise ValueError("the sequence outgrew the KV cache")
-        if count > 1 and start > 0:
-            raise ValueError("a multi-token forward must start an empty cache")  # causal mask
         end = start + count
-        reading_prompt = start == 0  # fp32 arithmetic (see the class docstring), then int8
-        if not reading_prompt and count == 1 and self.step is not None:
+        # Prompts (a whole one, or the new part of one) in fp32 arithmetic (see the class
+        # docstring), generated tokens in int8.
+        reading_prompt = (start == 0 or count > 1) if prompt is None else prompt
+        if not reading_prompt and self.step is not None:
             try:
                 logits = self.step(ids[0], start, self.cache, self.cos, self.sin)
             except RuntimeError as exc:  # eager rewrites this position's keys and values
@@ -474,14 +526,14 @@ class FastLlama:
                 )
                 self.step = None
             else:
-                self.length = end
+                self.length, self.ids = end, [*self.ids, *ids]
                 return logits
         rope = self.cos[start:end], self.sin[start:end]  # [T, 1, dim] each, for every block
         x = self.embed[torch.tensor(ids)].float()  # [T, hidden]
         for layer, cache in zip(self.layers, self.cache, strict=True):
             linears = layer.prompt if reading_prompt else layer.steps
             x = self._block(x, layer, linears, cache, start, rope)
-        self.length = end
+        self.length, self.ids = end, [*self.ids, *ids]
         last = F.rms_norm(x[-1:], (self.hidden,), self.final_norm, self.eps)
         return self.lm_head(last)[0]
 
@@ -526,11 +578,17 @@ class FastLlama:
         kv = qkv[:, heads * dim :].view(count, 2, kv_heads, dim)
         cache[:, :, start:end].copy_(kv.permute(1, 2, 0, 3))
         q = qk[:, :heads].transpose(0, 1)  # [heads, T, dim]
+        # Causal: token i sees positions up to start + i. SDPA's is_causal aligns the mask to
+        # the top left, right only when the cache held nothing before these tokens.
+        mask = None
+        if count > 1 and start > 0:
+            mask = torch.ones(count, end, dtype=torch.bool).tril(diagonal=start)
         attn = F.scaled_dot_product_attention(
             q[None],
             cache[None, 0, :, :end],
             cache[None, 1, :, :end],
-            is_causal=count > 1,
+            attn_mask=mask,
+            is_causal=count > 1 and start == 0,
             enable_gqa=True,
         )  # [1, heads, T, dim]
         x = x + o_of(attn[0].transpose(0, 1).reshape(count, heads * dim))

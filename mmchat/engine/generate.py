@@ -82,15 +82,16 @@ class CausalLMStep:
 
 
 class FastStep:
-    """mmchat.engine.fastpath's lean forward; its cache is sized for the prompt and `room` more."""
+    """mmchat.engine.fastpath's lean forward; its cache is sized for the prompt and `room` more,
+    and keeps the tokens a prompt shares with the last one (FastLlama.read_prompt)."""
 
     def __init__(self, fast: FastLlama, room: int) -> None:
         self.fast = fast
         self.room = room
 
     def prefill(self, prompt: list[int]) -> torch.Tensor:
-        self.fast.reset(len(prompt) + self.room)
-        return self.fast.forward(prompt)
+        # The start this prompt shares with the last one is in the cache already.
+        return self.fast.read_prompt(prompt, len(prompt) + self.room)
 
     def next(self, token: int) -> torch.Tensor:
         return self.fast.forward([token])

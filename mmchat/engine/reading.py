@@ -19,13 +19,20 @@ from mmchat.text import strip_control
 
 # Things that carry text: "read the ticket", "what's on this label" mean all of it.
 _CARRIER = (
-    r"(?:page|label|sign|card|ticket|screen|display|board|note|poster|document|sheet|slide"
+    r"(?:(?:page|label|sign|card|ticket|screen|display|board|note|poster|document|sheet|slide"
     r"|menu|whiteboard|letter|receipt|placard|plaque|notice|form|paper|article|leaflet|flyer"
-    r"|cover|screenshot|message|email|certificate|text|words|writing)"
+    r"|cover|screenshot|message|email|certificate|slip|timetable|schedule|invoice|bill"
+    r"|statement|recipe|code|sticker|tag|brochure|coupon|voucher|prescription|instruction"
+    r"|notification|text|word|writing)s?)"
 )
+_CARRIER_WORD = re.compile(rf"{_CARRIER}$")
 _SHOWN = r"(?:picture|image|photo)"  # "what's on this photo" may ask what it shows
 _THIS = r"(?:it|this|that|here|there|(?:the|this|that) (?:\w+ )?\w+)"
-_IT = rf"(?:it|this|that|(?:the|this|that) (?:\w+ )?(?:{_CARRIER}|{_SHOWN}))"  # the text's bearer
+# The text's bearer: a thing that carries text, or any thing pointed at ("this timetable").
+_IT = (
+    rf"(?:it|this|that|(?:the|this|that|these|those) (?:\w+ )?(?:{_CARRIER}|{_SHOWN})"
+    r"|(?:this|that|these|those) (?:\w+ )?\w+)"
+)
 # The whole text: questions naming no part of it.
 _READ_ALL = re.compile(
     r"^\W*(?:(?:can|could|would|will) you |please )?(?:"
@@ -38,10 +45,14 @@ _READ_ALL = re.compile(
     rf"|what(?:'s| is| does) (?:the|this|that) (?:screen|display|monitor|sign|board) "
     r"(?:show|showing|display|displaying|say|saying|read)"
     rf"|give me (?:the )?(?:contents?|text|words) of {_THIS}"
-    r"|(?:read|transcribe|type|write|copy)(?: out| back)?(?: (?:it|this|that) out)?"
+    rf"|what do {_IT} say"
+    rf"|tell me (?:everything|all) (?:on|in|that's on|that is on|written on) {_IT}"
+    rf"|go through {_IT}(?: (?:line by line|for me))?"
+    r"|(?:read|transcribe|(?:type|write|copy)(?=(?: it| this| that)? out))(?: out| back)?"
+    r"(?: (?:it|this|that) out)?"
     rf"(?: (?:me|to me|for me))?(?: (?:it|this|that|everything|all(?: of it)?"
     rf"|what(?:'s| is) (?:on|in|written on|written in) {_THIS}|what (?:it|this|that) says"
-    rf"|(?:the|this|that) (?:\w+ )?(?:{_CARRIER}|{_SHOWN})))?"
+    rf"|{_IT}))?"
     rf"(?: (?:on|in|from) {_THIS})?"
     r"(?: (?:out|aloud|to me|for me))?"
     r")\W*(?:for me|please)?\W*$"
@@ -87,36 +98,133 @@ def _same_word(a: str, b: str) -> bool:
     return short == long or (len(short) >= 4 and long.startswith(short))
 
 
+# Values of a known form, and the questions that ask for one: "How much did the ticket cost?"
+# wants the row with a price, not the one naming the ticket, and "How much do I owe?" names no
+# word of the text at all. Times are written with a colon or am/pm (a "4.50" is a price).
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_VALUES = {
+    "money": re.compile(
+        # Not bounded by \b on the left: the recogniser reads "£" as "f" or "E" ("f11.50").
+        r"[$£€¥]\s?\d|(?<![\d.,])\d+[.,]\d\d(?![\d.,]?\d)(?!\s*(?:am|pm|%|kg|g|ml|l)\b)"
+        r"|\b\d+(?:[.,]\d\d)?\s?(?:usd|eur|gbp|dollars?|euros?|pounds?|pence|cents?)\b"
+    ),
+    "time": re.compile(r"\b\d{1,2}:\d{2}\b|\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm)\b"),
+    "date": re.compile(
+        rf"\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b"
+        rf"|\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}(?!\w)"
+        r"|\b(?:mon|tues?|wed|thu|thurs|fri|sat|sun)(?:day)?\b"
+    ),
+    "phone": re.compile(
+        r"\+\d[\d ()-]{7,}\d|\(\d{2,5}\) ?\d{3,4}[ -]?\d{3,4}|\b0\d{2,4}[ -]\d{3,4}[ -]?\d{3,4}\b"
+    ),
+    "email": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
+    "web": re.compile(
+        r"\b(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|org|net|io|gov|edu|co\.uk|org\.uk)\b"
+    ),
+    "number": re.compile(r"\d"),
+}
+_ASKS_VALUE = {
+    "money": re.compile(
+        r"\bhow much\b(?! (?:time|longer|weight|does (?:it|this|that) weigh))"
+        r"|\b(?:cost|costs|price|priced|pay|paid|owe|owed|charge|charged|fee|fare|spend|spent)\b"
+    ),
+    "time": re.compile(
+        r"\bwhat time\b|\bhow late\b|\bwhen\b.*\b(?:leave|leaves|depart|departs|arrive|arrives"
+        r"|open|opens|close|closes|start|starts|begin|begins|finish|finishes|end|ends|next)\b"
+    ),
+    "date": re.compile(
+        r"\bwhat (?:date|day)\b|\bwhich day\b|\bby when\b|\bexpiry\b|\bdue date\b"
+        r"|\bwhen\b.*\b(?:due|expire|expires|return|renew|valid|until)\b"
+    ),
+    "phone": re.compile(r"\b(?:phone|telephone|call|ring|mobile)\b"),
+    "email": re.compile(r"\be-?mail\b"),
+    "web": re.compile(r"\b(?:website|web site|web address|url)\b"),
+    "number": re.compile(r"\bhow many\b"),  # a count the text gives ("28 tablets")
+}
+# With several prices and no word to choose by, the one a bill asks for.
+_DUE = re.compile(r"\b(?:total|due|balance|owe|owed|amount|to pay|pay)\b")
+
+
+def asked_values(question: str) -> set[str]:
+    """The forms of value the question asks for ("money", "time", "date", "phone", "email",
+    "web"); empty for other questions."""
+    asked = plain_question(question)
+    return {kind for kind, pattern in _ASKS_VALUE.items() if pattern.search(asked)}
+
+
+def asks_for_a_value_shown(question: str, words: VisualWords) -> bool:
+    """Whether the question asks for a form of value that the picture's text holds ("How much
+    do I owe?" of a parking machine's screen showing prices)."""
+    kinds = asked_values(question) - {"number"}  # a count names what it counts, or not this
+    text = " ".join(line.text for line in words.text).lower()
+    return any(_VALUES[kind].search(text) for kind in kinds)
+
+
 def line_reply(question: str, words: VisualWords) -> str | None:
     """For a question about one part of the text ("What is the total?", "Who is it billed
-    to?"), the row of text that names the question's word, quoted: the 135M decoder, given the
-    text in its note, invented around such a part ("The total is 480.00, which includes the
-    invoice, the joinery project, ..."). None when no row names one."""
-    asked = _words(question)
+    to?", "How much did the ticket cost?"), the row of text that names the question's word, or
+    holds the form of value it asks for, quoted: the 135M decoder, given the text in its note,
+    invented around such a part ("The total is 480.00, which includes the invoice, the joinery
+    project, ..."). None when no row names one or holds one."""
+    asked, kinds = _words(question), asked_values(question)
+    # "the ticket" in "How much did the ticket cost?" names the whole thing, not a row of it
+    parts = {a for a in asked if not _CARRIER_WORD.match(a)}
     grouped = rows(words.text)
-    best: tuple[int, int] | None = None  # (words named, row index)
+    texts = [row_text(row).lower() for row in grouped]
+    named = [sum(any(_same_word(a, f) for f in _words(t)) for a in asked) for t in texts]
+
+    def values_in(index: int, counted: bool) -> int:
+        # A count only where what is counted is named: "How many calories?" of a label, not
+        # of a photo whose sign holds some number.
+        shown = [k for k in kinds if k != "number" or counted]
+        return sum(bool(_VALUES[kind].search(texts[index])) for kind in shown)
+
+    best: tuple[float, ...] | None = None
+    carried: set[int] = set()  # rows whose value sits on the row below
     for index, row in enumerate(grouped):
-        found = _words(row_text(row))
-        hits = sum(any(_same_word(a, f) for f in found) for a in asked)
-        if hits and (best is None or hits > best[0]):
-            best = (hits, index)
+        part = any(_same_word(a, f) for f in _words(texts[index]) for a in parts)
+        values = values_in(index, bool(named[index]))
+        below = index + 1
+        if part and not values and below < len(grouped) and not named[below]:
+            # A menu's or a tilted receipt's price on the row below the dish it prices.
+            values = values_in(below, True)
+            if values:
+                carried.add(index)
+        if not (named[index] or values) or ("number" in kinds and not values):
+            continue
+        due = int("money" in kinds and bool(_DUE.search(texts[index])))
+        tall = max(line.box[3] - line.box[1] for line in row) if "money" in kinds else 0.0
+        # First a row naming a part with the value asked ("Cheddar 400g 6.45"), then the value
+        # with the most words named, then the bill's due ("Amount paid £20.60" for "How much
+        # did I pay?"), then the price set largest (a shelf label's, not the old one).
+        key = (int(part and values > 0), values, named[index], due, tall, -index)
+        if best is None or key > best:
+            best = key
     if best is None:
         return None
-    index = best[1]
+    index = -int(best[-1])
+    carry = index in carried
+    if index and not named[index] and _label_only(row_text(grouped[index - 1]), asked):
+        index -= 1  # the value's label on the row above ("Email address"), quoted with it
     quoted = [row_text(grouped[index])]
     # A sentence wrapped onto the rows below goes on there ("Please bring the / folding chairs").
     while index + 1 < len(grouped) and _runs_on(grouped[index][-1], grouped[index + 1][0]):
         index += 1
         quoted[-1] += " " + row_text(grouped[index])
+        carry = False
     # A row that is only the label the question names ("Email address") has its value below.
-    rest = _WORD.sub(
-        lambda m: "" if any(_same_word(a, m.group()) for a in asked) else m.group(),
-        quoted[-1].lower(),
-    )
-    label_only = not any(c.isalnum() for c in rest)
-    if label_only and index + 1 < len(grouped):
+    if (carry or _label_only(quoted[-1], asked)) and index + 1 < len(grouped):
         quoted.append(row_text(grouped[index + 1]))
     return f'It says: "{capped(" / ".join(quoted))}"'
+
+
+def _label_only(text: str, asked: set[str]) -> bool:
+    """Whether a row holds nothing but words the question names ("Email address")."""
+    rest = _WORD.sub(
+        lambda m: "" if any(_same_word(a, m.group()) for a in asked) else m.group(),
+        text.lower(),
+    )
+    return any(c.isalnum() for c in text) and not any(c.isalnum() for c in rest)
 
 
 def row_text(row: Sequence[TextLine]) -> str:
