@@ -262,7 +262,7 @@ def test_a_price_on_the_row_below_the_thing_it_prices_is_read_with_it() -> None:
         line("Lamb shank with mash 14.25", 0.1, 0.40, 0.85, 0.47),
     )
     said = line_reply("How much is the tart?", menu)
-    assert said == "It says: \"Goat's cheese tart / 7.40\""
+    assert said == 'It says: "Goat\'s cheese tart / 7.40"'
     assert line_reply("How much is the lamb?", menu) == 'It says: "Lamb shank with mash 14.25"'
 
 
