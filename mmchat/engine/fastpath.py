@@ -475,6 +475,8 @@ class FastLlama:
             while kept < limit and self.ids[kept] == prompt[kept]:
                 kept += 1
         self.length, self.ids = kept, self.ids[:kept]
+        if self._prompt_logits is not None and kept < self._prompt_logits[0]:
+            self._prompt_logits = None  # positions that read ended on are about to be rewritten
         self._make_room(capacity)
         return prompt[kept:]
 

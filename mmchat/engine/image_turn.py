@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from mmchat.engine.base import ChatMessage, open_picture
 from mmchat.engine.decode import AnswerLimit
 from mmchat.engine.reading import (
-    asked_values,
     asks_for_a_value_shown,
     asks_for_text,
     capped,
@@ -39,6 +38,7 @@ from mmchat.engine.reading import (
     mentions_text,
     quoted_text,
     read_reply,
+    values_to_look_for,
 )
 from mmchat.engine.scene_answers import objects_phrase, photo_answer, scene_answer
 from mmchat.engine.text_roles import asks_for_role, role_reply
@@ -152,7 +152,7 @@ class ImageTurns:
         if (
             below
             and force_way is None
-            and (near or (messages[-1].images and asked_values(question) - {"number"}))
+            and (near or (messages[-1].images and values_to_look_for(question)))
         ):
             # Questions about a picture's text read to the gate as text questions ("How much
             # was the cheddar?", 0.14): one near the threshold that names a word of the text is
@@ -166,11 +166,14 @@ class ImageTurns:
             known = self.perception.cached(key)
             if known is None and messages[-1].images:
                 known = self.perception.words(key, lambda: open_picture(blob))
-            about = (
-                known is not None and bool(known.text) and asks_for_a_value_shown(question, known)
+            below = not (
+                known is not None
+                and bool(known.text)
+                and (
+                    asks_for_a_value_shown(question, known)
+                    or (near and mentions_text(question, known))
+                )
             )
-            about = about or (near and known is not None and mentions_text(question, known))
-            below = not about
         if force_way == "text" or (force_way is None and below):
             return TurnPlan("text", plain, about_image=probability, kind=kind)
         words = self.perception.words(key, lambda: open_picture(blob))

@@ -152,12 +152,17 @@ def asked_values(question: str) -> set[str]:
     return {kind for kind, pattern in _ASKS_VALUE.items() if pattern.search(asked)}
 
 
+def values_to_look_for(question: str) -> set[str]:
+    """The forms of value whose presence in a picture's text makes the question about it: a
+    count is left out, as any number would do ("How many legs does a spider have?")."""
+    return asked_values(question) - {"number"}
+
+
 def asks_for_a_value_shown(question: str, words: VisualWords) -> bool:
     """Whether the question asks for a form of value that the picture's text holds ("How much
     do I owe?" of a parking machine's screen showing prices)."""
-    kinds = asked_values(question) - {"number"}  # a count names what it counts, or not this
     text = " ".join(line.text for line in words.text).lower()
-    return any(_VALUES[kind].search(text) for kind in kinds)
+    return any(_VALUES[kind].search(text) for kind in values_to_look_for(question))
 
 
 def line_reply(question: str, words: VisualWords) -> str | None:
@@ -171,7 +176,8 @@ def line_reply(question: str, words: VisualWords) -> str | None:
     parts = {a for a in asked if not _CARRIER_WORD.match(a)}
     grouped = rows(words.text)
     texts = [row_text(row).lower() for row in grouped]
-    named = [sum(any(_same_word(a, f) for f in _words(t)) for a in asked) for t in texts]
+    found = [_words(text) for text in texts]
+    named = [sum(any(_same_word(a, f) for f in row) for a in asked) for row in found]
 
     def values_in(index: int, counted: bool) -> int:
         # A count only where what is counted is named: "How many calories?" of a label, not
@@ -182,7 +188,7 @@ def line_reply(question: str, words: VisualWords) -> str | None:
     best: tuple[float, ...] | None = None
     carried: set[int] = set()  # rows whose value sits on the row below
     for index, row in enumerate(grouped):
-        part = any(_same_word(a, f) for f in _words(texts[index]) for a in parts)
+        part = any(_same_word(a, f) for f in found[index] for a in parts)
         values = values_in(index, bool(named[index]))
         below = index + 1
         if part and not values and below < len(grouped) and not named[below]:
