@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -20,3 +21,52 @@ def load(name: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+Record = dict[str, Any]
+
+
+def check_records(records: list[Record], about_the_picture: set[tuple[str, str]]) -> None:
+    """A held-out text-picture set's records are well formed: a title and lines that make its
+    `text`, 4-6 distinct questions with lowercase keywords and a `need` they can meet, a
+    whole-text question per picture, and each question about the picture itself listed."""
+    picture_questions = 0
+    for record in records:
+        rid = record["id"]
+        assert record["title"].strip(), rid
+        assert all(line.strip() for line in record["lines"]), rid
+        assert record["text"] == "\n".join([record["title"], *record["lines"]]), rid
+        questions = record["questions"]
+        assert 4 <= len(questions) <= 6, rid
+        assert len({q["q"] for q in questions}) == len(questions), rid
+        for question in questions:
+            assert set(question) == {"q", "keywords", "need"}, (rid, question)
+            words = question["keywords"]
+            assert words and len(set(words)) == len(words), (rid, question["q"])
+            assert all(w == w.lower() and w == w.strip() and w for w in words), (rid, words)
+            assert 1 <= question["need"] <= len(words), (rid, question["q"])
+        # Each picture has a whole-text question: many keywords, about half of them needed.
+        whole = [q for q in questions if len(q["keywords"]) >= 6]
+        assert whole, rid
+        for question in whole:
+            n = len(question["keywords"])
+            assert n - 1 <= 2 * question["need"] <= n + 1, (rid, question["q"])
+        about = [q for q in questions if (rid, q["q"]) in about_the_picture]
+        assert len(about) <= 1, rid
+        picture_questions += len(about)
+    assert picture_questions == len(about_the_picture)  # each listed question exists
+
+
+def check_answerable(records: list[Record], about_the_picture: set[tuple[str, str]]) -> None:
+    """A correct reading of each picture passes each question about its text, so a miss is the
+    reader's; and every keyword of a whole-text question is printed in the picture."""
+    keywords = load("keywords")
+    for record in records:
+        text = record["text"]
+        for question in record["questions"]:
+            if (record["id"], question["q"]) in about_the_picture:
+                continue
+            words, need = question["keywords"], question["need"]
+            assert keywords.passes(text, words, need), (record["id"], question["q"])
+            if len(words) >= 6:
+                assert keywords.found(text, words) == words, (record["id"], question["q"])

@@ -15,6 +15,9 @@ import pytest
 
 from mmchat.config import ensure_owned_dir
 
+# The held-out sets' shared checks assert in a helper module: show their values on failure.
+pytest.register_assert_rewrite("bench_scripts")
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_CACHE = Path(os.environ.get("MMCHAT_TEST_CACHE", REPO / ".mmchat-test" / "cache"))
 
