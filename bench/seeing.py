@@ -19,9 +19,10 @@ the relevance gate, perception, and the way each question kind is routed (image_
 - questions that name or count a thing in a photo: the photos' own (the routes were tuned on
   them) and a held-out set beside them (data/photos_heldout_questions.json).
 - text turns with a photo attached vs without (held-out prompts): identical answers, and the
-  relevance gate's accuracy on held-out messages about a picture and not.
-- per picture: perception time by module; a follow-up's first-token time against text-only;
-  peak RSS.
+  relevance gate's accuracy on held-out messages about a picture and not, and on messages
+  about a document, screen or sign and text-only ones on the same topics.
+- per picture: perception time by module; follow-ups' first-token time against text-only
+  (about the picture, a text turn after one, and about it again); peak RSS.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from mmchat.engine.base import ChatMessage, Delta, Finished, GenerationRequest  
 from mmchat.engine.hf import HFEngine  # noqa: E402
 from mmchat.engine.registry import resolve  # noqa: E402
 
+DOCUMENT_MESSAGES = "gate_heldout_documents.json"
 NUMBERS = {"1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six"}
 
 
@@ -336,6 +338,15 @@ def text_turns(asker: Asker, pictures: list[bytes], limit: int) -> None:
     for name, wanted in (("about_image", True), ("follow_ups", True), ("not_about_image", False)):
         said = [gate.about_image(decoder, tokenizer, text, reader) == wanted for text in data[name]]
         print(f"relevance gate, held-out {name}: {sum(said) / len(said):.3f} ({len(said)})")
+    # Messages sent with a picture of a document, screen or sign, and text-only ones on the
+    # same topics (written apart from the gate's training messages).
+    documents = json.loads((Path(__file__).parent / "data" / DOCUMENT_MESSAGES).read_text())
+    for name, wanted in (("about_picture", True), ("not_about_picture", False)):
+        texts = documents[name]
+        said = [gate.about_image(decoder, tokenizer, text, reader) == wanted for text in texts]
+        print(
+            f"relevance gate, held-out documents {name}: {sum(said) / len(said):.3f} ({len(said)})"
+        )
     if not pictures:
         return
     same = 0
@@ -366,28 +377,50 @@ def timings(asker: Asker, pictures: list[bytes]) -> None:
         rest = values[1:] or values
         print(f"  {module:8s} {statistics.median(rest):.3f} / {max(rest):.3f}")
     if pictures:
-        # A follow-up right after the turn before it, as in a chat (the engine keeps that
-        # turn's tokens, FastLlama.read_prompt): with the picture in the first message, and the
-        # same two questions without it.
-        asker.reuse_prompts(True)
-        for follow_up in ("And what colour is it?", "Write a haiku about the sea."):
-            times: dict[bool, list[float]] = {True: [], False: []}
-            for picture in pictures[:3]:
-                for attached in (picture, None):
-                    first = "What is in this picture?"
-                    said, _ = asker.ask(first, attached)
-                    before = [ChatMessage("user", first, [attached] if attached else [])]
-                    before.append(ChatMessage("assistant", said))
-                    seconds = asker.ask(follow_up, None, before=before)[1] or 0.0
-                    times[attached is not None].append(seconds)
-            image, text = statistics.median(times[True]), statistics.median(times[False])
-            print(
-                f"follow-up {follow_up!r}: first token {image:.3f} s vs text-only {text:.3f} s "
-                f"({image / text:.2f}x)"
-            )
-        asker.reuse_prompts(False)
+        follow_ups(asker, pictures[:3])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
+
+
+def follow_ups(asker: Asker, pictures: list[bytes]) -> None:
+    """First-token time of follow-ups in a chat that began with a picture, against the same
+    chat without it. Each turn is asked right after the one before, the engine's idle work
+    done between them as the engine process does it while the answer is read
+    (HFEngine.prepare_next; its time is reported apart), and the prompt cache on, as the app
+    runs: a follow-up about the picture, the first text turn after it, and a question about
+    the picture again after that text turn."""
+    asker.reuse_prompts(True)
+    what, colour = "What is in this picture?", "And what colour is it?"
+    haiku = "Write a haiku about the sea."
+    chats = (
+        ("about the picture", (what, colour)),
+        ("a text turn after one about it", (what, haiku)),
+        ("about it again, after a text turn", (what, haiku, colour)),
+    )
+    for label, questions in chats:
+        times: dict[bool, list[float]] = {True: [], False: []}
+        idle: list[float] = []
+        for picture in pictures:
+            for attached in (picture, None):
+                before: list[ChatMessage] = []
+                for n, question in enumerate(questions):
+                    sent = attached if n == 0 else None
+                    said, seconds = asker.ask(question, sent, before=before)
+                    before = [*before, ChatMessage("user", question, [sent] if sent else [])]
+                    before.append(ChatMessage("assistant", said))
+                    if n < len(questions) - 1:
+                        started = time.perf_counter()
+                        asker.engine.prepare_next()
+                        if attached:
+                            idle.append(time.perf_counter() - started)
+                times[attached is not None].append(seconds or 0.0)
+        image, text = statistics.median(times[True]), statistics.median(times[False])
+        print(
+            f"follow-up {label} ({questions[-1]!r}): first token {image:.3f} s vs text-only "
+            f"{text:.3f} s ({image / text:.2f}x); idle work after each turn, median / max "
+            f"{statistics.median(idle):.3f} / {max(idle):.3f} s"
+        )
+    asker.reuse_prompts(False)
 
 
 def main() -> None:

@@ -22,6 +22,34 @@ def test_prompts_are_many_distinct_and_disjoint() -> None:
     assert not {p.lower() for p in about} & {p.lower() for p in other}
 
 
+def test_gate_document_messages_are_many_distinct_disjoint_and_never_trained_on() -> None:
+    from mmchat.training import relevance_data
+
+    path = BENCH / "data" / "gate_heldout_documents.json"
+    messages = json.loads(path.read_text(encoding="utf-8"))
+    about, other = messages["about_picture"], messages["not_about_picture"]
+    assert len(about) >= 100 and len(other) >= 100
+    for group in (about, other):
+        assert len({m.strip().lower() for m in group}) == len(group)
+        assert all(0 < len(m) < 300 for m in group)
+    assert not {m.lower() for m in about} & {m.lower() for m in other}
+
+    # None of them is a training message, in any case or punctuation; nor is any held-out
+    # message one of the training messages about text pictures and their topics.
+    def plain(text: str) -> str:
+        return text.lower().strip().rstrip("?.!")
+
+    trained = {plain(text) for text, _ in relevance_data.examples()}
+    assert not {plain(m) for m in [*about, *other]} & trained
+    prompts = json.loads((BENCH / "data" / "heldout_prompts.json").read_text(encoding="utf-8"))
+    held_out = [*about, *other, *(m for group in prompts.values() for m in group)]
+    for name in ("textpics_heldout", "textpics_heldout2", "textpics_heldout3"):
+        records = json.loads((BENCH / "data" / f"{name}.json").read_text(encoding="utf-8"))
+        held_out += [q["q"] for r in records["pictures"] for q in r["questions"]]
+    added = [*relevance_data.ABOUT_TEXT_PICTURE, *relevance_data.NOT_ABOUT_TEXT_TOPICS]
+    assert not {plain(m) for m in held_out} & {plain(m) for m in added}
+
+
 def test_keyword_rule() -> None:
     keywords = load("keywords")
     assert keywords.found("Two horses and a Bus.", ["horse", "bus", "two"]) == [

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from fast_reads import counting_reads
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from mmchat.engine import fastcache
@@ -290,17 +291,12 @@ def test_a_follow_up_reads_only_its_new_tokens_and_answers_as_if_read_whole() ->
     assert reused.argmax() == fresh.argmax()
 
 
-def test_the_same_prompt_again_reads_nothing_and_gives_the_same_answer() -> None:
+def test_the_same_prompt_again_reads_nothing_and_gives_the_same_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     fast = FastLlama(tiny_llama())
     first = fast_greedy(fast, IDS, 8)
-    read: list[int] = []
-    forward = fast.forward
-
-    def counted(ids: list[int], **options: bool | None) -> torch.Tensor:
-        read.append(len(ids))
-        return forward(ids, **options)
-
-    fast.forward = counted  # type: ignore[method-assign]  # counts, then runs the real one
+    read = counting_reads(fast, monkeypatch)
     again = greedy(FastStep(fast, 8), IDS, 8)
     assert again == first  # bit for bit: the kept logits, the same cache
     assert read == [1] * 7  # the answer's tokens after the first; no prompt token read
@@ -310,12 +306,53 @@ def test_the_same_prompt_again_reads_nothing_and_gives_the_same_answer() -> None
     assert fast.read_prompt(IDS, 20).argmax() == first[0]
 
 
+def test_a_sequence_read_aside_serves_the_prompt_it_fits_and_the_one_in_use_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast = FastLlama(tiny_llama())
+    noted = [*IDS[:3], 70, 71, 72, *IDS[3:]]  # a note in the middle: a picture turn's prompt
+    answer = fast_greedy(fast, noted, 4)
+    in_use = [*noted, *answer[:3]]  # the last answer token is sampled, never read
+    assert fast.ids == in_use
+    plain = [*IDS, *answer, 2]  # the same chat without the note, as a text turn reads it
+    read = counting_reads(fast, monkeypatch)
+    assert fast.read_aside(plain, chunk=5) == len(plain) - 3  # the 3 shared tokens copied
+    assert read == [5, 5, 2]
+    assert fast.ids == in_use and fast.held(plain) == len(plain)  # the one in use untouched
+    # A text turn after it reads only its new message, and as a whole read would.
+    read.clear()
+    follow_up = [*plain, 9, 8]
+    logits = FastStep(fast, 4).prefill(follow_up)
+    assert read == [2]
+    whole = FastLlama(tiny_llama())
+    whole.reset(len(follow_up))
+    assert torch.allclose(logits, whole.forward(follow_up), atol=1e-5)
+    # A turn about the picture again: back to the noted sequence, now aside.
+    read.clear()
+    FastStep(fast, 4).prefill([*in_use, 6])
+    assert read == [1] and fast.held(follow_up) == len(follow_up)
+    fast.reset(0)
+    assert fast.held(follow_up) == 0  # both forgotten
+
+
+def test_reading_aside_stops_between_chunks_and_keeps_what_it_read() -> None:
+    fast = FastLlama(tiny_llama())
+    fast_greedy(fast, IDS, 2)
+    other = [99, *range(20, 30)]  # nothing shared
+    assert fast.read_aside(other, stop=lambda: True) == 0
+    calls = iter([False, True])
+    assert fast.read_aside(other, stop=lambda: next(calls), chunk=4) == 4
+    assert fast.held(other) == 4
+    assert fast.read_aside(other, chunk=4) == len(other) - 4  # goes on from there
+
+
 def test_prompt_reuse_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MMCHAT_PROMPT_CACHE", "off")
     fast = FastLlama(tiny_llama())
     fast.reset(len(IDS))
     fast.forward(IDS)
     assert fast.resume(IDS, len(IDS)) == IDS and fast.length == 0
+    assert fast.read_aside(IDS[:5]) == 0 and fast.held(IDS) == 0
 
 
 def test_stops_at_end_tokens_and_length_like_the_transformers_step() -> None:
@@ -468,14 +505,7 @@ def test_a_follow_up_reads_only_its_new_tokens_and_keeps_the_context(
     events = list(engine.stream(GenerationRequest(first, max_new_tokens=24)))
     said = "".join(e.text for e in events if isinstance(e, Delta))
     assert "Paris" in said
-    read: list[int] = []
-    forward = engine.fast.forward
-
-    def counted(ids: list[int], **options: bool | None) -> torch.Tensor:
-        read.append(len(ids))
-        return forward(ids, **options)
-
-    monkeypatch.setattr(engine.fast, "forward", counted)
+    read = counting_reads(engine.fast, monkeypatch)
     follow = [*first, ChatMessage("assistant", said), ChatMessage("user", "And of Italy?")]
     events = list(engine.stream(GenerationRequest(follow, max_new_tokens=24)))
     assert "Rome" in "".join(e.text for e in events if isinstance(e, Delta))

@@ -8,10 +8,13 @@ answer token for token.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
+from fast_reads import counting_reads
 from picture_sources import foolbox_photo, skimage_picture
 from PIL import Image, ImageDraw
 
@@ -22,6 +25,7 @@ from mmchat.engine.image_turn import question_kind
 from mmchat.engine.registry import resolve
 from mmchat.engine.scene_answers import scene_answer
 from mmchat.engine.vision.words import Shape
+from mmchat.engine.worker import Worker
 from mmchat.training import shapes as drawn
 from mmchat.training import text_pictures
 
@@ -107,6 +111,51 @@ def test_what_animal_and_a_follow_up_about_its_colour(engine: HFEngine) -> None:
     assert any(c in said for c in ("brown", "gray", "orange", "black", "white")), said
 
 
+def test_in_a_chat_with_a_photo_each_turn_reads_only_its_new_message(
+    engine: HFEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn about the picture puts its note in the system message and a text turn leaves
+    it out; the engine process's idle work after each answer (Worker.prepare_next) reads the
+    chat as the next turn of the other kind will, so that turn reads its new message alone."""
+    photo = skimage_picture("chelsea.png").read_bytes()
+    worker = Worker(io.StringIO())
+    worker.engine = engine
+
+    def turn(messages: list[ChatMessage]) -> str:  # one request, as the engine process runs it
+        worker.out = io.StringIO()
+        request = GenerationRequest(messages=messages, max_new_tokens=40)
+        worker.generate({"id": 1, "request": request.to_json()})
+        events = [json.loads(line) for line in worker.out.getvalue().splitlines()]
+        return "".join(e["text"] for e in events if e["type"] == "delta").strip()
+
+    def new_tokens(*texts: str) -> int:  # the message, the answer's start and the template's
+        return sum(len(engine.tokenizer(text)["input_ids"]) for text in texts) + 10
+
+    read = counting_reads(engine.fast, monkeypatch)
+    chat = [ChatMessage("user", "What is in this picture?", [photo])]
+    chat.append(ChatMessage("assistant", turn(chat)))
+    assert "cat" in chat[-1].content.lower()
+
+    haiku = "Write a haiku about the sea."
+    chat.append(ChatMessage("user", haiku))
+    read.clear()
+    said = turn(chat)
+    assert engine.last_plan is not None and engine.last_plan.way == "text"
+    assert 0 < read[0] <= new_tokens(haiku), read[:3]
+    plain = [ChatMessage(m.role, m.content) for m in chat]
+    monkeypatch.setattr(engine.fast, "reuse_prompts", False)
+    assert said == answer(engine, plain, 40)  # as if no picture were there, read whole
+    monkeypatch.setattr(engine.fast, "reuse_prompts", True)
+
+    colour = "And what colour is it?"
+    chat += [ChatMessage("assistant", said), ChatMessage("user", colour)]
+    read.clear()
+    said = turn(chat).lower()
+    assert engine.last_plan is not None and engine.last_plan.way == "words"
+    assert 0 < read[0] <= new_tokens(colour, engine.last_plan.prefix), read[:3]
+    assert any(c in said for c in ("brown", "gray", "orange", "black", "white")), said
+
+
 def test_describing_gives_a_sentence_that_names_the_thing(engine: HFEngine) -> None:
     said = ask(engine, "Describe this image.", skimage_picture("chelsea.png").read_bytes())
     assert "cat" in said.lower()
@@ -173,6 +222,21 @@ def test_questions_that_name_a_part_of_the_text_by_its_role(engine: HFEngine) ->
     picture, _ = text_pictures.screenshot()
     said = ask(engine, "What do the buttons say?", png(picture))
     assert "Cancel" in said and "Save changes" in said, said
+    said = ask(engine, "Who is texting me?", lock_screen_picture())
+    assert "Dana Whitfield" in said and "bread" in said, said
+
+
+def lock_screen_picture() -> bytes:
+    """A phone's lock screen: the time, the date, and one message notification."""
+    picture = Image.new("RGB", (480, 800), (20, 24, 40))
+    draw = ImageDraw.Draw(picture)
+    draw.text((120, 80), "18:05", font=text_pictures.font(72), fill="white")
+    draw.text((150, 170), "Friday 3 October", font=text_pictures.font(22), fill="white")
+    draw.rounded_rectangle((30, 300, 450, 420), 16, fill=(60, 64, 80))
+    rows = ((315, "MESSAGES"), (345, "Dana Whitfield"), (375, "Can you pick up bread?"))
+    for y, text in rows:
+        draw.text((50, y), text, font=text_pictures.font(22), fill="white")
+    return png(picture)
 
 
 def ticket_picture() -> bytes:
@@ -251,8 +315,6 @@ def test_picture_turns_read_the_int8_rows_not_the_fp32_projection_weights(
 def test_the_gate_reads_block_12_without_running_the_rest(engine: HFEngine) -> None:
     import copy
 
-    import torch
-
     from mmchat.engine.vision.relevance import message_states
 
     decoder, tokenizer = engine.fusion.decoder, engine.fusion.tokenizer
@@ -273,7 +335,6 @@ def test_the_gate_reads_block_12_without_running_the_rest(engine: HFEngine) -> N
 def test_the_gate_reads_the_fast_paths_states_on_the_cpu(engine: HFEngine) -> None:
     """The shipped gate was fitted on the int8 fast path's states, which the CPU's turns read;
     transformers' fp32 states (a GPU, `--quant none`) get the same decisions on these."""
-    import torch
 
     from mmchat.engine.vision.relevance import message_states
 

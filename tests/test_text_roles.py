@@ -57,6 +57,18 @@ def test_a_shops_or_a_chats_name_is_the_row_set_largest() -> None:
     assert "Grandma Rose" in (role_reply("Who is the conversation with?", chat) or "")
 
 
+def test_who_is_texting_is_the_first_name_alone_on_its_row_with_the_message_below() -> None:
+    lock = stacked("18:05", "Friday 3 October", "MESSAGES", "Dana Whitfield", "Bread?", tall=0)
+    assert role_reply("Who is texting me?", lock) == 'It\'s Dana Whitfield: "Bread?"'
+    assert "Dana Whitfield" in (role_reply("who called", lock) or "")
+    assert "Dana Whitfield" in (role_reply("Who sent me this message?", lock) or "")
+    assert "Mum" in (role_reply("Who texted me?", NOTE) or "")  # no name row: the signature
+    assert role_reply("Who is texting me?", stacked("09:41", "No notifications")) is None
+    lost_space = stacked("07:30", "MESSAGES now", "AdaLovelace", "Call me back", tall=0)
+    assert role_reply("Who texted me?", lost_space) == 'It\'s Ada Lovelace: "Call me back"'
+    assert not asks_for_role("Who is calling the shots in Congress?")
+
+
 def test_the_command_that_failed_is_the_last_one_run_before_an_error() -> None:
     said = role_reply("What command failed?", TERMINAL)
     assert said == 'The command was "python3 convert.py cup.txt".'

@@ -31,7 +31,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -223,6 +223,29 @@ def supports(model: Any) -> str | None:
 # transformers' classes that run here: Qwen2 is Llama with q/k/v biases (and other defaults).
 ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM")
 PROMPT_CACHE_ENV = "MMCHAT_PROMPT_CACHE"  # "off": every prompt read whole (read_prompt)
+# Tokens per read_aside() call: ~24 ms to rebuild the fp32 weights plus ~1.6 ms a token on this
+# 2-core CPU, so a message that arrives meanwhile waits ~0.2 s at most.
+ASIDE_CHUNK = 128
+
+
+def _shared(cached: list[int], prompt: list[int]) -> int:
+    """How many tokens `prompt` starts with that `cached` starts with too."""
+    count, limit = 0, min(len(cached), len(prompt))
+    while count < limit and cached[count] == prompt[count]:
+        count += 1
+    return count
+
+
+@dataclass
+class _Sequence:
+    """A cached token sequence with its keys and values (FastLlama's aside sequence)."""
+
+    cache: torch.Tensor  # [layers, 2, kv_heads, capacity, head_dim]
+    cos: torch.Tensor
+    sin: torch.Tensor
+    length: int = 0
+    ids: list[int] = field(default_factory=list)
+    logits: tuple[int, torch.Tensor] | None = None
 
 
 @dataclass
@@ -412,6 +435,9 @@ class FastLlama:
         self.ids: list[int] = []  # the tokens whose keys and values fill cache[..., :length, :]
         # (positions, logits) of the last prompt read, while the cache still holds that prompt
         self._prompt_logits: tuple[int, torch.Tensor] | None = None
+        # A second sequence kept beside this one (read_aside): a chat's form without a
+        # picture's note, read while the person types, for a next turn that leaves it out.
+        self._aside: _Sequence | None = None
         self.reuse_prompts = os.environ.get(PROMPT_CACHE_ENV, "on") != "off"
         # Each generated token as one TorchScript call (faststep.py); None: eager, below.
         self.step: faststep.Step | None = faststep.build(self)
@@ -438,9 +464,65 @@ class FastLlama:
         )
 
     def reset(self, capacity: int) -> None:
-        """Forget the cached tokens; make room for `capacity` positions."""
-        self.length, self.ids, self._prompt_logits = 0, [], None
+        """Forget the cached tokens, the aside sequence's too; make room for `capacity`."""
+        self.length, self.ids, self._prompt_logits, self._aside = 0, [], None, None
         self._make_room(capacity)
+
+    def shared(self, prompt: list[int]) -> int:
+        """How many of the prompt's first tokens the cache holds."""
+        return _shared(self.ids, prompt)
+
+    def held(self, prompt: list[int]) -> int:
+        """How many of the prompt's first tokens the cache or the aside sequence holds."""
+        aside = _shared(self._aside.ids, prompt) if self._aside is not None else 0
+        return max(self.shared(prompt), aside)
+
+    def read_aside(
+        self, ids: list[int], stop: Callable[[], bool] = lambda: False, chunk: int = ASIDE_CHUNK
+    ) -> int:
+        """Read `ids` into a second sequence kept beside the cache's, which read_prompt takes
+        instead when a prompt shares more with it; the one in use is left as it is.
+
+        For the engine's idle time after a turn whose prompt held words the next turns may
+        not (a picture's note): one that leaves them out then reads only its new message.
+        Read `chunk` tokens at a time, checking `stop` between them, so a request that
+        arrives meanwhile waits for one chunk at most; what was read by then is kept. The
+        start it shares with the sequence in use is copied, not read. Returns tokens read."""
+        if not self.reuse_prompts or self.cache is None or not ids:
+            return 0
+        self._swap()  # work on the aside sequence; the one in use waits in its place
+        in_use = self._aside
+        assert in_use is not None
+        if _shared(in_use.ids, ids) > self.shared(ids):
+            kept = _shared(in_use.ids, ids)
+            self.cache, self.cos, self.sin = (
+                in_use.cache[..., :kept, :].clone(),
+                in_use.cos,
+                in_use.sin,
+            )
+            self.length, self.ids, self._prompt_logits = kept, ids[:kept], None
+        rest = self.resume(ids, len(ids)) if self.shared(ids) < len(ids) else []
+        read = 0
+        while rest and not stop():
+            part, rest = rest[:chunk], rest[chunk:]
+            self.forward(part, prompt=True)
+            read += len(part)
+        self._swap()  # back to the sequence in use
+        return read
+
+    def _swap(self) -> None:
+        """Exchange the cache's sequence with the aside one (an empty one if none)."""
+        assert self.cache is not None
+        kept = self.cache  # set aside without the room left for its answer, unused there
+        if kept.shape[3] > self.length:
+            kept = kept[..., : self.length, :].clone()
+        current = _Sequence(kept, self.cos, self.sin, self.length, self.ids)
+        current.logits = self._prompt_logits
+        empty = torch.zeros(0, 0, 0, 0, 0)
+        other = self._aside or _Sequence(empty, torch.empty(0), torch.empty(0))
+        self.cache, self.cos, self.sin = other.cache, other.cos, other.sin
+        self.length, self.ids, self._prompt_logits = other.length, other.ids, other.logits
+        self._aside = current
 
     def read_prompt(self, prompt: list[int], capacity: int) -> torch.Tensor:
         """Read a prompt, with room for `capacity` positions; its last position's logits.
@@ -452,6 +534,12 @@ class FastLlama:
         prompt again (a regenerated answer) reads nothing: the logits its last read ended with
         are kept too, so it starts from the same numbers. MMCHAT_PROMPT_CACHE=off reads every
         prompt whole."""
+        if (
+            self.reuse_prompts
+            and self._aside is not None
+            and _shared(self._aside.ids, prompt) > self.shared(prompt)
+        ):
+            self._swap()  # the sequence read aside fits this prompt better
         if (
             self.reuse_prompts
             and self._prompt_logits is not None
@@ -471,9 +559,7 @@ class FastLlama:
         whose logits the answer starts from."""
         kept = 0
         if self.reuse_prompts:
-            limit = min(self.length, len(prompt) - 1)
-            while kept < limit and self.ids[kept] == prompt[kept]:
-                kept += 1
+            kept = min(self.shared(prompt), len(prompt) - 1)
         self.length, self.ids = kept, self.ids[:kept]
         if self._prompt_logits is not None and kept < self._prompt_logits[0]:
             self._prompt_logits = None  # positions that read ended on are about to be rewritten

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,10 @@ from mmchat.engine.placement import Target, gpu_target
 from mmchat.engine.quant import bnb_config, quantize_int8_dynamic, resolve_quant
 from mmchat.engine.registry import ModelSpec
 from mmchat.engine.sampling import model_sampling
+
+# The tokens a chat template puts after an answer and before the next message starts
+# (SmolLM2's "<|im_end|>", "\n", "<|im_start|>", "assistant", "\n"; a few more elsewhere).
+TEMPLATE_TAIL = 8
 
 
 class HFEngine:
@@ -67,6 +72,8 @@ class HFEngine:
         self._deferred = False
         self._lean: dict[str, Any] = {}  # the decoder's config and generation config, as read
         self._tools: list[dict[str, Any]] = []  # the current request's tools, for the template
+        # After a turn that read a picture: the chat without it, and the answer (prepare_next)
+        self._next_form: tuple[list[ChatMessage], list[str]] | None = None
 
     # The parts a text turn on the fast path does without: loaded on first use when deferred.
 
@@ -461,7 +468,7 @@ class HFEngine:
             return
         self._cancel.clear()
         started = time.perf_counter()
-        self.last_plan = None
+        self.last_plan, self._next_form = None, None
         self._tools = list(request.tools)
         try:
             budget = self.info.context_window - request.max_new_tokens
@@ -470,6 +477,7 @@ class HFEngine:
             # Images first: `image_turns` loads a deferred fusion model.
             if any(m.images for m in messages) and self.image_turns is not None:
                 self.last_plan = plan = self.image_turns.plan(messages)
+                self._next_form = (self._other_form(plan, messages), [])
                 # The note holds text read from the picture: untrusted like the rest.
                 messages, features = self.plain_text(plan.messages), plan.features
             else:
@@ -483,6 +491,8 @@ class HFEngine:
         offered = bool(self._tools) and self.takes_tools()
         yield Started(prompt_tokens=len(prompt), dropped_messages=dropped, tools_offered=offered)
         if self.last_plan is not None and self.last_plan.reply is not None:
+            if self._next_form is not None:
+                self._next_form[1].append(self.last_plan.reply)
             yield Delta(self.last_plan.reply)
             yield Finished("stop", 0, time.perf_counter() - started, None)
             return
@@ -490,7 +500,7 @@ class HFEngine:
         if self.last_plan is not None:
             prefix, limit = self.last_plan.prefix, self.last_plan.limit
         step, prompt = self._step(prompt, features, messages, images, request.max_new_tokens)
-        yield from generate(
+        for event in generate(
             step,
             prompt,
             request,
@@ -501,7 +511,38 @@ class HFEngine:
             prefix=prefix,
             limit=limit,
             model_sampling=model_sampling(self._generation_config()),
-        )
+        ):
+            if isinstance(event, Delta) and self._next_form is not None:
+                self._next_form[1].append(event.text)
+            yield event
+
+    def _other_form(self, plan: Any, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """The chat as the next turn of the other kind would read it: after a turn that read
+        the picture, as a text turn (no picture); after a text turn, as a follow-up about the
+        picture with the last note it was given (none: as a text turn, which holds already)."""
+        plain = [replace(m, images=[]) for m in messages]
+        if plan.way == "text" and self.image_turns is not None:
+            noted = self.image_turns.with_last_note(messages)
+            return self.plain_text(noted) if noted is not None else plain
+        return plain
+
+    def prepare_next(self) -> int:
+        """Idle work for the engine process, after an answer has been sent, in a chat with a
+        picture: read the chat, that answer included, as the next turn of the other kind
+        would (_other_form) into the fast path's aside sequence (FastLlama.read_aside), so
+        that turn reads only its new message. A turn about the picture puts its note in the
+        system message and a text turn leaves it out, so without this the first turn of
+        the other kind read the whole chat again. A new request or a cancel stops it within
+        a chunk. Returns the tokens read."""
+        pending, self._next_form = self._next_form, None
+        if pending is None or self.fast is None or self._cancel.is_set():
+            return 0
+        messages, answer = pending
+        ids = self._encode_prompt([*messages, ChatMessage("assistant", "".join(answer))])
+        # Held already (the turn left the picture out): all but the template's last tokens.
+        if self.fast.held(ids) >= len(ids) - TEMPLATE_TAIL:
+            return 0
+        return int(self.fast.read_aside(ids, self._cancel.is_set))
 
     def _step(
         self,

@@ -132,6 +132,19 @@ class ImageTurns:
         # Benchmarks only: take this way regardless of the question (bench/seeing.py compares
         # the fusion and words ways kind by kind).
         self.force_way: Way | None = None
+        # (the picture's sha256, its note) of the last words-way turn: with_last_note
+        self._last_note: tuple[str, str] | None = None
+
+    def with_last_note(self, messages: Sequence[ChatMessage]) -> list[ChatMessage] | None:
+        """The messages, pictures removed, with the note the last words-way turn gave, if it
+        was about the newest picture here: how a follow-up about it would likely read them
+        (the note changes only with words such as "animal" or "breed" in the question)."""
+        if self._last_note is None or not any(m.images for m in messages):
+            return None
+        key, note = self._last_note
+        if hashlib.sha256(newest_picture(messages)).hexdigest() != key:
+            return None
+        return with_note([replace(m, images=[]) for m in messages], note)
 
     def plan(self, messages: Sequence[ChatMessage]) -> TurnPlan:
         """Decide how this turn reads the conversation's pictures."""
@@ -210,8 +223,10 @@ class ImageTurns:
             plan.way = "unsure"
             plan.reply = unsure_reply(words)
         else:
-            plan.messages = with_note(plain, words_note(words, question))
+            note = words_note(words, question)
+            plan.messages = with_note(plain, note)
             plan.prefix, plan.limit = answer_shape(kind, question, words)
+            self._last_note = (key, note)
         return plan
 
     def _word_memory(self, key: str, picture: Image, words: VisualWords) -> Memory:

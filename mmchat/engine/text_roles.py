@@ -1,14 +1,15 @@
 """Questions about a part of a picture's text that name it by its role, not by a word of it.
 
-"Who is the note for?", "Who wrote this book?", "Which shop is this receipt from?", "What
-command failed?", "What does the button say?": none names a word the picture shows, so the row
-that answers cannot be found by matching words (reading.line_reply), and the 135M decoder,
-given the whole text, rarely picked the part out (it answered "Who is the note for?" with a
-story). Each role has a place and a form that pages share: a greeting opens a note ("Hi Leo,"),
-a signature closes one ("Love, Mum"), an author's name stands alone on a cover or after "by",
-a shop's or a chat's name is set largest (reading.title_of), a command follows a shell prompt,
-and a dialog's buttons are short labels at its foot. A role not found gives None, and the
-question goes to the decoder as before.
+"Who is the note for?", "Who wrote this book?", "Who is texting me?", "Which shop is this
+receipt from?", "What command failed?", "What does the button say?": none names a word the
+picture shows, so the row that answers cannot be found by matching words (reading.line_reply),
+and the 135M decoder, given the whole text, rarely picked the part out (it answered "Who is the
+note for?" with a story). Each role has a place and a form that pages share: a greeting opens a
+note ("Hi Leo,"), a signature closes one ("Love, Mum"), an author's name stands alone on a cover
+or after "by", a notification's sender stands alone above the message, a shop's or a chat's
+name is set largest (reading.title_of), a command follows a shell prompt, and a dialog's
+buttons are short labels at its foot. A role not found gives None, and the question goes to
+the decoder as before.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ _NAME = re.compile(
     r"|who am i (?:talking|chatting) (?:to|with))"
     r"\W*$"
 )
+# Who a message on a screen is from: "Who is texting me?", "Who called?", "Who sent this?"
+_SENDER = re.compile(
+    r"^\W*who(?:'s| is| was)? (?:texting|messaging|calling|emailing|writing to|pinging) me\b"
+    r"|^\W*who (?:texted|messaged|called|emailed|rang|pinged|wrote to|just wrote to) me\b"
+    r"|^\W*who sent me (?:this|that|these|the|a|my)? ?(?:messages?|texts?|emails?)?\W*$"
+    r"|^\W*who (?:called|rang)\W*$"
+)
 _COMMAND = re.compile(
     r"^\W*what (?:command|program|script)(?: was| did (?:they|you|i|he|she))? "
     r"(?:failed|fail|run|ran|typed|type|entered)\b"
@@ -67,6 +75,7 @@ _SIGNATURE = re.compile(
 _BY_LINE = re.compile(rf"^(?i:by)\s+{_NAMED}\W*$")
 # A person's name on its own row: two to four capitalised words of letters.
 _PERSON = re.compile(r"^[A-Z][a-z'’.-]+(?: [A-Z][a-z'’.-]*){1,3}$")
+_JOINED_NAMES = re.compile(r"(?<=[a-z])(?=[A-Z])")  # "TomaszNowak": where a space was lost
 # A shell prompt, then the command: "sam@laptop:~/src$ make", "$ make", "C:\\src> dir".
 _PROMPT_END = re.compile(r"^(?:[\w.-]+@[\w.-]+[^\s$#%>]*)?[^\s]*[$#%>]\s+(?P<command>\S.*)$")
 _ERROR = re.compile(r"(?i)\b(?:error|failed|failure|traceback|not found|denied|exception|fatal)\b")
@@ -77,7 +86,7 @@ def asks_for_role(question: str) -> bool:
     about the picture whatever the relevance gate makes of it, as a question for the whole
     text is."""
     asked = plain_question(question)
-    return any(p.search(asked) for p in (_FOR, _BY, _NAME, _COMMAND))
+    return any(p.search(asked) for p in (_FOR, _BY, _SENDER, _NAME, _COMMAND))
 
 
 def role_reply(question: str, words: VisualWords) -> str | None:
@@ -91,6 +100,7 @@ def role_reply(question: str, words: VisualWords) -> str | None:
     ways: list[tuple[re.Pattern[str], Callable[[list[str], Sequence[TextLine]], str | None]]] = [
         (_FOR, _addressee),
         (_BY, _author),
+        (_SENDER, _sender),
         (_NAME, _name),
         (_COMMAND, _command),
     ]
@@ -121,6 +131,19 @@ def _author(grouped: list[str], lines: Sequence[TextLine]) -> str | None:
     if names:  # an author's name stands alone on a cover
         return f"The name on it is {names[-1]}."
     return None
+
+
+def _sender(grouped: list[str], lines: Sequence[TextLine]) -> str | None:
+    """A notification or a chat names its sender on a row of their own, the message below:
+    the first such name; else a note's signature (_author). The recogniser sometimes drops
+    the space between a first and a last name ("TomaszNowak"): it is put back."""
+    title = title_of(lines)
+    for i, text in enumerate(grouped):
+        name = _JOINED_NAMES.sub(" ", text)
+        if text != title and _PERSON.match(name):
+            after = grouped[i + 1] if i + 1 < len(grouped) else ""
+            return f'It\'s {name}: "{after}"' if after else f"It's {name}."
+    return _author(grouped, lines)
 
 
 def _name(grouped: list[str], lines: Sequence[TextLine]) -> str | None:

@@ -176,6 +176,20 @@ class Worker:
         except Exception as exc:
             traceback.print_exc()
             self.send_event(Failed(f"{type(exc).__name__}: {exc}"[:300]), request_id)
+        else:
+            self.prepare_next()
+
+    def prepare_next(self) -> None:
+        """The engine's work for the next turn, done while the person reads the answer (a
+        request that arrives meanwhile stops it: handle() cancels first). Only speed rides
+        on it: a failure is logged and forgotten."""
+        prepare = getattr(self.engine, "prepare_next", None)
+        if prepare is None:
+            return
+        try:
+            prepare()
+        except Exception:
+            traceback.print_exc()
 
 
 def _import_failure(exc: ImportError) -> str:
