@@ -289,6 +289,7 @@ TEXT_SETS = {
     "heldout": ("held-out text pictures", "textpics_heldout"),
     "heldout2": ("second held-out text pictures", "textpics_heldout2"),
     "heldout3": ("third held-out text pictures", "textpics_heldout3"),
+    "heldout4": ("fourth held-out text pictures", "textpics_heldout4"),
 }
 
 

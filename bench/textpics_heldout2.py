@@ -53,17 +53,35 @@ lit unevenly, blurred, grained and saved as JPEG; screen kinds are saved as PNG:
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import math
 import random
-import tempfile
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from picture_craft import (  # noqa: E402  # the sets' shared drawing helpers
+    cells,
+    colour,
+    draw_all,
+    draw_from_command_line,
+    finish,
+    grain,
+    light,
+    place,
+    rgba,
+    shade,
+    spot,
+    textured,
+    width_of,
+    wrap,
+)
 
 SPEC = Path(__file__).parent / "data" / "textpics_heldout2.json"
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -103,26 +121,7 @@ def face(name: str, size: int) -> Font:
     return ImageFont.truetype(str(path), size)
 
 
-def colour(value: Sequence[int]) -> RGB:
-    return (int(value[0]), int(value[1]), int(value[2]))
-
-
-def rgba(value: Sequence[int], alpha: int = 255) -> tuple[int, int, int, int]:
-    return (int(value[0]), int(value[1]), int(value[2]), alpha)
-
-
-def shade(value: Sequence[int], factor: float) -> RGB:
-    return colour([max(0, min(255, round(c * factor))) for c in value[:3]])
-
-
 # --- text ----------------------------------------------------------------------------------
-
-
-def width_of(text: str, font: Font, spacing: float = 0.0) -> float:
-    """Advance width of `text`, with `spacing` extra pixels between letters."""
-    if not spacing:
-        return font.getlength(text)
-    return sum(font.getlength(c) for c in text) + spacing * max(0, len(text) - 1)
 
 
 def put(
@@ -152,118 +151,7 @@ def put(
     return wide
 
 
-def wrap(text: str, font: Font, width: float, indent: float = 0.0) -> list[str]:
-    """Break `text` word by word into lines no wider than `width` (the first less `indent`)."""
-    lines: list[str] = []
-    current: list[str] = []
-    room = width - indent
-    for word in text.split():
-        if current and font.getlength(" ".join([*current, word])) > room:
-            lines.append(" ".join(current))
-            current, room = [word], width
-        else:
-            current.append(word)
-    if current:
-        lines.append(" ".join(current))
-    return lines
-
-
-def cells(line: str, gap: str = "  ") -> list[str]:
-    """A line's fields, separated in the spec by two (or `gap`) spaces."""
-    return [part.strip() for part in line.split(gap) if part.strip()]
-
-
 # --- photography ---------------------------------------------------------------------------
-
-
-def solve(matrix: list[list[float]], values: list[float]) -> list[float]:
-    """Gaussian elimination with partial pivoting, for the 8x8 perspective system."""
-    n = len(values)
-    rows = [[*row, value] for row, value in zip(matrix, values, strict=True)]
-    for col in range(n):
-        pivot = max(range(col, n), key=lambda i: abs(rows[i][col]))
-        rows[col], rows[pivot] = rows[pivot], rows[col]
-        for i in range(n):
-            if i != col and rows[i][col]:
-                factor = rows[i][col] / rows[col][col]
-                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[col], strict=True)]
-    return [rows[i][n] / rows[i][i] for i in range(n)]
-
-
-def perspective(size: tuple[int, int], corners: Sequence[Sequence[float]]) -> list[float]:
-    """PERSPECTIVE coefficients taking a picture of `size` onto `corners` (TL, TR, BR, BL)."""
-    w, h = size
-    source = [(0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))]
-    matrix: list[list[float]] = []
-    values: list[float] = []
-    for (x, y), (u, v) in zip(corners, source, strict=True):
-        matrix.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        values.append(u)
-        matrix.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        values.append(v)
-    return solve(matrix, values)
-
-
-def place(
-    scene: Image.Image,
-    layer: Image.Image,
-    corners: Sequence[Sequence[float]],
-    shadow: int = 0,
-    darkness: int = 0,
-) -> Image.Image:
-    """Warp the RGBA `layer` onto `corners` of `scene`, with a soft shadow `shadow` px away."""
-    coefficients = perspective(layer.size, corners)
-    warped = (
-        layer.convert("RGBa")
-        .transform(
-            scene.size,
-            Image.Transform.PERSPECTIVE,
-            coefficients,
-            resample=Image.Resampling.BICUBIC,
-        )
-        .convert("RGBA")
-    )
-    base = scene.convert("RGBA")
-    if shadow:
-        alpha = warped.getchannel("A").filter(ImageFilter.GaussianBlur(shadow))
-        dark = Image.new("RGBA", scene.size, (0, 0, 0, 0))
-        dark.putalpha(alpha.point(lambda a: a * darkness // 255))
-        base = Image.alpha_composite(base, ImageChops.offset(dark, shadow, shadow))
-    return Image.alpha_composite(base, warped).convert("RGB")
-
-
-def grain(picture: Image.Image, rng: random.Random, amount: int, cell: int = 1) -> Image.Image:
-    """Add zero-mean grey noise of about +-`amount`, drawn at 1/`cell` resolution."""
-    picture = picture.convert("RGB")
-    small = (max(1, picture.width // cell), max(1, picture.height // cell))
-    noise = Image.frombytes("L", small, rng.randbytes(small[0] * small[1]))
-    if cell > 1:
-        noise = noise.resize(picture.size, Image.Resampling.BILINEAR)
-    noise = noise.point(lambda v: 128 + (v - 128) * amount // 128)
-    return ImageChops.add(picture, Image.merge("RGB", (noise, noise, noise)), 1.0, -128)
-
-
-def falloff(v: int) -> int:
-    """Radial-gradient value (distance; 181 at the edge's middle) to a smooth 255..0 fall."""
-    s = max(0.0, 1.0 - v / 181)
-    return round(255 * s * s * (3 - 2 * s))
-
-
-def spot(size: tuple[int, int], centre: Point, radius: float) -> Image.Image:
-    """An L mask, 255 at `centre` falling smoothly to 0 at `radius` and beyond."""
-    diameter = max(2, int(radius * 2))
-    blob = Image.radial_gradient("L").resize((diameter, diameter), Image.Resampling.BILINEAR)
-    blob = blob.point(falloff)  # the gradient is 181 at the square's edge, 255 in its corners
-    mask = Image.new("L", size, 0)
-    mask.paste(blob, (int(centre[0] - radius), int(centre[1] - radius)))
-    return mask
-
-
-def light(picture: Image.Image, centre: Point, radius: float, floor: float) -> Image.Image:
-    """Uneven light: full brightness at `centre`, down to `floor` (0..1) at `radius`."""
-    mask = spot(picture.size, centre, radius)
-    level = mask.point(lambda v: int(255 * floor + v * (1 - floor)))
-    return ImageChops.multiply(picture.convert("RGB"), Image.merge("RGB", (level,) * 3))
 
 
 def glare(picture: Image.Image, centre: Point, radius: float, strength: int) -> Image.Image:
@@ -271,18 +159,6 @@ def glare(picture: Image.Image, centre: Point, radius: float, strength: int) -> 
     mask = spot(picture.size, centre, radius).point(lambda v: v * strength // 255)
     white = Image.new("RGB", picture.size, (255, 255, 255))
     return Image.composite(white, picture.convert("RGB"), mask)
-
-
-def finish(picture: Image.Image, rng: random.Random, record: Record, noise: int) -> Image.Image:
-    """The camera: sensor grain, then the record's blur."""
-    picture = grain(picture, rng, noise)
-    return picture.filter(ImageFilter.GaussianBlur(record["render"]["blur"]))
-
-
-def textured(size: tuple[int, int], base: RGB, rng: random.Random, amount: int) -> Image.Image:
-    """A flat surface with soft mottling."""
-    surface = Image.new("RGB", size, base)
-    return grain(surface, rng, amount, cell=4).filter(ImageFilter.GaussianBlur(1.5))
 
 
 # --- menu board ----------------------------------------------------------------------------
@@ -1024,29 +900,11 @@ def load_spec(spec: Path = SPEC) -> list[Record]:
 
 def generate(folder: Path) -> Iterator[tuple[Path, Record]]:
     """Draw each picture into `folder`, yielding (path, record) in the spec's order."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for record in load_spec():
-        kind = record["kind"]
-        picture = DRAW[kind](record).convert("RGB")
-        if kind in PHOTO_LIKE:
-            path = folder / f"{record['id']}.jpg"
-            picture.save(path, quality=record["render"].get("quality", 80))
-        else:
-            path = folder / f"{record['id']}.png"
-            picture.save(path)
-        yield path, record
+    return draw_all(folder, load_spec(), DRAW, PHOTO_LIKE)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=Path(tempfile.gettempdir()) / "mmchat-textpics-heldout2"
-    )
-    args = parser.parse_args()
-    for path, record in generate(args.out):
-        with Image.open(path) as drawn:
-            size = f"{drawn.width}x{drawn.height}"
-        print(f"{record['kind']:11} {size:>9}  {path}  title: {record['title']!r}")
+    draw_from_command_line(__doc__, "mmchat-textpics-heldout2", generate)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -70,3 +71,31 @@ def check_answerable(records: list[Record], about_the_picture: set[tuple[str, st
             assert keywords.passes(text, words, need), (record["id"], question["q"])
             if len(words) >= 6:
                 assert keywords.found(text, words) == words, (record["id"], question["q"])
+
+
+def check_complete(module: ModuleType) -> None:
+    """A held-out set script's records: 12 pictures of 12 kinds it draws, 50-65 questions,
+    some kinds photographed and some screens or scans."""
+    spec = json.loads(module.SPEC.read_text(encoding="utf-8"))
+    assert spec["about"].strip()
+    pictures = spec["pictures"]
+    assert len(pictures) == 12
+    assert 50 <= sum(len(r["questions"]) for r in pictures) <= 65
+    ids = [r["id"] for r in pictures]
+    assert len(set(ids)) == len(ids)
+    kinds = [r["kind"] for r in pictures]
+    assert len(set(kinds)) == len(kinds) and set(kinds) == set(module.DRAW)
+    assert module.PHOTO_LIKE < set(kinds)  # some photographed, some screens or scans
+
+
+def check_apart(earlier: list[Record], later: list[Record], generic: set[str]) -> None:
+    """A later held-out set shares no kind, id, text line or question wording (but the
+    `generic` few) with an earlier one."""
+    assert not {r["kind"] for r in earlier} & {r["kind"] for r in later}
+    assert not {r["id"] for r in earlier} & {r["id"] for r in later}
+    seen_lines = {line.strip().lower() for r in earlier for line in r["text"].splitlines()}
+    for record in later:
+        for line in record["text"].splitlines():
+            assert line.strip().lower() not in seen_lines, (record["id"], line)
+    asked = {q["q"] for r in earlier for q in r["questions"]} - generic
+    assert not asked & {q["q"] for r in later for q in r["questions"]}

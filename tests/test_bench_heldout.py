@@ -43,7 +43,7 @@ def test_gate_document_messages_are_many_distinct_disjoint_and_never_trained_on(
     assert not {plain(m) for m in [*about, *other]} & trained
     prompts = json.loads((BENCH / "data" / "heldout_prompts.json").read_text(encoding="utf-8"))
     held_out = [*about, *other, *(m for group in prompts.values() for m in group)]
-    for name in ("textpics_heldout", "textpics_heldout2", "textpics_heldout3"):
+    for name in ("textpics_heldout", "textpics_heldout2", "textpics_heldout3", "textpics_heldout4"):
         records = json.loads((BENCH / "data" / f"{name}.json").read_text(encoding="utf-8"))
         held_out += [q["q"] for r in records["pictures"] for q in r["questions"]]
     added = [*relevance_data.ABOUT_TEXT_PICTURE, *relevance_data.NOT_ABOUT_TEXT_TOPICS]

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench_scripts import BENCH, check_answerable, check_records, load
+from bench_scripts import (
+    BENCH,
+    check_answerable,
+    check_apart,
+    check_complete,
+    check_records,
+    load,
+)
 from PIL import Image
 
 # Questions about the picture rather than its text: their keywords need not be in its `text`.
@@ -48,17 +55,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, dict[str
 
 
 def test_the_set_is_complete() -> None:
-    module = load("textpics_heldout2")
-    spec = json.loads(module.SPEC.read_text(encoding="utf-8"))
-    assert spec["about"].strip()
-    pictures = spec["pictures"]
-    assert len(pictures) == 12
-    assert 50 <= sum(len(r["questions"]) for r in pictures) <= 65
-    ids = [r["id"] for r in pictures]
-    assert len(set(ids)) == len(ids)
-    kinds = [r["kind"] for r in pictures]
-    assert len(set(kinds)) == len(kinds) and set(kinds) == set(module.DRAW)
-    assert module.PHOTO_LIKE < set(kinds)  # some photographed, some screens or scans
+    check_complete(load("textpics_heldout2"))
 
 
 def test_records_are_well_formed() -> None:
@@ -72,15 +69,7 @@ def test_every_text_question_is_answerable_from_its_own_text() -> None:
 def test_it_shares_no_kind_text_or_wording_with_the_first_held_out_set() -> None:
     path = BENCH / "data" / "textpics_heldout.json"
     first = json.loads(path.read_text(encoding="utf-8"))["pictures"]
-    second = records()
-    assert not {r["kind"] for r in first} & {r["kind"] for r in second}
-    assert not {r["id"] for r in first} & {r["id"] for r in second}
-    seen_lines = {line.strip().lower() for r in first for line in r["text"].splitlines()}
-    for record in second:
-        for line in record["text"].splitlines():
-            assert line.strip().lower() not in seen_lines, (record["id"], line)
-    asked = {q["q"] for r in first for q in r["questions"]} - GENERIC
-    assert not asked & {q["q"] for r in second for q in r["questions"]}
+    check_apart(first, records(), GENERIC)
 
 
 @needs_faces

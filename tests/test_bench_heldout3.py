@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench_scripts import BENCH, check_answerable, check_records, load
+from bench_scripts import (
+    BENCH,
+    check_answerable,
+    check_apart,
+    check_complete,
+    check_records,
+    load,
+)
 from PIL import Image
 
 SCRIPT = "textpics_heldout3"
@@ -54,17 +61,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, dict[str
 
 
 def test_the_set_is_complete() -> None:
-    module = load(SCRIPT)
-    spec = json.loads(module.SPEC.read_text(encoding="utf-8"))
-    assert spec["about"].strip()
-    pictures = spec["pictures"]
-    assert len(pictures) == 12
-    assert 50 <= sum(len(r["questions"]) for r in pictures) <= 65
-    ids = [r["id"] for r in pictures]
-    assert len(set(ids)) == len(ids)
-    kinds = [r["kind"] for r in pictures]
-    assert len(set(kinds)) == len(kinds) and set(kinds) == set(module.DRAW)
-    assert module.PHOTO_LIKE < set(kinds)  # some photographed, some screens or scans
+    check_complete(load(SCRIPT))
 
 
 def test_records_are_well_formed() -> None:
@@ -77,16 +74,7 @@ def test_every_text_question_is_answerable_from_its_own_text() -> None:
 
 @pytest.mark.parametrize("name", EARLIER_SETS)
 def test_it_shares_no_kind_text_or_wording_with_an_earlier_held_out_set(name: str) -> None:
-    first = earlier(name)
-    third = records()
-    assert not {r["kind"] for r in first} & {r["kind"] for r in third}
-    assert not {r["id"] for r in first} & {r["id"] for r in third}
-    seen_lines = {line.strip().lower() for r in first for line in r["text"].splitlines()}
-    for record in third:
-        for line in record["text"].splitlines():
-            assert line.strip().lower() not in seen_lines, (record["id"], line)
-    asked = {q["q"] for r in first for q in r["questions"]} - GENERIC
-    assert not asked & {q["q"] for r in third for q in r["questions"]}
+    check_apart(earlier(name), records(), GENERIC)
 
 
 @needs_faces

@@ -172,6 +172,9 @@ def test_the_title_of_a_page_and_what_it_says(engine: HFEngine) -> None:
     # All of it, to the last line: quoted through the decoder, a page stopped after two or three.
     assert "The full tables follow on the next pages." in said, said
     assert engine.last_plan is not None and engine.last_plan.way == "read"
+    # Asked in words that make it an object question, all of it too.
+    said = ask(engine, "What's on this document?", blob)
+    assert "Annual Report" in said and engine.last_plan.way == "read", said
 
 
 def test_a_screenshot_is_read_out_in_reading_order(engine: HFEngine) -> None:

@@ -34,6 +34,7 @@ from mmchat.engine.generate import CausalLMStep, FastStep, Step, generate
 from mmchat.engine.markers import defuse_messages, marker_strings
 from mmchat.engine.placement import Target, gpu_target
 from mmchat.engine.quant import bnb_config, quantize_int8_dynamic, resolve_quant
+from mmchat.engine.refusal_guard import guard
 from mmchat.engine.registry import ModelSpec
 from mmchat.engine.sampling import model_sampling
 
@@ -500,7 +501,7 @@ class HFEngine:
         if self.last_plan is not None:
             prefix, limit = self.last_plan.prefix, self.last_plan.limit
         step, prompt = self._step(prompt, features, messages, images, request.max_new_tokens)
-        for event in generate(
+        events = generate(
             step,
             prompt,
             request,
@@ -511,7 +512,14 @@ class HFEngine:
             prefix=prefix,
             limit=limit,
             model_sampling=model_sampling(self._generation_config()),
-        ):
+        )
+        plan = self.last_plan
+        if plan is not None and plan.way == "words" and plan.words is not None:
+            from mmchat.engine.image_turn import text_instead
+
+            if (instead := text_instead(plan.words)) is not None:
+                events = guard(events, prefix=prefix, fallback=instead, started=started)
+        for event in events:
             if isinstance(event, Delta) and self._next_form is not None:
                 self._next_form[1].append(event.text)
             yield event

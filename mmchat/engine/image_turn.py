@@ -63,6 +63,7 @@ SURE_OBJECT_SCORE = 0.45
 # only a label this sure says the shapes found are a photo's objects.
 PHOTO_OBJECT_SCORE = 0.8
 NOTE_TEXT_CHARS = 400
+READ_INSTEAD_CHARS = 1200  # a refused answer's stand-in: a page's worth of its text
 # Below the gate's threshold but not far: 27% of held-out text-only prompts score this much,
 # and 6 of 7 questions about a picture's text that the gate let through.
 NEAR_GATE = 0.05
@@ -191,8 +192,11 @@ class ImageTurns:
             return TurnPlan("text", plain, about_image=probability, kind=kind)
         words = self.perception.words(key, lambda: open_picture(blob))
         plan = TurnPlan("words", plain, about_image=probability, kind=kind, words=words)
-        if force_way is None and kind == "text" and (read := read_reply(question, words)):
-            plan.way, plan.reply = "read", read  # the text as it stands (reading.py)
+        # The text as it stands (reading.py), asked in words of any kind: "What's on this
+        # flyer?" is an object question by its words, and went to the decoder.
+        reads = kind == "text" or asks_for_text(question)
+        if force_way is None and reads and (read := read_reply(question, words)):
+            plan.way, plan.reply = "read", read
             return plan
         if force_way is None and (role := role_reply(question, words)):
             plan.way, plan.reply = "read", role  # the row in the role it names (text_roles.py)
@@ -404,6 +408,15 @@ def with_note(messages: list[ChatMessage], note: str) -> list[ChatMessage]:
         first = replace(messages[0], content=f"{messages[0].content}\n\n{note}")
         return [first, *messages[1:]]
     return [ChatMessage("system", f"You are a helpful assistant. {note}"), *messages]
+
+
+def text_instead(words: VisualWords) -> str | None:
+    """What an answer that opens by refusing is replaced by (refusal_guard.py): the picture's
+    text, said to be only that; None for a picture without text."""
+    if not words.text:
+        return None
+    text = capped(quoted_text(words.text), READ_INSTEAD_CHARS)
+    return f'I can\'t tell that from the picture by myself. Its text reads: "{text}"'
 
 
 def unsure_reply(words: VisualWords) -> str:

@@ -1,0 +1,145 @@
+"""The fourth held-out text-picture set: complete, self-consistent, and drawn the same each time.
+
+Pillow only; nothing is downloaded and the app is not run. The pictures are drawn in Liberation
+Sans Narrow, DejaVu Sans Mono, DejaVu Serif Condensed and DejaVu Sans ExtraLight faces; where one
+of them is not installed the drawing tests skip and name the Debian packages (fonts-liberation,
+fonts-dejavu-core, fonts-dejavu-extra), and the checks on the records still run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bench_scripts import (
+    BENCH,
+    check_answerable,
+    check_apart,
+    check_complete,
+    check_records,
+    load,
+)
+from PIL import Image
+
+SCRIPT = "textpics_heldout4"
+# Questions about the picture rather than its text: their keywords need not be in its `text`.
+ABOUT_THE_PICTURE = {
+    ("board_waverley", "What colour is the writing on the board?"),
+}
+# The few wordings every held-out set may share.
+GENERIC = {"What does it say?", "Is there any text?", "What is the title?"}
+EARLIER_SETS = (
+    "textpics.json",
+    "textpics_heldout.json",
+    "textpics_heldout2.json",
+    "textpics_heldout3.json",
+)
+
+
+def missing_faces() -> list[str]:
+    module = load(SCRIPT)
+    return [file for file in module.FACES.values() if not (module.FONT_DIR / file).is_file()]
+
+
+def missing_packages() -> str:
+    module = load(SCRIPT)
+    return " ".join(sorted({module.package(file) for file in missing_faces()}))
+
+
+needs_faces = pytest.mark.skipif(
+    bool(missing_faces()),
+    reason=f"faces missing: install the Debian packages {missing_packages()}",
+)
+
+
+def records() -> list[dict[str, Any]]:
+    return load(SCRIPT).load_spec()
+
+
+def earlier(name: str) -> list[dict[str, Any]]:
+    return json.loads((BENCH / "data" / name).read_text(encoding="utf-8"))["pictures"]
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, dict[str, Any]]]:
+    if missing_faces():
+        pytest.skip(f"faces missing: install the Debian packages {missing_packages()}")
+    out = tmp_path_factory.mktemp("heldout4")
+    return list(load(SCRIPT).generate(out))
+
+
+def test_the_set_is_complete() -> None:
+    check_complete(load(SCRIPT))
+
+
+def test_records_are_well_formed() -> None:
+    check_records(records(), ABOUT_THE_PICTURE)
+
+
+def test_every_text_question_is_answerable_from_its_own_text() -> None:
+    check_answerable(records(), ABOUT_THE_PICTURE)
+
+
+@pytest.mark.parametrize("name", EARLIER_SETS)
+def test_it_shares_no_kind_text_or_wording_with_an_earlier_set(name: str) -> None:
+    check_apart(earlier(name), records(), GENERIC)
+
+
+def test_it_draws_in_no_face_of_the_third_set() -> None:
+    third = {Path(file).name for file in load("textpics_heldout3").FACES.values()}
+    fourth = {Path(file).name for file in load(SCRIPT).FACES.values()}
+    assert not third & fourth
+
+
+@needs_faces
+def test_pictures_are_drawn_the_same_each_time(
+    drawn: list[tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
+    again = list(load(SCRIPT).generate(tmp_path))
+    assert [p.name for p, _ in drawn] == [p.name for p, _ in again]
+    for (path, record), (other, _) in zip(drawn, again, strict=True):
+        assert path.read_bytes() == other.read_bytes(), record["id"]
+
+
+@needs_faces
+def test_pictures_are_valid_images_of_sane_size(drawn: list[tuple[Path, dict[str, Any]]]) -> None:
+    module = load(SCRIPT)
+    assert [r["id"] for _, r in drawn] == [r["id"] for r in records()]
+    for path, record in drawn:
+        photo = record["kind"] in module.PHOTO_LIKE
+        assert path.suffix == (".jpg" if photo else ".png"), record["id"]
+        with Image.open(path) as picture:
+            picture.load()
+            assert picture.format == ("JPEG" if photo else "PNG"), record["id"]
+            assert picture.mode == "RGB", record["id"]
+            assert list(picture.size) == record["render"]["size"], record["id"]
+            assert 300 <= min(picture.size) and max(picture.size) <= 2000, record["id"]
+            levels = [v for v, n in enumerate(picture.convert("L").histogram()) if n]
+            assert levels[-1] - levels[0] >= 120, record["id"]  # not blank: there is ink on it
+
+
+@pytest.mark.parametrize(
+    ("name", "package"),
+    [
+        ("narrow", "fonts-liberation"),
+        ("narrow-bolditalic", "fonts-liberation"),
+        ("mono", "fonts-dejavu-core"),
+        ("mono-bold", "fonts-dejavu-core"),
+        ("mono-oblique", "fonts-dejavu-extra"),
+        ("serifcond-italic", "fonts-dejavu-extra"),
+        ("light", "fonts-dejavu-extra"),
+    ],
+)
+def test_a_missing_face_names_its_debian_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, package: str
+) -> None:
+    module = load(SCRIPT)
+    module.face.cache_clear()
+    monkeypatch.setattr(module, "FONT_DIR", tmp_path)
+    try:
+        with pytest.raises(FileNotFoundError, match=f"install the Debian package {package} "):
+            module.face(name, 20)
+    finally:
+        module.face.cache_clear()
