@@ -47,6 +47,9 @@ from mmchat.engine.hf import HFEngine  # noqa: E402
 from mmchat.engine.registry import resolve  # noqa: E402
 
 DOCUMENT_MESSAGES = "gate_heldout_documents.json"
+# Each held-out message list, and whether its messages are about the picture.
+ABOUT_PROMPTS = (("about_image", True), ("follow_ups", True), ("not_about_image", False))
+ABOUT_DOCUMENTS = (("about_picture", True), ("not_about_picture", False))
 NUMBERS = {"1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six"}
 
 
@@ -336,18 +339,14 @@ def text_turns(asker: Asker, pictures: list[bytes], limit: int) -> None:
     gate = asker.engine.fusion.relevance
     decoder, tokenizer = asker.engine.fusion.decoder, asker.engine.fusion.tokenizer
     reader = asker.engine.image_turns.reader  # the states the engine's turns read
-    for name, wanted in (("about_image", True), ("follow_ups", True), ("not_about_image", False)):
-        said = [gate.about_image(decoder, tokenizer, text, reader) == wanted for text in data[name]]
-        print(f"relevance gate, held-out {name}: {sum(said) / len(said):.3f} ({len(said)})")
-    # Messages sent with a picture of a document, screen or sign, and text-only ones on the
-    # same topics (written apart from the gate's training messages).
+    # The gate on the held-out prompts, and on messages sent with a picture of a document,
+    # screen or sign and text-only ones on the same topics (written apart from its training)
     documents = json.loads((Path(__file__).parent / "data" / DOCUMENT_MESSAGES).read_text())
-    for name, wanted in (("about_picture", True), ("not_about_picture", False)):
-        texts = documents[name]
+    groups = [(f"held-out {name}", data[name], wanted) for name, wanted in ABOUT_PROMPTS]
+    groups += [(f"held-out documents {n}", documents[n], w) for n, w in ABOUT_DOCUMENTS]
+    for label, texts, wanted in groups:
         said = [gate.about_image(decoder, tokenizer, text, reader) == wanted for text in texts]
-        print(
-            f"relevance gate, held-out documents {name}: {sum(said) / len(said):.3f} ({len(said)})"
-        )
+        print(f"relevance gate, {label}: {sum(said) / len(said):.3f} ({len(said)})")
     if not pictures:
         return
     same = 0

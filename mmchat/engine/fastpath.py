@@ -243,7 +243,6 @@ class _Sequence:
     cache: torch.Tensor  # [layers, 2, kv_heads, capacity, head_dim]
     cos: torch.Tensor
     sin: torch.Tensor
-    length: int = 0
     ids: list[int] = field(default_factory=list)
     logits: tuple[int, torch.Tensor] | None = None
 
@@ -431,7 +430,6 @@ class FastLlama:
         self.rope_scale = parts.rope_scale
         self.cache: torch.Tensor | None = None  # [layers, 2, kv_heads, capacity, head_dim]
         self.cos = self.sin = torch.empty(0)  # [capacity, 1, head_dim]
-        self.length = 0
         self.ids: list[int] = []  # the tokens whose keys and values fill cache[..., :length, :]
         # (positions, logits) of the last prompt read, while the cache still holds that prompt
         self._prompt_logits: tuple[int, torch.Tensor] | None = None
@@ -465,8 +463,13 @@ class FastLlama:
 
     def reset(self, capacity: int) -> None:
         """Forget the cached tokens, the aside sequence's too; make room for `capacity`."""
-        self.length, self.ids, self._prompt_logits, self._aside = 0, [], None, None
+        self.ids, self._prompt_logits, self._aside = [], None, None
         self._make_room(capacity)
+
+    @property
+    def length(self) -> int:
+        """How many positions of the cache hold keys and values: one per token of `ids`."""
+        return len(self.ids)
 
     def shared(self, prompt: list[int]) -> int:
         """How many of the prompt's first tokens the cache holds."""
@@ -500,7 +503,7 @@ class FastLlama:
                 in_use.cos,
                 in_use.sin,
             )
-            self.length, self.ids, self._prompt_logits = kept, ids[:kept], None
+            self.ids, self._prompt_logits = ids[:kept], None
         rest = self.resume(ids, len(ids)) if self.shared(ids) < len(ids) else []
         read = 0
         while rest and not stop():
@@ -516,12 +519,11 @@ class FastLlama:
         kept = self.cache  # set aside without the room left for its answer, unused there
         if kept.shape[3] > self.length:
             kept = kept[..., : self.length, :].clone()
-        current = _Sequence(kept, self.cos, self.sin, self.length, self.ids)
-        current.logits = self._prompt_logits
+        current = _Sequence(kept, self.cos, self.sin, self.ids, self._prompt_logits)
         empty = torch.zeros(0, 0, 0, 0, 0)
         other = self._aside or _Sequence(empty, torch.empty(0), torch.empty(0))
         self.cache, self.cos, self.sin = other.cache, other.cos, other.sin
-        self.length, self.ids, self._prompt_logits = other.length, other.ids, other.logits
+        self.ids, self._prompt_logits = other.ids, other.logits
         self._aside = current
 
     def read_prompt(self, prompt: list[int], capacity: int) -> torch.Tensor:
@@ -546,7 +548,7 @@ class FastLlama:
             and self._prompt_logits[0] == len(prompt)
             and self.ids[: len(prompt)] == prompt
         ):
-            self.length, self.ids = len(prompt), self.ids[: len(prompt)]
+            del self.ids[len(prompt) :]  # the answer read after it
             self._make_room(capacity)
             return self._prompt_logits[1].clone()  # a sampler may change its logits in place
         logits = self.forward(self.resume(prompt, capacity), prompt=True)
@@ -560,7 +562,7 @@ class FastLlama:
         kept = 0
         if self.reuse_prompts:
             kept = min(self.shared(prompt), len(prompt) - 1)
-        self.length, self.ids = kept, self.ids[:kept]
+        del self.ids[kept:]
         if self._prompt_logits is not None and kept < self._prompt_logits[0]:
             self._prompt_logits = None  # positions that read ended on are about to be rewritten
         self._make_room(capacity)
@@ -614,14 +616,14 @@ class FastLlama:
                 )
                 self.step = None
             else:
-                self.length, self.ids = end, [*self.ids, *ids]
+                self.ids.extend(ids)
                 return logits
         rope = self.cos[start:end], self.sin[start:end]  # [T, 1, dim] each, for every block
         x = self.embed[torch.tensor(ids)].float()  # [T, hidden]
         for layer, cache in zip(self.layers, self.cache, strict=True):
             linears = layer.prompt if reading_prompt else layer.steps
             x = self._block(x, layer, linears, cache, start, rope)
-        self.length, self.ids = end, [*self.ids, *ids]
+        self.ids.extend(ids)
         last = F.rms_norm(x[-1:], (self.hidden,), self.final_norm, self.eps)
         return self.lm_head(last)[0]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +72,9 @@ class HFEngine:
         self._deferred = False
         self._lean: dict[str, Any] = {}  # the decoder's config and generation config, as read
         self._tools: list[dict[str, Any]] = []  # the current request's tools, for the template
-        # After a turn that read a picture: the chat without it, and the answer (prepare_next)
-        self._next_form: tuple[list[ChatMessage], list[str]] | None = None
+        # After a turn in a chat with a picture: its plan, the chat it read and the answer's
+        # pieces, for prepare_next
+        self._next_form: tuple[Any, list[ChatMessage], list[str]] | None = None
 
     # The parts a text turn on the fast path does without: loaded on first use when deferred.
 
@@ -478,7 +478,7 @@ class HFEngine:
             # Images first: `image_turns` loads a deferred fusion model.
             if any(m.images for m in messages) and self.image_turns is not None:
                 self.last_plan = plan = self.image_turns.plan(messages)
-                self._next_form = (self._other_form(plan, messages), [])
+                self._next_form = (plan, messages, [])
                 # The note holds text read from the picture: untrusted like the rest.
                 messages, features = self.plain_text(plan.messages), plan.features
             else:
@@ -491,48 +491,46 @@ class HFEngine:
             return
         offered = bool(self._tools) and self.takes_tools()
         yield Started(prompt_tokens=len(prompt), dropped_messages=dropped, tools_offered=offered)
-        if self.last_plan is not None and self.last_plan.reply is not None:
-            if self._next_form is not None:
-                self._next_form[1].append(self.last_plan.reply)
-            yield Delta(self.last_plan.reply)
-            yield Finished("stop", 0, time.perf_counter() - started, None)
-            return
-        prefix, limit = "", None
-        if self.last_plan is not None:
-            prefix, limit = self.last_plan.prefix, self.last_plan.limit
-        step, prompt = self._step(prompt, features, messages, images, request.max_new_tokens)
-        events = generate(
-            step,
-            prompt,
-            request,
-            tokenizer=self.tokenizer,
-            eos_ids=self._eos_ids(),
-            cancel=self._cancel,
-            started=started,
-            prefix=prefix,
-            limit=limit,
-            model_sampling=model_sampling(self._generation_config()),
-        )
         plan = self.last_plan
-        if plan is not None and plan.way == "words" and plan.words is not None:
-            from mmchat.engine.image_turn import text_instead
+        events: Iterator[Event]
+        if plan is not None and plan.reply is not None:  # answered without the decoder
+            finished = Finished("stop", 0, time.perf_counter() - started, None)
+            events = iter((Delta(plan.reply), finished))
+        else:
+            prefix, limit = (plan.prefix, plan.limit) if plan is not None else ("", None)
+            step, prompt = self._step(prompt, features, messages, images, request.max_new_tokens)
+            events = generate(
+                step,
+                prompt,
+                request,
+                tokenizer=self.tokenizer,
+                eos_ids=self._eos_ids(),
+                cancel=self._cancel,
+                started=started,
+                prefix=prefix,
+                limit=limit,
+                model_sampling=model_sampling(self._generation_config()),
+            )
+            if plan is not None and plan.way == "words" and plan.words is not None:
+                from mmchat.engine.image_turn import text_instead
 
-            if (instead := text_instead(plan.words)) is not None:
-                events = guard(events, prefix=prefix, fallback=instead, started=started)
+                if (instead := text_instead(plan.words)) is not None:
+                    events = guard(events, prefix=prefix, fallback=instead, started=started)
         for event in events:
             if isinstance(event, Delta) and self._next_form is not None:
-                self._next_form[1].append(event.text)
+                self._next_form[2].append(event.text)
             yield event
 
     def _other_form(self, plan: Any, messages: list[ChatMessage]) -> list[ChatMessage]:
         """The chat as the next turn of the other kind would read it: after a turn that read
         the picture, as a text turn (no picture); after a text turn, as a follow-up about the
         picture with the last note it was given (none: as a text turn, which holds already)."""
-        plain = [replace(m, images=[]) for m in messages]
+        from mmchat.engine.image_turn import without_pictures
+
         if plan.way == "text" and self.image_turns is not None:
-            noted = self.image_turns.with_last_note(messages)
-            return self.plain_text(noted) if noted is not None else plain
-        return plain
+            if (noted := self.image_turns.with_last_note(messages)) is not None:
+                return self.plain_text(noted)
+        return without_pictures(messages)
 
     def prepare_next(self) -> int:
         """Idle work for the engine process, after an answer has been sent, in a chat with a
@@ -545,8 +543,9 @@ class HFEngine:
         pending, self._next_form = self._next_form, None
         if pending is None or self.fast is None or self._cancel.is_set():
             return 0
-        messages, answer = pending
-        ids = self._encode_prompt([*messages, ChatMessage("assistant", "".join(answer))])
+        plan, messages, answer = pending
+        chat = self._other_form(plan, messages)  # here, not before the answer: off its path
+        ids = self._encode_prompt([*chat, ChatMessage("assistant", "".join(answer))])
         # Held already (the turn left the picture out): all but the template's last tokens.
         if self.fast.held(ids) >= len(ids) - TEMPLATE_TAIL:
             return 0

@@ -145,13 +145,13 @@ class ImageTurns:
         key, note = self._last_note
         if hashlib.sha256(newest_picture(messages)).hexdigest() != key:
             return None
-        return with_note([replace(m, images=[]) for m in messages], note)
+        return with_note(without_pictures(messages), note)
 
     def plan(self, messages: Sequence[ChatMessage]) -> TurnPlan:
         """Decide how this turn reads the conversation's pictures."""
         force_way = self.force_way
         question = own_words(next((m.content for m in reversed(messages) if m.role == "user"), ""))
-        plain = [replace(m, images=[]) for m in messages]
+        plain = without_pictures(messages)
         gate = self.fusion.relevance
         probability = 1.0
         if gate is not None:
@@ -400,6 +400,11 @@ def _kind_of(noun: str) -> str | None:
 def picture_text(words: VisualWords) -> str:
     """The recognised lines, in reading order, as plain quoted data."""
     return capped(quoted_text(words.text), NOTE_TEXT_CHARS)
+
+
+def without_pictures(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The messages as a turn that leaves the pictures out reads them."""
+    return [replace(m, images=[]) for m in messages]
 
 
 def with_note(messages: list[ChatMessage], note: str) -> list[ChatMessage]:

@@ -185,7 +185,7 @@ def line_reply(question: str, words: VisualWords) -> str | None:
         shown = [k for k in kinds if k != "number" or counted]
         return sum(bool(_VALUES[kind].search(texts[index])) for kind in shown)
 
-    best: tuple[float, ...] | None = None
+    best: tuple[tuple[float, ...], int] | None = None  # (ranking key, row index)
     carried: set[int] = set()  # rows whose value sits on the row below
     for index, row in enumerate(grouped):
         part = any(_same_word(a, f) for f in found[index] for a in parts)
@@ -204,11 +204,11 @@ def line_reply(question: str, words: VisualWords) -> str | None:
         # with the most words named, then the bill's due ("Amount paid £20.60" for "How much
         # did I pay?"), then the price set largest (a shelf label's, not the old one).
         key = (int(part and values > 0), values, named[index], due, tall, -index)
-        if best is None or key > best:
-            best = key
+        if best is None or key > best[0]:
+            best = (key, index)
     if best is None:
         return None
-    index = -int(best[-1])
+    index = best[1]
     carry = index in carried
     if index and not named[index] and _label_only(row_text(grouped[index - 1]), asked):
         index -= 1  # the value's label on the row above ("Email address"), quoted with it

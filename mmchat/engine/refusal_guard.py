@@ -39,26 +39,19 @@ def guard(
     `fallback` is said instead; the rest pass as they came."""
     held: list[Event] = []
     written = ""
-    for event in events:
+    for event in events:  # hold the opening back, up to the window or the answer's end
+        held.append(event)
         if isinstance(event, Delta):
-            held.append(event)
             written += event.text
             if len(written.removeprefix(prefix).strip()) < WINDOW:
                 continue
-        if refuses(written.removeprefix(prefix)):
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()  # stops the decoder
-            yield Delta(fallback)
-            yield Finished("stop", 0, time.perf_counter() - started, None)
-            return
-        yield from held
-        if not isinstance(event, Delta):
-            yield event
-        yield from events  # decided: the rest as it comes
-        return
-    if refuses(written.removeprefix(prefix)):  # ended within the window
+        break
+    if refuses(written.removeprefix(prefix)):
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()  # stops the decoder
         yield Delta(fallback)
         yield Finished("stop", 0, time.perf_counter() - started, None)
         return
     yield from held
+    yield from events  # decided: the rest as it comes

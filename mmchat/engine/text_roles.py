@@ -86,7 +86,7 @@ def asks_for_role(question: str) -> bool:
     about the picture whatever the relevance gate makes of it, as a question for the whole
     text is."""
     asked = plain_question(question)
-    return any(p.search(asked) for p in (_FOR, _BY, _SENDER, _NAME, _COMMAND))
+    return any(pattern.search(asked) for pattern, _ in _ROLES)
 
 
 def role_reply(question: str, words: VisualWords) -> str | None:
@@ -97,14 +97,7 @@ def role_reply(question: str, words: VisualWords) -> str | None:
     asked = plain_question(question)
     grouped = [row_text(row) for row in rows(words.text)]
     grouped = [text for text in grouped if text]
-    ways: list[tuple[re.Pattern[str], Callable[[list[str], Sequence[TextLine]], str | None]]] = [
-        (_FOR, _addressee),
-        (_BY, _author),
-        (_SENDER, _sender),
-        (_NAME, _name),
-        (_COMMAND, _command),
-    ]
-    for pattern, answer in ways:
+    for pattern, answer in _ROLES:
         if pattern.search(asked):
             return answer(grouped, words.text)
     if _BUTTON.search(asked):
@@ -179,3 +172,13 @@ def _buttons(lines: Sequence[TextLine]) -> str | None:
         return None
     shown = " and ".join(f'"{label}"' for label in labels[:4])
     return f"The button says {shown}." if len(labels) == 1 else f"The buttons say {shown}."
+
+
+# Each role's question and where its answer is found, in the order they are tried.
+_ROLES: list[tuple[re.Pattern[str], Callable[[list[str], Sequence[TextLine]], str | None]]] = [
+    (_FOR, _addressee),
+    (_BY, _author),
+    (_SENDER, _sender),
+    (_NAME, _name),
+    (_COMMAND, _command),
+]
