@@ -9,6 +9,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from PIL import Image
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -99,3 +101,28 @@ def check_apart(earlier: list[Record], later: list[Record], generic: set[str]) -
             assert line.strip().lower() not in seen_lines, (record["id"], line)
     asked = {q["q"] for r in earlier for q in r["questions"]} - generic
     assert not asked & {q["q"] for r in later for q in r["questions"]}
+
+
+def check_drawn_again(module: ModuleType, drawn: list[tuple[Path, Record]], folder: Path) -> None:
+    """A set script draws the same files, byte for byte, a second time (into `folder`)."""
+    again = list(module.generate(folder))
+    assert [p.name for p, _ in drawn] == [p.name for p, _ in again]
+    for (path, record), (other, _) in zip(drawn, again, strict=True):
+        assert path.read_bytes() == other.read_bytes(), record["id"]
+
+
+def check_pictures(module: ModuleType, drawn: list[tuple[Path, Record]]) -> None:
+    """A set's drawn pictures: one per record in order, JPEG for the photographed kinds and PNG
+    for the rest, RGB, of the record's size (300-2000 px a side), and not blank."""
+    assert [r["id"] for _, r in drawn] == [r["id"] for r in module.load_spec()]
+    for path, record in drawn:
+        photo = record["kind"] in module.PHOTO_LIKE
+        assert path.suffix == (".jpg" if photo else ".png"), record["id"]
+        with Image.open(path) as picture:
+            picture.load()
+            assert picture.format == ("JPEG" if photo else "PNG"), record["id"]
+            assert picture.mode == "RGB", record["id"]
+            assert list(picture.size) == record["render"]["size"], record["id"]
+            assert 300 <= min(picture.size) and max(picture.size) <= 2000, record["id"]
+            levels = [v for v, n in enumerate(picture.convert("L").histogram()) if n]
+            assert levels[-1] - levels[0] >= 120, record["id"]  # not blank: there is ink on it

@@ -17,10 +17,11 @@ from bench_scripts import (
     check_answerable,
     check_apart,
     check_complete,
+    check_drawn_again,
+    check_pictures,
     check_records,
     load,
 )
-from PIL import Image
 
 # Questions about the picture rather than its text: their keywords need not be in its `text`.
 ABOUT_THE_PICTURE = {
@@ -76,27 +77,12 @@ def test_it_shares_no_kind_text_or_wording_with_the_first_held_out_set() -> None
 def test_pictures_are_drawn_the_same_each_time(
     drawn: list[tuple[Path, dict[str, Any]]], tmp_path: Path
 ) -> None:
-    again = list(load("textpics_heldout2").generate(tmp_path))
-    assert [p.name for p, _ in drawn] == [p.name for p, _ in again]
-    for (path, record), (other, _) in zip(drawn, again, strict=True):
-        assert path.read_bytes() == other.read_bytes(), record["id"]
+    check_drawn_again(load("textpics_heldout2"), drawn, tmp_path)
 
 
 @needs_faces
 def test_pictures_are_valid_images_of_sane_size(drawn: list[tuple[Path, dict[str, Any]]]) -> None:
-    module = load("textpics_heldout2")
-    assert [r["id"] for _, r in drawn] == [r["id"] for r in records()]
-    for path, record in drawn:
-        photo = record["kind"] in module.PHOTO_LIKE
-        assert path.suffix == (".jpg" if photo else ".png"), record["id"]
-        with Image.open(path) as picture:
-            picture.load()
-            assert picture.format == ("JPEG" if photo else "PNG"), record["id"]
-            assert picture.mode == "RGB", record["id"]
-            assert list(picture.size) == record["render"]["size"], record["id"]
-            assert 300 <= min(picture.size) and max(picture.size) <= 2000, record["id"]
-            levels = [v for v, n in enumerate(picture.convert("L").histogram()) if n]
-            assert levels[-1] - levels[0] >= 120, record["id"]  # not blank: there is ink on it
+    check_pictures(load("textpics_heldout2"), drawn)
 
 
 def test_a_missing_face_names_the_debian_package(
