@@ -199,9 +199,11 @@ def worker_peak_rss_mb(pid: int) -> float:
 
 def llama_cpp_child(runs: int, count: int) -> dict[str, Any]:
     from llama_cpp import Llama
+    from llama_peer import without_amx
 
     from mmchat.engine.assets import SMOLLM2_GGUF
 
+    amx_off = without_amx()
     ids = prompt_ids()  # the same token ids as the other paths
     started = time.perf_counter()
     llm = Llama(str(SMOLLM2_GGUF.locate()), n_ctx=512, n_threads=THREADS, verbose=False)
@@ -224,6 +226,7 @@ def llama_cpp_child(runs: int, count: int) -> dict[str, Any]:
         return time.perf_counter() - started
 
     out = summary(load, [answer() for _ in range(runs)], len(ids))
+    out["amx_off"] = amx_off
     for reuse, key in ((True, "reused"), (False, "whole")):
         out[f"follow_up_{key}_s"] = statistics.median(follow_up(reuse) for _ in range(runs))
     return out
@@ -334,6 +337,8 @@ def print_table(results: dict[str, dict[str, Any] | None]) -> None:
     reference = results.get("llama-cpp")
     prompt = next((r["prompt_tokens"] for r in results.values() if r and r["prompt_tokens"]), None)
     print(f"\nprompt {prompt} tokens; peak RSS of the engine rows includes one image answer")
+    if reference and reference.get("amx_off"):
+        print("llama.cpp ran without its AMX kernels: they crash on this CPU (llama_peer.py)")
     print("(text RSS: their peak before it, text answers only)")
     header = f"{'path':<40}{'load s':>8}{'first tok s':>13}{'tok/s':>8}{'vs llama.cpp':>14}"
     print(header + f"{'peak RSS MB':>13}{'text RSS MB':>13}")

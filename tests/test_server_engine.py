@@ -36,6 +36,8 @@ MMCHAT = [sys.executable, "-m", "mmchat.cli"]
 ALIAS = "smollm2-server"  # the model id the test servers list
 KEY_ENV = "MMCHAT_TEST_SERVER_KEY"
 PICTURE = Path(__file__).parent / "reliability" / "data"
+# llama-cpp-python's server, kept off llama.cpp's AMX kernels where they crash
+LLAMA_SERVER = Path(__file__).parents[1] / "bench" / "llama_peer.py"
 
 
 @dataclass
@@ -60,8 +62,7 @@ def _start_server(log: Path, *extra: str, model: Path | None = None, alias: str 
     # No --chat_format: the server uses the chat template inside the GGUF, as mmchat does.
     command = [
         sys.executable,
-        "-m",
-        "llama_cpp.server",
+        str(LLAMA_SERVER),
         "--model",
         str(model or SMOLLM2_GGUF.locate()),
         "--model_alias",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def make_pdf(path: Path, pages: list[str], title: str = "") -> Path:
-    """A real PDF with one line of Helvetica text per page ('' makes a page with no text)."""
+def make_pdf(path: Path, pages: list[str], title: str = "", lines: int = 1) -> Path:
+    """A real PDF with a line of Helvetica text per page ('' makes a page with no text), drawn
+    `lines` times down the page."""
     from pypdf import PdfWriter
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -26,7 +27,8 @@ def make_pdf(path: Path, pages: list[str], title: str = "") -> Path:
             continue
         stream = DecodedStreamObject()
         escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream.set_data(f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET".encode("latin-1"))
+        shown = " ".join(f"0 -14 Td ({escaped}) Tj" for _ in range(lines))
+        stream.set_data(f"BT /F1 12 Tf 72 734 Td {shown} ET".encode("latin-1"))
         page[NameObject("/Contents")] = writer._add_object(stream)
         page[NameObject("/Resources")] = DictionaryObject(
             {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
