@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rich.text import Text, TextType
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -48,11 +48,28 @@ class FilePickerScreen(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide tall"):
             yield Label("Attach an image", classes="dialog-title")
-            yield Input(placeholder="Path to an image file, then Enter", id="path-input")
+            # Not selected on focus: the key that moved the focus here is already in it.
+            yield Input(
+                placeholder="Path to an image file, then Enter",
+                id="path-input",
+                select_on_focus=False,
+            )
             yield ImageTree(self.start, id="file-tree")
 
     def on_mount(self) -> None:
         self.query_one(ImageTree).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        # Typing with the tree focused starts a path: the tree is for browsing with the arrows,
+        # and a typed "/home/..." must not vanish into it (space still opens a folder there).
+        character = event.character
+        if self.focused is not self.query_one(ImageTree) or not event.is_printable:
+            return
+        if character and character != " ":
+            typed = self.query_one("#path-input", Input)
+            typed.focus()
+            typed.insert_text_at_cursor(character)
+            event.stop()
 
     @on(DirectoryTree.FileSelected)
     def _file(self, event: DirectoryTree.FileSelected) -> None:
