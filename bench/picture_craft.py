@@ -54,9 +54,11 @@ def put(
     fill: Any,
     spacing: float = 0.0,
     align: str = "left",
+    stroke: int = 0,
 ) -> float:
     """Draw `text` on the baseline at y, starting at (left), centred on (centre) or ending at
-    (right) x, letter-spaced by `spacing` pixels; returns its width."""
+    (right) x, letter-spaced by `spacing` pixels, its strokes `stroke` pixels bolder; returns
+    its width."""
     x, y = xy
     wide = width_of(text, font, spacing)
     if align == "centre":
@@ -64,10 +66,10 @@ def put(
     elif align == "right":
         x -= wide
     if not spacing:
-        draw.text((x, y), text, font=font, fill=fill, anchor="ls")
+        draw.text((x, y), text, font=font, fill=fill, anchor="ls", stroke_width=stroke)
         return wide
     for char in text:
-        draw.text((x, y), char, font=font, fill=fill, anchor="ls")
+        draw.text((x, y), char, font=font, fill=fill, anchor="ls", stroke_width=stroke)
         x += font.getlength(char) + spacing
     return wide
 

@@ -31,15 +31,18 @@ drawn from that record with Pillow alone, seeded, so the same Pillow draws the s
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
-import tempfile
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from picture_craft import draw_all, draw_from_command_line  # noqa: E402  # shared with the later sets
 
 SPEC = Path(__file__).parent / "data" / "textpics_heldout.json"
 MONO_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -694,29 +697,11 @@ def load_spec(spec: Path = SPEC) -> list[Record]:
 
 def generate(folder: Path) -> Iterator[tuple[Path, Record]]:
     """Draw each picture into `folder`, yielding (path, record) in the spec's order."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for record in load_spec():
-        kind = record["kind"]
-        picture = DRAW[kind](record).convert("RGB")
-        if kind in PHOTO_LIKE:
-            path = folder / f"{record['id']}.jpg"
-            picture.save(path, quality=record["render"].get("quality", 80))
-        else:
-            path = folder / f"{record['id']}.png"
-            picture.save(path)
-        yield path, record
+    return draw_all(folder, load_spec(), DRAW, PHOTO_LIKE)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=Path(tempfile.gettempdir()) / "mmchat-textpics-heldout"
-    )
-    args = parser.parse_args()
-    for path, record in generate(args.out):
-        with Image.open(path) as drawn:
-            size = f"{drawn.width}x{drawn.height}"
-        print(f"{record['kind']:9} {size:>9}  {path}  title: {record['title']!r}")
+    draw_from_command_line(__doc__, "mmchat-textpics-heldout", generate)
 
 
 if __name__ == "__main__":

@@ -75,11 +75,11 @@ from picture_craft import (  # noqa: E402  # the sets' shared drawing helpers
     grain,
     light,
     place,
+    put,
     rgba,
     shade,
     spot,
     textured,
-    width_of,
     wrap,
 )
 
@@ -119,36 +119,6 @@ def face(name: str, size: int) -> Font:
             "(apt-get install fonts-dejavu-core fonts-dejavu-extra)"
         )
     return ImageFont.truetype(str(path), size)
-
-
-# --- text ----------------------------------------------------------------------------------
-
-
-def put(
-    draw: ImageDraw.ImageDraw,
-    xy: Point,
-    text: str,
-    font: Font,
-    fill: Any,
-    spacing: float = 0.0,
-    align: str = "left",
-    stroke: int = 0,
-) -> float:
-    """Draw `text` on the baseline at y, starting at (left), centred on (centre) or ending at
-    (right) x, letter-spaced by `spacing` pixels; returns its width."""
-    x, y = xy
-    wide = width_of(text, font, spacing)
-    if align == "centre":
-        x -= wide / 2
-    elif align == "right":
-        x -= wide
-    if not spacing:
-        draw.text((x, y), text, font=font, fill=fill, anchor="ls", stroke_width=stroke)
-        return wide
-    for char in text:
-        draw.text((x, y), char, font=font, fill=fill, anchor="ls", stroke_width=stroke)
-        x += font.getlength(char) + spacing
-    return wide
 
 
 # --- photography ---------------------------------------------------------------------------

@@ -29,6 +29,13 @@ def load(name: str) -> ModuleType:
 Record = dict[str, Any]
 
 
+def set_records(name: str) -> list[Record]:
+    """The pictures of a text-picture set as bench/data/`name`.json records them."""
+    path = BENCH / "data" / f"{name}.json"
+    pictures: list[Record] = json.loads(path.read_text(encoding="utf-8"))["pictures"]
+    return pictures
+
+
 def check_records(records: list[Record], about_the_picture: set[tuple[str, str]]) -> None:
     """A held-out text-picture set's records are well formed: a title and lines that make its
     `text`, 4-6 distinct questions with lowercase keywords and a `need` they can meet, a

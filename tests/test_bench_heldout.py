@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from bench_scripts import BENCH, load
+from bench_scripts import BENCH, load, set_records
 from PIL import Image
 
 
@@ -44,8 +44,7 @@ def test_gate_document_messages_are_many_distinct_disjoint_and_never_trained_on(
     prompts = json.loads((BENCH / "data" / "heldout_prompts.json").read_text(encoding="utf-8"))
     held_out = [*about, *other, *(m for group in prompts.values() for m in group)]
     for name in ("textpics_heldout", "textpics_heldout2", "textpics_heldout3", "textpics_heldout4"):
-        records = json.loads((BENCH / "data" / f"{name}.json").read_text(encoding="utf-8"))
-        held_out += [q["q"] for r in records["pictures"] for q in r["questions"]]
+        held_out += [q["q"] for r in set_records(name) for q in r["questions"]]
     added = [*relevance_data.ABOUT_TEXT_PICTURE, *relevance_data.NOT_ABOUT_TEXT_TOPICS]
     assert not {plain(m) for m in held_out} & {plain(m) for m in added}
 
