@@ -496,8 +496,7 @@ class FastLlama:
         self._swap()  # work on the aside sequence; the one in use waits in its place
         in_use = self._aside
         assert in_use is not None
-        if _shared(in_use.ids, ids) > self.shared(ids):
-            kept = _shared(in_use.ids, ids)
+        if (kept := _shared(in_use.ids, ids)) > self.shared(ids):
             self.cache, self.cos, self.sin = (
                 in_use.cache[..., :kept, :].clone(),
                 in_use.cos,
